@@ -1,0 +1,1 @@
+"""Inference backends: the same network on different runtimes (see registry.py)."""

@@ -1,0 +1,36 @@
+"""The small interface every inference backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from streamseg.model import ModelSpec
+
+
+class Backend(ABC):
+    """Runs the network: normalised frames in, car probability out, on `self.device`.
+
+    __call__: x [N,3,h,w] float32 on self.device (h, w multiples of 16) -> alpha [N,1,h,w] float32 in 0..1.
+    """
+
+    name: str
+    device: torch.device
+    spec: ModelSpec
+    precision: str  # "fp32", "fp16"
+
+    @abstractmethod
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def close(self) -> None:
+        """Release device resources; the backend is unusable afterwards."""
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.precision}) on {self.device}"
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

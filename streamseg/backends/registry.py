@@ -1,0 +1,65 @@
+"""Backend name -> how to tell whether it can run here, and how to make it.
+
+`auto` takes the first that can run, in AUTO_ORDER, and the run prints which it took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from streamseg.backends.base import Backend
+from streamseg.errors import InputError
+
+
+def _cuda_missing() -> str | None:
+    return None if torch.cuda.is_available() else "no CUDA GPU visible to PyTorch"
+
+
+def _cpu(model_path: Path) -> Backend:
+    from streamseg.backends.cpu import CpuBackend
+
+    return CpuBackend(model_path)
+
+
+def _cuda(model_path: Path) -> Backend:
+    from streamseg.backends.torch_cuda import CudaBackend
+
+    return CudaBackend(model_path)
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    name: str
+    description: str
+    missing: Callable[[], str | None]  # None when it can run here, else why not
+    create: Callable[[Path], Backend]
+
+
+BACKENDS = {
+    e.name: e
+    for e in (
+        BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last", _cuda_missing, _cuda),
+        BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere)", lambda: None, _cpu),
+    )
+}
+AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+
+
+def resolve(name: str) -> str:
+    """The concrete backend `name` stands for here; raises InputError when it cannot run."""
+    if name == "auto":
+        return next(n for n in AUTO_ORDER if n in BACKENDS and BACKENDS[n].missing() is None)
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend {name!r}", f"use one of: auto, {', '.join(BACKENDS)}")
+    why = BACKENDS[name].missing()
+    if why:
+        raise InputError(f"backend {name!r} cannot run here: {why}", "use --backend auto or cpu")
+    return name
+
+
+def create_backend(name: str, model_path: Path) -> Backend:
+    return BACKENDS[resolve(name)].create(model_path)

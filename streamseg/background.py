@@ -1,0 +1,126 @@
+"""Background: what the car is composited over, at the frame size, on the compute device.
+
+`--bg` takes a colour (`#RRGGBB`, `#RGB` or a name), an image (resized to cover the frame and
+centre-cropped), or a video (same, looped for as long as the input runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from streamseg.errors import InputError, StreamsegError
+
+COLOURS = {
+    "green": "#00b140",  # chroma-key green
+    "blue": "#0047bb",  # chroma-key blue
+    "white": "#ffffff",
+    "black": "#000000",
+    "grey": "#808080",
+    "gray": "#808080",
+}
+STUDIO = "studio"  # a soft light-grey sweep, the default backdrop
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+HELP = (f"pass an image, a video, a colour like #1e90ff, or one of: {', '.join(COLOURS)}, {STUDIO}")
+
+
+def parse_colour(text: str) -> tuple[int, int, int] | None:
+    text = COLOURS.get(text.lower(), text)
+    if not text.startswith("#"):
+        return None
+    digits = text[1:]
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) != 6:
+        return None
+    try:
+        return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        return None
+
+
+def studio_sweep(height: int, width: int) -> np.ndarray:
+    """A light studio wall fading into a slightly darker floor, with a gentle vignette."""
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
+    level = 0.93 - 0.18 * np.clip((y - 0.55) / 0.45, 0, 1) - 0.06 * x**2
+    return (np.repeat(level[..., None], 3, axis=2) * np.array([238, 240, 243]) / 0.93).clip(0, 255).astype(np.uint8)
+
+
+def cover(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[1,3,h,w] float -> [1,3,height,width]: scale to cover the frame, crop the centre."""
+    h, w = image.shape[-2:]
+    scale = max(height / h, width / w)
+    nh, nw = max(height, round(h * scale)), max(width, round(w * scale))
+    image = F.interpolate(image, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+    y0, x0 = (nh - height) // 2, (nw - width) // 2
+    return image[..., y0:y0 + height, x0:x0 + width]
+
+
+class Background:
+    """Call `batch(n)` for the next n frames' background, [n or 1,3,H,W] float 0..1 on `device`."""
+
+    def __init__(self, spec: str, height: int, width: int, device: torch.device) -> None:
+        self.spec, self.height, self.width, self.device = spec, height, width, device
+        self.video = None
+        self.static: torch.Tensor | None = None
+        colour = parse_colour(spec)
+        if colour is not None:
+            self.kind = "colour"
+            self.static = torch.tensor(colour, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255
+            return
+        if spec.lower() == STUDIO:
+            self.kind = "studio"
+            self.static = self._upload(studio_sweep(height, width))
+            return
+        path = Path(spec)
+        if not path.exists():
+            raise InputError(f"background {spec!r} is neither a file nor a colour", HELP)
+        if path.suffix.lower() in IMAGE_EXTS:
+            self.kind = "image"
+            self.static = cover(self._upload(self._read_image(path)), height, width)
+        else:
+            from streamseg.io.reader import VideoReader
+
+            self.kind = "video"
+            try:
+                self.video = VideoReader(path)
+            except StreamsegError as e:
+                raise InputError(f"cannot use background {path.name}: {e.problem}", HELP) from None
+            self.frames = iter(self.video)
+
+    @staticmethod
+    def _read_image(path: Path) -> np.ndarray:
+        try:
+            with Image.open(path) as im:
+                return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        except (UnidentifiedImageError, OSError) as e:
+            raise InputError(f"cannot read background image {path.name} ({e})", HELP) from None
+
+    def _upload(self, rgb: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 255
+
+    def _next_video_frame(self) -> np.ndarray:
+        frame = next(self.frames, None)
+        if frame is None:  # loop
+            self.video.container.seek(0)
+            self.frames = iter(self.video)
+            frame = next(self.frames, None)
+            if frame is None:
+                raise InputError(f"background video {self.spec} has no frames", HELP)
+        return frame.rgb
+
+    def batch(self, n: int) -> torch.Tensor:
+        if self.static is not None:
+            return self.static
+        stack = np.stack([self._next_video_frame() for _ in range(n)])
+        frames = torch.from_numpy(stack).to(self.device).permute(0, 3, 1, 2).float() / 255
+        return cover(frames, self.height, self.width)
+
+    def close(self) -> None:
+        if self.video:
+            self.video.close()

@@ -1,0 +1,188 @@
+"""The `streamseg` command: run, info, sample, train.
+
+This is the only place that prints for the user, turns errors into messages and exit codes, and
+handles signals; everything below raises StreamsegError.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from streamseg.errors import InputError, StreamsegError
+
+FORMAT_NAMES = ("mp4", "mov", "webm", "png", "matte")
+
+
+def fail(e: StreamsegError) -> None:
+    click.echo(f"streamseg: error: {e}", err=True)
+    sys.exit(e.exit_code)
+
+
+def on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt  # stops the run the same way Ctrl-C does
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="streamseg")
+def main() -> None:
+    """Remove the background from car videos: composite over a backdrop, or deliver an alpha matte."""
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--bg", "background", default="studio", show_default=True,
+              help="Backdrop: image, video (looped), #RRGGBB, or green|blue|white|black|grey|studio.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (or folder for png). Default: INPUT_streamseg.<ext> beside the input.")
+@click.option("-f", "--format", "format_name", type=click.Choice(FORMAT_NAMES),
+              help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
+                   "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
+@click.option("--backend", default="auto", show_default=True, help="auto, tensorrt, cuda or cpu.")
+@click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages, errors only.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def run(input: Path, background: str, output: Path | None, format_name: str | None, backend: str,
+        model: Path | None, batch_size: int, no_refine: bool, overwrite: bool, quiet: bool, as_json: bool) -> None:
+    """Segment the car in INPUT and write it over a background or with an alpha matte."""
+    from streamseg.backends.registry import create_backend, resolve
+    from streamseg.io.writer import check_output, choose_format, default_output
+    from streamseg.pipeline import RunOptions
+    from streamseg.pipeline import run as run_pipeline
+    from streamseg.weights import default_model_path
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        fmt = choose_format(output, format_name)
+        output = output or default_output(input, fmt)
+        if not input.exists():
+            raise InputError(f"input not found: {input}", "check the path")
+        check_output(input, output, fmt, overwrite)
+        model_path = model or default_model_path()
+        if not model_path.exists():
+            raise InputError(f"model not found: {model_path}", "pass --model with a streamseg checkpoint")
+        chosen = resolve(backend)
+        say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+        try:
+            engine = create_backend(chosen, model_path)
+        except ValueError as e:  # not a checkpoint
+            raise InputError(str(e), "pass --model with a streamseg checkpoint") from None
+        with engine:
+            bars = []
+
+            def announce(info) -> None:
+                say(f"streamseg: {input.name} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
+                    f"{info.frames or '?'} frames) -> {output.name} [{fmt.description}]; backend "
+                    f"{engine.describe()}{' (auto)' if backend == 'auto' else ''}")
+                if not quiet and sys.stderr.isatty():
+                    from tqdm import tqdm
+
+                    bars.append(tqdm(total=info.frames or None, unit="frame", dynamic_ncols=True, smoothing=0.1))
+
+            opts = RunOptions(input=input, output=output, fmt=fmt, background=background,
+                              batch_size=batch_size, refine=not no_refine)
+            try:
+                summary = run_pipeline(opts, engine, progress=lambda n: bars and bars[0].update(n),
+                                       announce=announce)
+            finally:
+                for bar in bars:
+                    bar.close()
+        say(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
+            f"({summary.fps:.1f} frames/s)")
+        if as_json:
+            click.echo(json.dumps(asdict(summary)))
+    except StreamsegError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        fail(StreamsegError("interrupted"))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def info(as_json: bool) -> None:
+    """What streamseg will use on this machine: backends, device, codecs, model."""
+    import av
+    import torch
+
+    from streamseg.backends.registry import AUTO_ORDER, BACKENDS, resolve
+    from streamseg.model import load_checkpoint
+    from streamseg.weights import default_model_path
+
+    backends = {name: (BACKENDS[name].missing() or "available") if name in BACKENDS else "not built in"
+                for name in AUTO_ORDER}
+    codecs = {}
+    for name in ("libx264", "prores_ks", "libvpx-vp9", "png", "aac", "libopus", "h264_cuvid", "h264_nvenc"):
+        try:
+            av.codec.Codec(name, "r" if name.endswith("cuvid") else "w")
+            codecs[name] = "yes"
+        except Exception:  # noqa: BLE001  PyAV raises several types for a missing codec
+            codecs[name] = "no"
+    path = default_model_path()
+    _, spec, meta = load_checkpoint(path)
+    report = {
+        "streamseg_backend_auto": resolve("auto"), "backends": backends,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "torch": torch.__version__, "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
+        "codecs": codecs, "model": {"path": str(path), **spec.to_dict(), "held_out": meta.get("held_out")},
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"backend (auto): {report['streamseg_backend_auto']}   device: {report['device']}")
+    for name, state in backends.items():
+        click.echo(f"  {name:9s} {state}")
+    click.echo(f"torch {torch.__version__}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
+    click.echo("codecs: " + ", ".join(f"{k} {v}" for k, v in codecs.items()))
+    click.echo(f"model: {path} (width {spec.width}, input {spec.input_height}x{spec.input_width}, "
+               f"held-out {meta.get('held_out')})")
+
+
+@main.command()
+@click.argument("output", type=click.Path(path_type=Path), default="car.mp4")
+@click.option("--size", default="1280x720", show_default=True, help="WIDTHxHEIGHT.")
+@click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.04, 600))
+@click.option("--fps", default=25, show_default=True, type=click.IntRange(1, 240))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--overwrite", is_flag=True)
+def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwrite: bool) -> None:
+    """Write a sample car clip (drawn car, street, engine sound) to try streamseg on."""
+    from streamseg.sample import SampleSpec, write_sample
+
+    try:
+        w, _, h = size.lower().partition("x")
+        try:
+            width, height = int(w), int(h)
+        except ValueError:
+            raise InputError(f"--size {size!r} is not WIDTHxHEIGHT", "e.g. --size 1920x1080") from None
+        if width < 64 or height < 64 or width % 2 or height % 2:
+            raise InputError(f"--size {size} must be even and at least 64x64", "e.g. --size 1280x720")
+        if output.exists() and not overwrite:
+            raise InputError(f"{output} already exists", "pass --overwrite or choose another name")
+        write_sample(output, SampleSpec(width=width, height=height, frames=max(1, round(seconds * fps)),
+                                        fps=fps, seed=seed))
+    except StreamsegError as e:
+        fail(e)
+    click.echo(f"wrote {output}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def train(ctx: click.Context) -> None:
+    """Train a model (arguments of `python -m training.train`; needs a source checkout)."""
+    try:
+        from training.train import main as train_main
+    except ImportError:
+        fail(InputError("training code is not installed", "run from a source checkout: pip install -e '.[train]'"))
+    train_main(ctx.args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""--bg: colours, images (cover + centre crop), looping videos, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from streamseg.background import Background, parse_colour
+from streamseg.errors import InputError
+from streamseg.sample import SampleSpec, write_sample
+
+
+def test_colours():
+    assert parse_colour("#1e90ff") == (30, 144, 255)
+    assert parse_colour("#fff") == (255, 255, 255)
+    assert parse_colour("Green") == (0, 177, 64)
+    assert parse_colour("#12345") is None and parse_colour("red-ish") is None
+
+
+def test_colour_background_broadcasts():
+    bg = Background("#ff0000", 20, 30, torch.device("cpu"))
+    b = bg.batch(4)
+    assert b.shape == (1, 3, 1, 1) and b[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_image_covers_and_centre_crops(tmp_path):
+    img = np.zeros((100, 400, 3), np.uint8)
+    img[:, 150:250] = 255  # a white band in the middle
+    Image.fromarray(img).save(tmp_path / "wide.png")
+    bg = Background(str(tmp_path / "wide.png"), 100, 100, torch.device("cpu")).batch(1)
+    assert bg.shape == (1, 3, 100, 100)
+    assert bg[0, 0, 50, 50] > 0.99 and bg[0, 0, 50, 2] > 0.99  # the band fills the centre crop
+
+
+def test_video_background_loops(tmp_path):
+    path = tmp_path / "bg.mp4"
+    write_sample(path, SampleSpec(width=64, height=48, frames=3, audio=None))
+    bg = Background(str(path), 24, 32, torch.device("cpu"))
+    first = bg.batch(3)
+    again = bg.batch(3)
+    assert first.shape == (3, 3, 24, 32)
+    torch.testing.assert_close(first, again)  # after 3 frames it starts over
+    bg.close()
+
+
+def test_bad_backgrounds(tmp_path):
+    with pytest.raises(InputError, match="neither a file nor a colour"):
+        Background("no-such-thing", 10, 10, torch.device("cpu"))
+    (tmp_path / "x.png").write_text("nope")
+    with pytest.raises(InputError, match="cannot read background image"):
+        Background(str(tmp_path / "x.png"), 10, 10, torch.device("cpu"))
+    (tmp_path / "x.bin").write_text("nope")
+    with pytest.raises(InputError, match="cannot use background"):
+        Background(str(tmp_path / "x.bin"), 10, 10, torch.device("cpu"))

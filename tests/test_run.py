@@ -1,0 +1,171 @@
+"""`streamseg run` end to end on real files: every output format, audio, timing, rotation, correctness."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import audio_packets, cli, decode_all
+from PIL import Image
+
+from streamseg.sample import SampleSpec, frame_times, write_sample
+
+
+def erode(mask: np.ndarray, r: int) -> np.ndarray:
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return (-F.max_pool2d(-m, 2 * r + 1, stride=1, padding=r))[0, 0].numpy() > 0.5
+
+
+def test_composite_takes_car_from_input_and_background_from_image(clip_with_truth, studio_png, tmp_path):
+    """The must-show check: car pixels come from the input, background pixels from the --bg image."""
+    clip, masks = clip_with_truth
+    out = tmp_path / "out.mp4"
+    r = cli("run", clip, "--bg", studio_png, "-o", out, "-q")
+    assert r.code == 0, r
+    inp, _ = decode_all(clip)
+    res, _ = decode_all(out)
+    bg = np.asarray(Image.open(studio_png).convert("RGB").resize((640, 384), Image.BILINEAR))[12:372]
+    assert len(res) == len(inp) == len(masks)
+    for frame_in, frame_out, mask in zip(inp, res, masks):
+        car = erode(mask > 0.99, 6)  # away from edges, where the matte blends
+        back = erode(mask < 0.01, 6)
+        assert car.sum() > 5000 and back.sum() > 50000
+        car_err = np.abs(frame_out[car].astype(int) - frame_in[car]).mean()
+        back_err = np.abs(frame_out[back].astype(int) - bg[back]).mean()
+        # a wrong pick would differ by tens of levels on average; codec noise is a few
+        assert car_err < 6, car_err
+        assert back_err < 6, back_err
+        # and the two sources really are different there, so the check can fail
+        assert np.abs(frame_in[back].astype(int) - bg[back]).mean() > 30
+
+
+@pytest.mark.parametrize("fmt,suffix,codec,alpha_fmt", [
+    ("mov", ".mov", None, "yuva444p12le"),  # ProRes 4444 decodes to 12-bit with alpha
+    ("webm", ".webm", "libvpx-vp9", "yuva420p"),  # FFmpeg's native vp9 decoder drops alpha
+])
+def test_alpha_outputs_carry_the_matte(clip, tmp_path, fmt, suffix, codec, alpha_fmt):
+    matte_path = tmp_path / "matte.mp4"
+    assert cli("run", clip, "-f", "matte", "-o", matte_path, "-q").code == 0
+    out = tmp_path / f"out{suffix}"
+    r = cli("run", clip, "-o", out, "-q")
+    assert r.code == 0, r
+    rgba, times = decode_all(out, "rgba", codec)
+    matte, _ = decode_all(matte_path, "gray")
+    inp, in_times = decode_all(clip)
+    assert len(rgba) == len(inp)
+    np.testing.assert_allclose(times, in_times, atol=1e-3)
+    for frame, m, src in zip(rgba, matte, inp):
+        alpha = frame[..., 3].astype(int)
+        assert np.abs(alpha - m).mean() < 4  # the alpha plane is the matte
+        assert (alpha > 200).mean() > 0.05 and (alpha < 50).mean() > 0.3  # and it is a real matte, car and not
+        assert np.abs(frame[..., :3].astype(int) - src)[alpha > 200].mean() < 6  # colour is the input's
+
+
+def test_png_sequence(clip, tmp_path):
+    out = tmp_path / "frames"
+    r = cli("run", clip, "-o", out, "-q")
+    assert r.code == 0, r
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 12
+    img = np.asarray(Image.open(pngs[5]))
+    assert img.shape == (144, 256, 4) and img[..., 3].min() < 30 and img[..., 3].max() > 225
+    meta = json.loads((out / "streamseg.json").read_text())
+    assert meta["frames"] == 12 and len(meta["times"]) == 12
+    with av.open(str(out / "audio.wav")) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_s16le"
+        assert c.streams.audio[0].sample_rate == 48000
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_default_output_name_is_beside_input(clip, tmp_path):
+    src = tmp_path / "my car.mp4"  # a space in the name too
+    src.write_bytes(clip.read_bytes())
+    r = cli("run", src, "-q", "--bg", "#1e90ff")
+    assert r.code == 0, r
+    assert (tmp_path / "my car_streamseg.mp4").exists()
+    assert src.read_bytes() == clip.read_bytes()  # the input is untouched
+
+
+def test_audio_packets_copied_unchanged_into_mp4_and_mov(clip, tmp_path):
+    source = audio_packets(clip)
+    assert len(source) > 10
+    for name in ("a.mp4", "a.mov"):
+        assert cli("run", clip, "-o", tmp_path / name, "-q").code == 0
+        assert audio_packets(tmp_path / name) == source
+
+
+def test_webm_audio_is_opus(clip, tmp_path):
+    out = tmp_path / "a.webm"
+    assert cli("run", clip, "-o", out, "-q").code == 0
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "opus"
+        seconds = sum(f.samples for f in c.decode(a)) / a.sample_rate
+    assert abs(seconds - 12 / 25) < 0.1
+
+
+def test_variable_frame_rate_timestamps_are_kept(media, tmp_path):
+    src = media / "vfr.mp4"
+    spec = SampleSpec(width=192, height=112, frames=15, fps=30, vfr=True, seed=5)
+    write_sample(src, spec)
+    out = tmp_path / "vfr_out.mp4"
+    assert cli("run", src, "-o", out, "-q").code == 0
+    _, t_in = decode_all(src)
+    _, t_out = decode_all(out)
+    expected = [float(t) for t in frame_times(spec)]
+    assert len(set(np.round(np.diff(expected), 4))) > 1  # really irregular
+    np.testing.assert_allclose(t_in, expected, atol=1e-3)
+    np.testing.assert_allclose(t_out, t_in, atol=1e-3)
+
+
+def test_rotated_phone_video_comes_out_upright(media, tmp_path):
+    upright = media / "upright.mp4"
+    rotated = media / "rotated.mp4"
+    write_sample(upright, SampleSpec(width=144, height=256, frames=4, seed=7, audio=None))
+    write_sample(rotated, SampleSpec(width=144, height=256, frames=4, seed=7, audio=None, rotation=90))
+    with av.open(str(rotated)) as c:  # stored sideways, with a display matrix
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (256, 144)
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert cli("run", upright, "-o", a, "-q", "--bg", "green").code == 0
+    assert cli("run", rotated, "-o", b, "-q", "--bg", "green").code == 0
+    fa, _ = decode_all(a)
+    fb, _ = decode_all(b)
+    assert fa[0].shape == fb[0].shape == (256, 144, 3)
+    assert np.abs(fa[2].astype(int) - fb[2]).mean() < 4
+
+
+def test_json_summary(clip, tmp_path):
+    r = cli("run", clip, "-o", tmp_path / "j.mp4", "--json", "-q")
+    assert r.code == 0, r
+    summary = json.loads(r.out)
+    assert summary["frames"] == 12 and summary["backend"].startswith("cpu") and summary["fps"] > 0
+    assert summary["device"] == "cpu" and summary["audio"] == "aac"
+
+
+def test_background_video_loops(clip, media, tmp_path):
+    bg = media / "bgvid.mp4"
+    write_sample(bg, SampleSpec(width=320, height=180, frames=5, audio=None, scene="studio", seed=9))
+    out = tmp_path / "v.mp4"
+    r = cli("run", clip, "--bg", bg, "-o", out, "-q")  # 12 frames over a 5-frame background
+    assert r.code == 0, r
+    frames, _ = decode_all(out)
+    assert len(frames) == 12
+
+
+def test_info_reports_backend_and_model():
+    r = cli("info", "--json")
+    assert r.code == 0, r
+    report = json.loads(r.out)
+    assert report["streamseg_backend_auto"] in ("cpu", "cuda", "tensorrt")
+    assert report["codecs"]["libx264"] == "yes"
+    assert report["model"]["held_out"]["dice"] > 0.9
+
+
+def test_frame_timing_of_sample_is_exact(clip):
+    _, times = decode_all(clip)
+    assert times == pytest.approx([float(Fraction(i, 25)) for i in range(12)], abs=1e-4)

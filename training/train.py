@@ -1,0 +1,140 @@
+"""Train the UNet: BCE + Dice loss, Adam, 256x256 crops, batch 16 (the reference recipe).
+
+    python -m training.train --data data/synth --out runs/w16 --width 16 --steps 1500 \
+        --export streamseg/weights/default.pt
+
+Runs on the CPU or a GPU (mixed precision there). Every --eval-every steps it scores the held-out split
+(Dice, IoU), keeps the best as best.pt and the latest state as last.pt (--resume continues from it).
+--export writes the best model, in half precision with its spec and scores, as a shipped checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+
+from streamseg.model import ModelSpec, UNet, load_checkpoint, save_checkpoint
+from training.dataset import SegmentationDataset, find_samples, split
+from training.evaluate import evaluate, held_out_loader, normalise
+
+
+def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus soft Dice: BCE for per-pixel calibration, Dice for thin parts."""
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    p = torch.sigmoid(logits).flatten(1)
+    t = target.flatten(1)
+    dice = (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)
+    return bce + (1 - dice).mean()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    h, _, w = text.lower().partition("x")
+    return int(h), int(w or h)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="Carvana layout or images/ + masks/")
+    ap.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, log.jsonl")
+    ap.add_argument("--width", type=int, default=32, help="first-level channels (reference: 32)")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=parse_size, default=(256, 256), help="training crop HxW")
+    ap.add_argument("--input-size", type=parse_size, default=(256, 448),
+                    help="HxW frames are resized to at inference (and evaluation)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--val-fraction", type=float, default=0.1)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    ap.add_argument("--export", type=Path, help="write the best model here as a shipped checkpoint")
+    args = ap.parse_args(argv)
+
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    spec = ModelSpec(width=args.width, input_height=args.input_size[0], input_width=args.input_size[1])
+    train_samples, _ = split(find_samples(args.data), args.val_fraction)
+    train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True)
+    loader = DataLoader(train_ds, batch_size=args.batch, num_workers=args.workers, drop_last=True,
+                        sampler=RandomSampler(train_ds, replacement=True, num_samples=10**9),
+                        pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
+    val_loader = held_out_loader(args.data, spec, args.val_fraction)
+
+    model = UNet(args.width).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(  # short warm-up, then cosine to 5%
+        opt, lambda s: min(1.0, (s + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / args.steps))))
+    amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler(enabled=amp)
+    args.out.mkdir(parents=True, exist_ok=True)
+    step, best = 0, {"dice": -1.0}
+    if args.resume and (args.out / "last.pt").exists():
+        state = torch.load(args.out / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        scaler.load_state_dict(state["scaler"])
+        step, best = state["step"], state["best"]
+        print(f"resumed at step {step}, best {best}")
+
+    meta = {"command": "python -m training.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            "data": str(args.data), "train_images": len(train_samples), "device": str(device),
+            "torch": str(torch.__version__)}
+    log = open(args.out / "log.jsonl", "a")
+    t0, seen = time.time(), 0
+    model.train()
+    for x, y in loader:
+        if step >= args.steps:
+            break
+        x = normalise(x.to(device, non_blocking=True), spec).contiguous(memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=amp):
+            logits = model.logits(x)
+        loss = loss_fn(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        seen += 1
+        if step % 10 == 0:
+            rate = (time.time() - t0) / seen
+            print(f"step {step}/{args.steps} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} "
+                  f"{rate:.2f}s/step", flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            scores = evaluate(model, spec, val_loader, device)
+            model.train()
+            entry = {"step": step, "loss": round(loss.item(), 4), **scores,
+                     "time": datetime.datetime.now().isoformat(timespec="seconds")}
+            print(json.dumps(entry), flush=True)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            if scores["dice"] > best["dice"]:
+                best = {**scores, "step": step}
+                save_checkpoint(args.out / "best.pt", model, spec, {**meta, "held_out": best, "steps": step})
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "scaler": scaler.state_dict(), "step": step, "best": best}, args.out / "last.pt")
+    log.close()
+    print(f"best held-out: {best}")
+    if args.export:
+        model, spec, best_meta = load_checkpoint(args.out / "best.pt")
+        best_meta["trained_on"] = datetime.date.today().isoformat()
+        save_checkpoint(args.export, model, spec, best_meta, half=True)
+        print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
