@@ -173,6 +173,47 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
     click.echo(f"wrote {output}")
 
 
+@main.command()
+@click.option("--input", "clip", type=click.Path(path_type=Path), help="Clip to measure (default: a generated one).")
+@click.option("--size", default="1920x1080", show_default=True, help="WIDTHxHEIGHT of the generated clip.")
+@click.option("--frames", default=120, show_default=True, type=click.IntRange(8, 100000))
+@click.option("--backend", default="auto", show_default=True)
+@click.option("--compare", multiple=True, help="Also measure inference on these backends.")
+@click.option("--batch-sizes", default="1,8", show_default=True, help="Comma-separated.")
+@click.option("--formats", default="mp4,mov,webm", show_default=True, help="Encoders to measure.")
+@click.option("--no-serial", is_flag=True, help="Skip the frame-by-frame baseline.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tuple[str, ...], batch_sizes: str,
+          formats: str, no_serial: bool, as_json: bool) -> None:
+    """Frames/s of decode, inference, composite, encode alone and of the whole pipeline."""
+    import tempfile
+
+    from streamseg.backends.registry import create_backend
+    from streamseg.bench import benchmark, format_report
+    from streamseg.sample import SampleSpec, write_sample
+    from streamseg.weights import default_model_path
+
+    try:
+        sizes = [int(b) for b in batch_sizes.split(",")]
+        fmts = [f for f in formats.split(",") if f]
+        unknown = [f for f in fmts if f not in FORMAT_NAMES]
+        if unknown:
+            raise InputError(f"unknown format(s) {unknown}", f"use some of {', '.join(FORMAT_NAMES)}")
+        log = lambda msg: click.echo(f"bench: {msg}", err=True)  # noqa: E731
+        with tempfile.TemporaryDirectory(prefix="streamseg-clip-") as tmp:
+            if clip is None:
+                w, _, h = size.lower().partition("x")
+                clip = Path(tmp) / "bench.mp4"
+                log(f"writing a {w}x{h} clip of {frames} frames ...")
+                write_sample(clip, SampleSpec(width=int(w), height=int(h), frames=frames, fps=30))
+            engine = create_backend(backend, default_model_path())
+            extra = [create_backend(name, default_model_path()) for name in compare]
+            report = benchmark(clip, engine, sizes, fmts, extra, serial=not no_serial, log=log)
+        click.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+    except StreamsegError as e:
+        fail(e)
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def train(ctx: click.Context) -> None:
@@ -182,6 +223,35 @@ def train(ctx: click.Context) -> None:
     except ImportError:
         fail(InputError("training code is not installed", "run from a source checkout: pip install -e '.[train]'"))
     train_main(ctx.args)
+
+
+@main.command("build-engine")
+@click.option("--model", type=click.Path(path_type=Path), help="Checkpoint to export (default: the shipped one).")
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path),
+              help="Build from this exported ONNX file (sidecar ONNX.json beside it) instead of exporting.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Engine file. Default: engines/<model>-<fp16|fp32>.engine, or beside --onnx.")
+@click.option("--min-batch", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--opt-batch", default=8, show_default=True, type=click.IntRange(1), help="Batch size tuned for.")
+@click.option("--max-batch", default=16, show_default=True, type=click.IntRange(1))
+@click.option("--height", type=click.IntRange(16), help="Input height tuned for (default: the model's).")
+@click.option("--width", type=click.IntRange(16), help="Input width tuned for (default: the model's).")
+@click.option("--fp16/--fp32", default=True, show_default=True,
+              help="Precision of the exported graph (TensorRT 11 takes it from the graph).")
+@click.option("--timing-cache", type=click.Path(path_type=Path),
+              help="Tactic timings reused across builds. Default: timing.cache beside the engine.")
+def build_engine_command(model: Path | None, onnx_path: Path | None, out: Path | None, min_batch: int,
+                         opt_batch: int, max_batch: int, height: int | None, width: int | None, fp16: bool,
+                         timing_cache: Path | None) -> None:
+    """Export the model to ONNX and build a TensorRT engine from it (needs TensorRT and an NVIDIA GPU)."""
+    from streamseg.engine import export_and_build
+
+    try:
+        export_and_build(out=out, model=model, onnx_path=onnx_path, fp16=fp16,
+                         batch=(min_batch, opt_batch, max_batch), size=(height, width),
+                         timing_cache=timing_cache, say=click.echo)
+    except StreamsegError as e:
+        fail(e)
 
 
 if __name__ == "__main__":

@@ -21,15 +21,17 @@ def model_size(height: int, width: int, spec: ModelSpec) -> tuple[int, int]:
 
 
 def to_planar(frames: torch.Tensor) -> torch.Tensor:
-    """[N,H,W,3] uint8 -> [N,3,H,W] float in 0..1."""
+    """[N,H,W,3] uint8 -> [N,3,H,W] float in 0..1, channels_last in memory (a view of the pixel
+    layout, so no transpose is paid here nor when the result goes back to [N,H,W,C])."""
     return frames.permute(0, 3, 1, 2).float().div_(255)
 
 
 def downscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-like (antialiased) resize, so thin structures do not alias away."""
-    if x.shape[-2:] == size:
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    """Antialiased (area-like) resize, so thin structures do not alias away; uint8 in, float 0..1 out.
+    PyTorch's uint8 path for this is several times faster on the CPU than the float one."""
+    if x.shape[-2:] != size:
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def normalise(x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
@@ -39,7 +41,16 @@ def normalise(x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
 
 
 def box(x: torch.Tensor, r: int) -> torch.Tensor:
-    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+    """Mean over a (2r+1)^2 window, edges replicated; shifted sums beat avg_pool2d on the CPU."""
+    h, w = x.shape[-2:]
+    p = F.pad(x, (r, r, r, r), mode="replicate")
+    rows = p[..., 0:h, :].clone()
+    for i in range(1, 2 * r + 1):
+        rows += p[..., i:i + h, :]
+    cols = rows[..., 0:w].clone()
+    for j in range(1, 2 * r + 1):
+        cols += rows[..., j:j + w]
+    return cols.div_((2 * r + 1) ** 2)
 
 
 def refine(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, guide_hr: torch.Tensor,
@@ -51,14 +62,14 @@ def refine(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, guide_hr: torch.Tenso
 
     alpha_lr [N,1,h,w], guide_lr [N,3,h,w], guide_hr [N,3,H,W] (all float32) -> alpha [N,1,H,W] in 0..1.
     """
-    i, p = guide_lr, alpha_lr
-    mean_i, mean_p = box(i, radius), box(p, radius)
-    cov_ip = box(i * p, radius) - mean_i * mean_p  # [N,3,h,w]
-
-    def var(a: int, b: int) -> torch.Tensor:
-        return box(i[:, a:a + 1] * i[:, b:b + 1], radius) - mean_i[:, a:a + 1] * mean_i[:, b:b + 1]
-
-    rr, rg, rb, gg, gb, bb = var(0, 0) + eps, var(0, 1), var(0, 2), var(1, 1) + eps, var(1, 2), var(2, 2) + eps
+    i, p = guide_lr.contiguous(), alpha_lr.contiguous()  # plain layout: channel slices stay cheap
+    # one box pass over everything that needs a local mean: I (3), p (1), I*p (3), I_a*I_b (6)
+    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+    stats = box(torch.cat([i, p, i * p, *(i[:, a:a + 1] * i[:, b:b + 1] for a, b in pairs)], 1), radius)
+    mean_i, mean_p, mean_ip, mean_ii = stats[:, 0:3], stats[:, 3:4], stats[:, 4:7], stats[:, 7:13]
+    cov_ip = mean_ip - mean_i * mean_p  # [N,3,h,w]
+    var = [mean_ii[:, k:k + 1] - mean_i[:, a:a + 1] * mean_i[:, b:b + 1] for k, (a, b) in enumerate(pairs)]
+    rr, rg, rb, gg, gb, bb = var[0] + eps, var[1], var[2], var[3] + eps, var[4], var[5] + eps
     # a = (Sigma + eps I)^-1 cov_ip per pixel, with the 3x3 inverse written out (adjugate / determinant)
     inv_rr, inv_rg, inv_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
     inv_gg, inv_gb, inv_bb = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
@@ -68,10 +79,11 @@ def refine(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, guide_hr: torch.Tenso
                    inv_rg * cr + inv_gg * cg + inv_gb * cb,
                    inv_rb * cr + inv_gb * cg + inv_bb * cb], dim=1) / det
     b = mean_p - (a * mean_i).sum(1, keepdim=True)
-    size = guide_hr.shape[-2:]
-    a = F.interpolate(box(a, radius), size=size, mode="bilinear", align_corners=False)
-    b = F.interpolate(box(b, radius), size=size, mode="bilinear", align_corners=False)
-    return ((a * guide_hr).sum(1, keepdim=True) + b).clamp_(0, 1)
+    ab = F.interpolate(box(torch.cat([a, b], 1), radius), size=guide_hr.shape[-2:], mode="bilinear",
+                       align_corners=False)
+    q = ab[:, 3:4] + ab[:, 0:1] * guide_hr[:, 0:1]
+    q.addcmul_(ab[:, 1:2], guide_hr[:, 1:2]).addcmul_(ab[:, 2:3], guide_hr[:, 2:3])
+    return q.clamp_(0, 1)
 
 
 def upsample(alpha_lr: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -85,12 +97,13 @@ def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: str, background: 
     layers: "rgb" (car over background), "rgba" (car with the matte as alpha), "matte" (grey matte).
     """
     if layers == "rgb":
-        out = frames * alpha + background * (1 - alpha)
+        out = torch.lerp(background.expand_as(frames), frames, alpha.expand_as(frames))
     elif layers == "rgba":
         out = torch.cat([frames, alpha], dim=1)
     elif layers == "matte":
         out = alpha.expand(-1, 3, -1, -1)
     else:
         raise ValueError(f"layers = {layers!r} must be rgb, rgba or matte")
-    return out.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    out = out.mul(255).round_().clamp_(0, 255).to(torch.uint8, memory_format=torch.channels_last)
+    return out.permute(0, 2, 3, 1).contiguous()  # a no-op copy: channels_last is already [N,H,W,C]
 

@@ -121,9 +121,10 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
                   refine: bool) -> torch.Tensor:
     """One batch through the model and the compositor: [N,H,W,3] uint8 -> [N,H,W,C] uint8 (host)."""
     dev = backend.device
-    frames = composite.to_planar(batch.frames.to(dev, non_blocking=True))  # [N,3,H,W] 0..1
-    h, w = frames.shape[-2:]
-    small = composite.downscale(frames, composite.model_size(h, w, backend.spec))
+    pixels = batch.frames.to(dev, non_blocking=True)  # [N,H,W,3] uint8
+    h, w = pixels.shape[1:3]
+    small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(h, w, backend.spec))
+    frames = composite.to_planar(pixels)  # [N,3,H,W] float 0..1
     alpha_lr = backend(composite.normalise(small, backend.spec))
     alpha = composite.refine(alpha_lr, small, frames) if refine else composite.upsample(alpha_lr, (h, w))
     bg = background.batch(len(batch)) if background is not None else None

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,20 @@ from streamseg.errors import InputError
 
 def _cuda_missing() -> str | None:
     return None if torch.cuda.is_available() else "no CUDA GPU visible to PyTorch"
+
+
+def _tensorrt_missing() -> str | None:
+    found = importlib.util.find_spec("tensorrt")
+    # origin None: a bare `tensorrt/` folder (e.g. only tensorrt-stubs installed), not the bindings
+    if found is None or found.origin is None:
+        return "TensorRT is not installed (pip install 'streamseg[tensorrt]' on a machine with an NVIDIA GPU)"
+    return _cuda_missing()
+
+
+def _tensorrt(model_path: Path) -> Backend:
+    from streamseg.backends.tensorrt import TensorRTBackend
+
+    return TensorRTBackend(model_path)
 
 
 def _cpu(model_path: Path) -> Backend:
@@ -42,6 +57,8 @@ class BackendEntry:
 BACKENDS = {
     e.name: e
     for e in (
+        BackendEntry("tensorrt", "TensorRT engine, FP16, built once per GPU and TensorRT version and cached",
+                     _tensorrt_missing, _tensorrt),
         BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last", _cuda_missing, _cuda),
         BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere)", lambda: None, _cpu),
     )

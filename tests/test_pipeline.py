@@ -1,0 +1,164 @@
+"""The threaded pipeline: order, bounded memory, error propagation, clean shutdown on signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import decode_all
+from PIL import Image
+
+from streamseg.backends.cpu import CpuBackend
+from streamseg.errors import Interrupted, OutputError
+from streamseg.io import writer as writer_module
+from streamseg.io.reader import VideoReader
+from streamseg.io.writer import FORMATS
+from streamseg.pipeline import RunOptions, run
+from streamseg.sample import SampleSpec, write_sample
+from streamseg.weights import default_model_path
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return CpuBackend(default_model_path())
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    write_sample(path, SampleSpec(width=160, height=96, frames=40, fps=25, seed=2))
+    return path
+
+
+def outputs(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_batch_size_does_not_change_output_or_order(long_clip, backend, tmp_path):
+    """A tail batch, several batches in flight, and batch 1 all give the same frames in the same order."""
+    results = {}
+    for bs in (1, 7):
+        out = tmp_path / f"b{bs}"
+        summary = run(RunOptions(long_clip, out, FORMATS["png"], batch_size=bs), backend)
+        assert summary.frames == 40
+        results[bs] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+    assert len(results[1]) == len(results[7]) == 40
+    for a, b in zip(results[1], results[7]):
+        assert np.abs(a.astype(int) - b).max() <= 1
+    # neighbouring frames differ (the car moves), so a swapped order would show
+    assert np.abs(results[1][0].astype(int) - results[1][39]).mean() > 1
+
+
+def test_timestamps_and_count_kept(long_clip, backend, tmp_path):
+    out = tmp_path / "o.mp4"
+    run(RunOptions(long_clip, out, FORMATS["mp4"], batch_size=6), backend)
+    _, t_in = decode_all(long_clip)
+    _, t_out = decode_all(out)
+    assert t_out == pytest.approx(t_in, abs=1e-3)
+
+
+class FailingBackend:
+    """The real backend until call number `after`, then an error, as a GPU fault would be."""
+
+    def __init__(self, inner, after: int, error: BaseException) -> None:
+        self.inner, self.after, self.error, self.calls = inner, after, error, 0
+        self.device, self.spec = inner.device, inner.spec
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls > self.after:
+            raise self.error
+        return self.inner(x)
+
+    def describe(self) -> str:
+        return "failing"
+
+
+@pytest.mark.parametrize("error,expected", [
+    (RuntimeError("CUDA error: an illegal memory access"), RuntimeError),
+    (KeyboardInterrupt(), Interrupted),
+])
+def test_error_mid_run_stops_every_stage_and_leaves_nothing(long_clip, backend, tmp_path, error, expected):
+    before = threading.active_count()
+    out = tmp_path / "o.mp4"
+    with pytest.raises(expected):
+        run(RunOptions(long_clip, out, FORMATS["mp4"], batch_size=4), FailingBackend(backend, 3, error))
+    assert outputs(tmp_path) == []  # neither the output nor its temporary file
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before  # no stage thread left behind
+
+
+def test_encoder_failure_reaches_the_caller(long_clip, backend, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_write = writer_module.VideoWriter.write
+
+    def write(self, image, pts):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise writer_module.output_error(self.path, OSError(28, "No space left on device"))
+        return real_write(self, image, pts)
+
+    monkeypatch.setattr(writer_module.VideoWriter, "write", write)
+    with pytest.raises(OutputError, match="disk is full"):
+        run(RunOptions(long_clip, tmp_path / "o.mp4", FORMATS["mp4"], batch_size=4), backend)
+    assert outputs(tmp_path) == []
+
+
+def test_slow_encoder_applies_back_pressure(long_clip, backend, tmp_path, monkeypatch):
+    """With a slow encoder, decoding waits: frames in flight stay within the queue bounds."""
+    state = {"decoded": 0, "written": 0, "peak": 0}
+    real_iter = VideoReader.__iter__
+    real_write = writer_module.VideoWriter.write
+
+    def counting_iter(self):
+        for frame in real_iter(self):
+            state["decoded"] += 1
+            state["peak"] = max(state["peak"], state["decoded"] - state["written"])
+            yield frame
+
+    def slow_write(self, image, pts):
+        time.sleep(0.03)
+        real_write(self, image, pts)
+        state["written"] += 1
+
+    monkeypatch.setattr(VideoReader, "__iter__", counting_iter)
+    monkeypatch.setattr(writer_module.VideoWriter, "write", slow_write)
+    opts = RunOptions(long_clip, tmp_path / "o.mp4", FORMATS["mp4"], batch_size=2, queue_size=2)
+    run(opts, backend)
+    # decoded queue (queue_size * batch) + batcher + one batch in inference + finished queue + one being written
+    bound = opts.queue_size * opts.batch_size + opts.batch_size * (opts.queue_size + 3)
+    assert state["written"] == 40
+    assert state["peak"] <= bound < 40, state
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_promptly_and_removes_partial_output(tmp_path, sig):
+    src = tmp_path / "in.mp4"
+    write_sample(src, SampleSpec(width=320, height=192, frames=250, fps=25, seed=4))
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "streamseg", "run", str(src), "-o", str(out), "--batch-size", "2"],
+                         stderr=subprocess.PIPE, text=True, env=env)
+    banner = p.stderr.readline()  # printed once everything is open and frames start to flow
+    assert "streamseg:" in banner, banner
+    time.sleep(1.0)
+    partial = tmp_path / ".out.mp4.partial"
+    assert partial.exists()  # really mid-run
+    p.send_signal(sig)
+    t = time.time()
+    code = p.wait(timeout=20)
+    err = p.stderr.read()
+    assert code == 130, err
+    assert time.time() - t < 10
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not partial.exists()
+    assert src.stat().st_size > 0
+

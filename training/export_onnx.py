@@ -1,0 +1,118 @@
+"""Export a streamseg checkpoint to ONNX, the input TensorRT builds its engines from.
+
+    python -m training.export_onnx --out engines/default-fp16.onnx --fp16
+    python -m training.export_onnx --model mine.pt --out engines/mine-fp32.onnx
+
+Input "frames" [N,3,H,W] and output "alpha" [N,1,H,W], with N, H and W dynamic (H and W must be multiples
+of 16, which ONNX cannot express; the sidecar says so). --fp16 converts the model to half precision
+before export, so every tensor in the graph is FP16: TensorRT 11 builds strongly typed networks only and
+takes its precision from the graph. A JSON sidecar NAME.onnx.json records how to feed the graph
+(preprocessing), the model spec, the file's sha256, the opset and the torch version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from streamseg.engine import file_sha256, sidecar_path
+from streamseg.errors import InputError, OutputError, StreamsegError
+from streamseg.model import SIZE_MULTIPLE, ModelSpec, load_checkpoint
+
+INPUT_NAME = "frames"
+OUTPUT_NAME = "alpha"
+OPSET = 17  # the legacy exporter's well-trodden opset; TensorRT 10 and 11 parse it
+SIDECAR_FORMAT = "streamseg-onnx/1"
+
+
+def preprocessing(spec: ModelSpec, dtype: str) -> dict:
+    """How frames must be prepared for the graph (what streamseg.composite does before a backend)."""
+    return {
+        "input_height": spec.input_height,
+        "input_width": spec.input_width,
+        "portrait": "height and width swap for portrait frames",
+        "layout": "NCHW",
+        "channel_order": "RGB",
+        "value_range": [0.0, 1.0],  # before normalisation: uint8 / 255
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "normalise": "(x - mean) / std per channel",
+        "dtype": dtype,
+    }
+
+
+def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -> Path:
+    """Write `out` (ONNX) and `out`.json (sidecar) from checkpoint `ckpt`; returns `out`."""
+    ckpt, out = Path(ckpt), Path(out)
+    if not ckpt.is_file():
+        raise InputError(f"model not found: {ckpt}", "pass --model with a streamseg checkpoint")
+    try:
+        model, spec, meta = load_checkpoint(ckpt)
+    except ValueError as e:
+        raise InputError(str(e), "pass --model with a streamseg checkpoint") from None
+    dtype = torch.float16 if fp16 else torch.float32
+    model = model.to(dtype)
+    example = torch.rand(1, 3, spec.input_height, spec.input_width, dtype=dtype)
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {out.parent}: {e.strerror}", "choose another --out") from None
+    partial = out.with_name(f".{out.name}.partial")  # never leave a half-written graph under the final name
+    try:
+        with warnings.catch_warnings():
+            # torch >= 2.9 calls the TorchScript exporter legacy; it needs no onnxscript and exports this
+            # plain conv net exactly (tests/test_export.py compares it with PyTorch)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, (example,), str(partial), dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: dynamic})
+        partial.replace(out)
+    except ImportError as e:
+        raise InputError(f"ONNX export needs a package that is missing: {e}",
+                         "pip install 'streamseg[export]'") from None
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {out}: {e.strerror}", "choose another --out") from None
+    type_name = "float16" if fp16 else "float32"
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "onnx_sha256": file_sha256(out),
+        "precision": "fp16" if fp16 else "fp32",
+        "input": {"name": INPUT_NAME, "shape": ["batch", 3, "height", "width"], "dtype": type_name},
+        "output": {"name": OUTPUT_NAME, "shape": ["batch", 1, "height", "width"], "dtype": type_name,
+                   "meaning": "car probability in 0..1"},
+        "size_multiple": SIZE_MULTIPLE,
+        "preprocessing": preprocessing(spec, type_name),
+        "spec": spec.to_dict(),
+        "checkpoint": {"path": str(ckpt), "sha256": file_sha256(ckpt), "held_out": meta.get("held_out")},
+        "opset": opset,
+        "torch": torch.__version__,
+    }
+    sidecar_path(out).write_text(json.dumps(sidecar, indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from streamseg.weights import default_model_path
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None, help="checkpoint (default: the shipped model)")
+    ap.add_argument("--out", type=Path, required=True, help="the .onnx file to write (sidecar: OUT.json)")
+    ap.add_argument("--fp16", action="store_true", help="half precision graph (for TensorRT 11, strongly typed)")
+    ap.add_argument("--opset", type=int, default=OPSET)
+    args = ap.parse_args(argv)
+    try:
+        out = export_onnx(args.model or default_model_path(), args.out, args.fp16, args.opset)
+    except StreamsegError as e:
+        sys.exit(f"export_onnx: error: {e}")
+    print(f"wrote {out} and {sidecar_path(out)}")
+
+
+if __name__ == "__main__":
+    main()
