@@ -106,12 +106,13 @@ class Background:
 
     def _next_video_frame(self) -> np.ndarray:
         frame = next(self.frames, None)
-        if frame is None:  # loop
-            self.video.container.seek(0)
+        if frame is None:  # loop: open it again (works for files that cannot seek, too)
+            from streamseg.io.reader import VideoReader
+
+            self.video.close()
+            self.video = VideoReader(self.spec)
             self.frames = iter(self.video)
-            frame = next(self.frames, None)
-            if frame is None:
-                raise InputError(f"background video {self.spec} has no frames", HELP)
+            frame = next(self.frames)
         return frame.rgb
 
     def batch(self, n: int) -> torch.Tensor:

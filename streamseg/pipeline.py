@@ -111,6 +111,14 @@ class _Run:
                 continue
 
 
+BATCH_PIXELS = 8 * 1920 * 1080  # a batch's full-resolution working set stays that of 8 HD frames
+
+
+def batch_frames(batch_size: int, info: VideoInfo) -> int:
+    """The batch size asked for, made smaller for very large frames (8K: 1) so memory stays bounded."""
+    return max(1, min(batch_size, BATCH_PIXELS // (info.width * info.height)))
+
+
 def check_frame_size(info: VideoInfo, path: Path) -> None:
     if info.width < SIZE_MULTIPLE or info.height < SIZE_MULTIPLE:
         raise InputError(f"{path.name} is {info.width}x{info.height}; frames must be at least "
@@ -177,7 +185,7 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
         stages = [Stage("decode", decode, state), Stage("encode", encode, state)]
         for s in stages:
             s.start()
-        batcher = Batcher(opts.batch_size, pin_memory=backend.device.type == "cuda")
+        batcher = Batcher(batch_frames(opts.batch_size, info), pin_memory=backend.device.type == "cuda")
         try:
             while True:
                 item = state.get(decoded)

@@ -90,8 +90,9 @@ def pixel_format(fmt: OutputFormat, info: VideoInfo) -> str:
 
 
 def output_error(path: Path, e: Exception) -> OutputError:
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-        return OutputError(f"the disk is full writing {path}", "free some space or write elsewhere with -o")
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return OutputError(f"no space left writing {path} ({os.strerror(e.errno)})",
+                           "free some space or write elsewhere with -o")
     if isinstance(e, PermissionError):
         return OutputError(f"cannot write {path}: permission denied", "choose a writable place with -o")
     return OutputError(f"writing {path} failed: {e}", "check the output place and the disk")

@@ -1,0 +1,58 @@
+"""Small media files for tests, encoded with PyAV from arrays (no car drawing, so any size is cheap)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def pattern(width: int, height: int, i: int) -> np.ndarray:
+    """A moving gradient with a bright box: cheap at any size, different in every frame."""
+    y, x = np.ogrid[:height, :width]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(1, width - 1) + 9 * i) % 256
+    img[..., 1] = (y * 255 // max(1, height - 1)) % 256
+    img[..., 2] = 80
+    x0 = (i * width // 10) % max(1, width - width // 4)
+    img[height // 3: 2 * height // 3, x0: x0 + width // 4] = 230
+    return img
+
+
+def encode_clip(path: Path, width: int = 96, height: int = 64, frames: int = 5, fps: int = 25,
+                codec: str = "libx264", pix_fmt: str = "yuv420p", container: str | None = None,
+                audio: str | None = None, audio_seconds: float | None = None, options: dict | None = None,
+                times: list[Fraction] | None = None) -> Path:
+    """Encode `frames` pattern frames (at `times` seconds if given) and optionally a tone."""
+    with av.open(str(path), "w", format=container) as out:
+        v = out.add_stream(codec, rate=fps, options=options or {})
+        v.width, v.height, v.pix_fmt = width, height, pix_fmt
+        tb = Fraction(1, fps * 100)
+        v.codec_context.time_base = tb
+        a = out.add_stream(audio, rate=48000, layout="stereo") if audio else None
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(pattern(width, height, i), format="rgb24")
+            t = times[i] if times else Fraction(i, fps)
+            f.pts, f.time_base = int(t / tb), tb
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+        if a is not None:
+            seconds = audio_seconds if audio_seconds is not None else frames / fps
+            fmt = a.codec_context.codec.audio_formats[0].name
+            n = int(seconds * 48000)
+            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
+            for start in range(0, n, 1024):
+                block = np.stack([tone[start:start + 1024]] * 2)
+                if fmt.startswith("s16"):
+                    block = (block * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    block = (block * 2**31 * 0.99).astype(np.int32)
+                if not fmt.endswith("p"):
+                    block = block.T.reshape(1, -1)
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format=fmt, layout="stereo")
+                af.sample_rate, af.pts = 48000, start
+                out.mux(a.encode(af))
+            out.mux(a.encode(None))
+    return path
