@@ -88,7 +88,7 @@ class Background:
 
             self.kind = "video"
             try:
-                self.video = VideoReader(path)
+                self.video = VideoReader(path, audio=False)
             except StreamsegError as e:
                 raise InputError(f"cannot use background {path.name}: {e.problem}", HELP) from None
             self.frames = iter(self.video)
@@ -110,7 +110,7 @@ class Background:
             from streamseg.io.reader import VideoReader
 
             self.video.close()
-            self.video = VideoReader(self.spec)
+            self.video = VideoReader(self.spec, audio=False)
             self.frames = iter(self.video)
             frame = next(self.frames)
         return frame.rgb

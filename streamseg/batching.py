@@ -1,7 +1,9 @@
-"""Batcher: decoded frames in, FrameBatch out, in order, with a short tail batch at the end."""
+"""Batcher: decoded frames in, FrameBatch out, in order; a batch closes when full, at the end of the
+stream, or (for live input) when its oldest frame has waited max_wait seconds."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,7 @@ from streamseg.io.reader import Frame
 class FrameBatch:
     frames: torch.Tensor  # [N,H,W,3] uint8 on the host (pinned when feeding a GPU)
     pts: list[int]  # N timestamps in the input's time base
+    arrived: list[float]  # N time.monotonic() values: when each frame reached the batcher
     first_index: int  # position of frames[0] in the input
 
     def __len__(self) -> int:
@@ -21,16 +24,27 @@ class FrameBatch:
 
 
 class Batcher:
-    def __init__(self, batch_size: int, pin_memory: bool = False) -> None:
+    def __init__(self, batch_size: int, pin_memory: bool = False, max_wait: float | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size} must be >= 1")
-        self.batch_size, self.pin_memory = batch_size, pin_memory
+        if max_wait is not None and max_wait < 0:
+            raise ValueError(f"max_wait = {max_wait} must be >= 0")
+        self.batch_size, self.pin_memory, self.max_wait = batch_size, pin_memory, max_wait
         self.pending: list[Frame] = []
+        self.arrived: list[float] = []
 
     def add(self, frame: Frame) -> FrameBatch | None:
-        """Queue a frame; returns a full batch when there is one."""
+        """Queue a frame; returns a batch when it fills one (or the oldest frame is overdue)."""
         self.pending.append(frame)
-        return self.flush() if len(self.pending) >= self.batch_size else None
+        self.arrived.append(time.monotonic())
+        full = len(self.pending) >= self.batch_size
+        return self.flush() if full or self.wait_left() == 0 else None
+
+    def wait_left(self) -> float | None:
+        """Seconds until the pending batch must close; None when nothing waits or there is no limit."""
+        if self.max_wait is None or not self.pending:
+            return None
+        return max(0.0, self.arrived[0] + self.max_wait - time.monotonic())
 
     def flush(self) -> FrameBatch | None:
         """Whatever is queued, as a (possibly short) batch; None when empty."""
@@ -39,6 +53,6 @@ class Batcher:
         frames = torch.from_numpy(np.stack([f.rgb for f in self.pending]))
         if self.pin_memory:
             frames = frames.pin_memory()  # lets the host-to-device copy run asynchronously
-        batch = FrameBatch(frames, [f.pts for f in self.pending], self.pending[0].index)
-        self.pending = []
+        batch = FrameBatch(frames, [f.pts for f in self.pending], self.arrived, self.pending[0].index)
+        self.pending, self.arrived = [], []
         return batch

@@ -58,11 +58,12 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option("--bg", "background", default="studio", show_default=True,
               help="Backdrop: image, video (looped), #RRGGBB, or green|blue|white|black|grey|studio.")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file (or folder for png). Default: INPUT_streamseg.<ext> beside the input.")
+@click.option("-o", "--output",
+              help="Output file; a folder for png or several inputs; or a stream URL (udp://, srt://, rtmp://). "
+                   "Default: SOURCE_streamseg.<ext> beside each input.")
 @click.option("-f", "--format", "format_name", type=click.Choice(FORMAT_NAMES),
               help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
                    "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
@@ -70,58 +71,159 @@ def main() -> None:
 @click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--max-latency-ms", type=click.FloatRange(0), help="Live input: close a batch after this wait.")
+@click.option("--realtime", is_flag=True, help="Live input: drop frames rather than fall behind (counted).")
+@click.option("--reconnects", default=3, show_default=True, type=click.IntRange(0),
+              help="Live input: tries to reconnect a dropped source, with backoff.")
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="JSON-lines record per input. Default with several inputs: streamseg-manifest.jsonl in -o.")
+@click.option("--resume", is_flag=True, help="Skip inputs the manifest records as done whose output is whole.")
+@click.option("--devices", help="Several inputs: one worker per device, e.g. 0,1 (GPUs) or cpu.")
+@click.option("--ray", "ray_address", help="Several inputs on Ray: an address, auto, or local.")
+@click.option("--ray-workers", default=2, show_default=True, type=click.IntRange(1))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages, errors only.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
-def run(input: Path, background: str, output: Path | None, format_name: str | None, backend: str,
-        model: Path | None, batch_size: int, no_refine: bool, overwrite: bool, quiet: bool, as_json: bool) -> None:
-    """Segment the car in INPUT and write it over a background or with an alpha matte."""
-    from streamseg.backends.registry import create_backend, resolve
-    from streamseg.io.writer import check_output, choose_format, default_output
+def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
+        model: Path | None, batch_size: int, no_refine: bool, overwrite: bool, max_latency_ms: float | None,
+        realtime: bool, reconnects: int, manifest: Path | None, resume: bool, devices: str | None,
+        ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
+    """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
+    background or with an alpha matte."""
+    from streamseg.backends.registry import resolve
+    from streamseg.io.reader import is_stream
+    from streamseg.io.writer import choose_format
+    from streamseg.jobs import expand_sources
     from streamseg.pipeline import RunOptions
-    from streamseg.pipeline import run as run_pipeline
     from streamseg.weights import default_model_path
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    fmt = choose_format(output, format_name)
-    output = output or default_output(input, fmt)
-    if not input.exists():
-        raise InputError(f"input not found: {input}", "check the path")
-    check_output(input, output, fmt, overwrite)
+    say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     model_path = model or default_model_path()
     if not model_path.exists():
         raise InputError(f"model not found: {model_path}", "pass --model with a streamseg checkpoint")
+    fmt = choose_format(output if len(sources) == 1 else None, format_name)
     chosen = resolve(backend)
-    say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
+                          refine=not no_refine, max_latency_ms=max_latency_ms, realtime=realtime,
+                          reconnects=reconnects)
+    single = len(sources) == 1 and (is_stream(sources[0]) or Path(sources[0]).is_file() or
+                                    not (Path(sources[0]).is_dir() or any(c in sources[0] for c in "*?[")))
+    if single and not (manifest or devices or ray_address):
+        run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
+        return
+    files = expand_sources(list(sources))
+    if any(is_stream(f) for f in files):
+        raise InputError("a live stream can only be processed on its own", "run one streamseg per stream")
+    run_many(files, output, template, chosen, model_path, overwrite, manifest, resume, devices, ray_address,
+             ray_workers, as_json, say)
+
+
+def open_backend(name: str, model_path: Path, device: str | None = None):
+    from streamseg.backends.registry import create_backend
+
     try:
-        engine = create_backend(chosen, model_path)
+        return create_backend(name, model_path, device)
     except ValueError as e:  # not a checkpoint
         raise InputError(str(e), "pass --model with a streamseg checkpoint") from None
-    with engine:
+
+
+def run_one(source: str, output: str | None, template, backend: str, auto: bool, model_path: Path,
+            overwrite: bool, quiet: bool, as_json: bool, say) -> None:
+    """One input to one output, with a progress bar; for a live source, Ctrl-C ends the recording
+    cleanly (a second Ctrl-C abandons it)."""
+    import threading
+    from dataclasses import replace
+
+    from streamseg.io.reader import is_stream, source_name
+    from streamseg.io.writer import check_output, default_output
+    from streamseg.pipeline import run as run_pipeline
+
+    live = is_stream(source)
+    if output is None:
+        if live:
+            raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
+        output = default_output(Path(source), template.fmt)
+    out = output if is_stream(output) else Path(output)
+    if not live and not Path(source).exists():
+        raise InputError(f"input not found: {source}", "check the path")
+    check_output(source, out, template.fmt, overwrite)
+    finish = threading.Event()
+    if live:
+        def on_sigint(signum, frame) -> None:  # noqa: ARG001
+            if finish.is_set():
+                raise KeyboardInterrupt
+            finish.set()
+            say("streamseg: stopping: finishing the output (Ctrl-C again to abandon it)")
+
+        signal.signal(signal.SIGINT, on_sigint)
+    out_name = str(out) if is_stream(out) else out.name
+    with open_backend(backend, model_path) as engine:
         bars = []
 
         def announce(info) -> None:
-            say(f"streamseg: {input.name} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
-                f"{info.expected_frames or '?'} frames) -> {output.name} [{fmt.description}]; backend "
-                f"{engine.describe()}{' (auto)' if backend == 'auto' else ''}")
+            say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
+                f"{'live' if info.live else (info.expected_frames or '?')} frames) -> {out_name} "
+                f"[{template.fmt.description}]; backend {engine.describe()}{' (auto)' if auto else ''}")
             if not quiet and sys.stderr.isatty():
                 from tqdm import tqdm
 
-                bars.append(tqdm(total=info.expected_frames or None, unit="frame", dynamic_ncols=True, smoothing=0.1))
+                total = None if info.live else (info.expected_frames or None)
+                bars.append(tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1))
 
-        opts = RunOptions(input=input, output=output, fmt=fmt, background=background,
-                          batch_size=batch_size, refine=not no_refine)
         try:
-            summary = run_pipeline(opts, engine, progress=lambda n: bars and bars[0].update(n),
-                                   announce=announce)
+            summary = run_pipeline(replace(template, source=source, output=out), engine,
+                                   progress=lambda n: bars and bars[0].update(n), announce=announce, finish=finish)
         finally:
             for bar in bars:
                 bar.close()
+    extra = f", {summary.dropped} dropped" if summary.dropped else ""
+    extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
+    extra += f"; {summary.source_end}" if summary.source_end else ""
     say(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
-        f"({summary.fps:.1f} frames/s)")
+        f"({summary.fps:.1f} frames/s{extra})")
     if as_json:
         click.echo(json.dumps(asdict(summary)))
+
+
+def run_many(files: list[str], output: str | None, template, backend: str, model_path: Path, overwrite: bool,
+             manifest_path: Path | None, resume: bool, devices: str | None, ray_address: str | None,
+             ray_workers: int, as_json: bool, say) -> None:
+    """Several inputs: outputs into -o (a folder) or beside each input, a manifest, failures recorded
+    and the rest carried on; exit 1 when any failed."""
+    from streamseg.backends.registry import parse_devices
+    from streamseg.jobs import Manifest, plan_jobs, run_jobs
+
+    folder = Path(output) if output else None
+    if folder is not None:
+        if folder.suffix and not folder.is_dir():
+            raise InputError(f"-o {output}: several inputs need a folder for their outputs", "pass -o FOLDER/")
+        folder.mkdir(parents=True, exist_ok=True)
+    jobs = plan_jobs(files, folder, template.fmt)
+    manifest = Manifest(manifest_path or (folder or Path.cwd()) / "streamseg-manifest.jsonl")
+    say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}")
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+
+    def report(rec: dict) -> None:
+        counts[rec["status"]] += 1
+        detail = rec.get("error") if rec["status"] == "failed" else f"{rec.get('frames')} frames"
+        say(f"  [{sum(counts.values())}/{len(jobs)}] {rec['status']:7s} {Path(rec['input']).name}: {detail}")
+        if as_json:
+            click.echo(json.dumps(rec))
+
+    if ray_address:
+        from streamseg.ray_runner import run_on_ray
+
+        gpus = 1.0 if backend in ("cuda", "tensorrt") else 0.0
+        run_on_ray(jobs, template, backend, model_path, ray_address, ray_workers, gpus, manifest, resume,
+                   overwrite, report)
+    else:
+        run_jobs(jobs, template, lambda d: open_backend(backend, model_path, d), parse_devices(devices),
+                 manifest, resume, overwrite, report)
+    say(f"streamseg: {counts['ok']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
+    if counts["failed"]:
+        raise StreamsegError(f"{counts['failed']} of {len(jobs)} inputs failed", f"see {manifest.path}")
 
 
 @main.command()

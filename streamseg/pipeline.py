@@ -1,15 +1,19 @@
-"""The run: decode -> batch -> infer -> composite -> encode, as threads joined by bounded queues.
+"""The run: decode -> batch -> infer -> composite -> encode (+ audio), as threads joined by bounded queues.
 
 This is the only module that owns threads and queues. Decoding and encoding run in their own threads
-(PyAV releases the GIL while it works) so they overlap with inference; each queue is bounded, so a slow
-stage makes the others wait instead of filling memory. End of stream and errors travel down the same
+(PyAV releases the GIL while it works) so they overlap with inference; each frame queue is bounded, so
+a slow stage makes the others wait instead of filling memory (in real-time mode the decoder drops
+frames instead of waiting, and counts them). Audio packets go from the decoder straight to the encoder
+thread, which interleaves them with the frames by time. End of stream and errors travel down the same
 queues; the first error stops every stage, the writer drops its temporary output, and the error is
 raised once from `run`.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,22 +27,30 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
 from streamseg.errors import InputError, Interrupted, StreamsegError
-from streamseg.io.reader import VideoInfo, VideoReader
+from streamseg.io.reader import AudioPacket, VideoInfo
+from streamseg.io.source import Source
 from streamseg.io.writer import OutputFormat, open_writer
 from streamseg.model import SIZE_MULTIPLE
 
 END = object()  # end of stream marker, sent downstream once
+TIMEOUT = object()  # nothing arrived in time
+BATCH_PIXELS = 8 * 1920 * 1080  # a batch's full-resolution working set stays that of 8 HD frames
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    input: Path
-    output: Path
+    source: Path | str  # file, URL, pipe: or - (stdin)
+    output: Path | str  # file or folder, or a URL for a live stream
     fmt: OutputFormat
     background: str = "studio"
     batch_size: int = 8
     refine: bool = True
     queue_size: int = 4  # batches in flight between two stages
+    max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
+    realtime: bool = False  # drop frames rather than fall behind a live source
+    reconnects: int = 3  # for live sources that drop
+    reconnect_delay: float = 0.5  # seconds before the first retry, doubling after
+    timeout: float = 10.0  # seconds to open or read a stream before giving up
 
 
 @dataclass
@@ -54,6 +66,10 @@ class RunSummary:
     width: int
     height: int
     audio: str | None
+    dropped: int = 0  # frames skipped in real-time mode
+    reconnects: int = 0
+    source_end: str = ""  # for live sources: how the input ended
+    latency_ms: dict = field(default_factory=dict)  # frame decoded -> frame written: p50, p95, max
     stages: dict = field(default_factory=dict)  # seconds each stage spent working
 
 
@@ -80,8 +96,10 @@ class Stage(threading.Thread):
 class _Run:
     """Shared state of one run: the stop flag, the first error, and blocking queue helpers."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_input: threading.Event, cancel: threading.Event | None) -> None:
         self.stop = threading.Event()
+        self.stop_input = stop_input  # stops reading the input; the stages after it drain
+        self.cancel = cancel  # set from another thread: abandon the run as Ctrl-C would
         self.error: BaseException | None = None
         self.lock = threading.Lock()
 
@@ -90,6 +108,7 @@ class _Run:
             if self.error is None:
                 self.error = e
         self.stop.set()
+        self.stop_input.set()
 
     def put(self, q: queue.Queue, item) -> None:
         while True:
@@ -101,17 +120,20 @@ class _Run:
             except queue.Full:
                 continue
 
-    def get(self, q: queue.Queue):
+    def get(self, q: queue.Queue, timeout: float | None = None):
+        """The next item, or TIMEOUT once `timeout` seconds have passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self.stop.is_set():
                 raise _Stop
+            if self.cancel is not None and self.cancel.is_set():
+                raise KeyboardInterrupt
+            wait = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
             try:
-                return q.get(timeout=0.1)
+                return q.get(timeout=wait) if wait > 0 else q.get_nowait()
             except queue.Empty:
-                continue
-
-
-BATCH_PIXELS = 8 * 1920 * 1080  # a batch's full-resolution working set stays that of 8 HD frames
+                if deadline is not None and time.monotonic() >= deadline:
+                    return TIMEOUT
 
 
 def batch_frames(batch_size: int, info: VideoInfo) -> int:
@@ -119,9 +141,9 @@ def batch_frames(batch_size: int, info: VideoInfo) -> int:
     return max(1, min(batch_size, BATCH_PIXELS // (info.width * info.height)))
 
 
-def check_frame_size(info: VideoInfo, path: Path) -> None:
+def check_frame_size(info: VideoInfo, name: str) -> None:
     if info.width < SIZE_MULTIPLE or info.height < SIZE_MULTIPLE:
-        raise InputError(f"{path.name} is {info.width}x{info.height}; frames must be at least "
+        raise InputError(f"{name} is {info.width}x{info.height}; frames must be at least "
                          f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE}", "use a larger video")
 
 
@@ -140,61 +162,94 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
-        announce: Callable[[VideoInfo], None] | None = None) -> RunSummary:
-    """Process one input file into one output; raises StreamsegError (or Interrupted) on failure.
+        announce: Callable[[VideoInfo], None] | None = None, finish: threading.Event | None = None,
+        cancel: threading.Event | None = None) -> RunSummary:
+    """Process one input into one output; raises StreamsegError (or Interrupted) on failure.
 
-    `announce(info)` is called once input, background and output are open, before any frame is processed.
+    `announce(info)` is called once input, background and output are open, before any frame is
+    processed. Setting `finish` ends the input early but finishes the output properly (how a live
+    recording is stopped); setting `cancel` abandons the run like Ctrl-C (how a batch is stopped).
     """
-    reader = VideoReader(opts.input)
-    info = reader.info
+    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout)
+    info = source.info
     background = writer = None
-    state = _Run()
+    stop_input = finish or threading.Event()
+    state = _Run(stop_input, cancel)
     started = time.perf_counter()
     busy = {"decode": 0.0, "infer+composite": 0.0, "encode": 0.0}
+    counts = {"in": 0, "out": 0, "dropped": 0}
+    latencies: collections.deque[float] = collections.deque(maxlen=100_000)
     try:
-        check_frame_size(info, opts.input)
+        check_frame_size(info, source.reader.name)
         if opts.fmt.layers == "rgb":
             background = Background(opts.background, info.height, info.width, backend.device)
-        writer = open_writer(opts.output, opts.fmt, info, opts.input if info.audio_codec else None)
+        writer = open_writer(opts.output, opts.fmt, info, source.audio_stream)
         decoded: queue.Queue = queue.Queue(maxsize=opts.queue_size * opts.batch_size)
         finished: queue.Queue = queue.Queue(maxsize=opts.queue_size)
-        counts = {"in": 0, "out": 0}
+        audio: queue.Queue = queue.Queue()  # compressed audio: small, and bounded by the input's interleaving
         if announce:
             announce(info)
 
         def decode() -> None:
-            for frame in timed(reader, busy, "decode"):
-                state.put(decoded, frame)
+            for item in timed(source.items(stop_input), busy, "decode"):
+                if isinstance(item, AudioPacket):
+                    audio.put(item)
+                    continue
+                if opts.realtime:
+                    try:
+                        decoded.put_nowait(item)
+                    except queue.Full:  # behind a live source: skip this frame rather than lag
+                        counts["dropped"] += 1
+                        continue
+                else:
+                    state.put(decoded, item)
                 counts["in"] += 1
             state.put(decoded, END)
 
         def encode() -> None:
+            waiting: collections.deque[AudioPacket] = collections.deque()
+
+            def audio_until(seconds: float | None) -> None:
+                while True:
+                    try:
+                        waiting.append(audio.get_nowait())
+                    except queue.Empty:
+                        break
+                while waiting and (seconds is None or waiting[0].seconds <= seconds):
+                    writer.write_audio(waiting.popleft().packet)
+
             while True:
                 item = state.get(finished)
                 if item is END:
+                    audio_until(None)  # the decoder queued all audio before it sent END
                     return
-                images, pts = item
+                images, batch = item
                 t = time.perf_counter()
-                for image, p in zip(images.numpy(), pts):
+                for image, p in zip(images.numpy(), batch.pts):
+                    audio_until(float(p * info.time_base))
                     writer.write(image, p)
+                now = time.monotonic()
+                latencies.extend(now - a for a in batch.arrived)
                 busy["encode"] += time.perf_counter() - t
-                counts["out"] += len(pts)
+                counts["out"] += len(batch)
                 if progress:
-                    progress(len(pts))
+                    progress(len(batch))
 
         stages = [Stage("decode", decode, state), Stage("encode", encode, state)]
         for s in stages:
             s.start()
-        batcher = Batcher(batch_frames(opts.batch_size, info), pin_memory=backend.device.type == "cuda")
+        max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
+        batcher = Batcher(batch_frames(opts.batch_size, info), pin_memory=backend.device.type == "cuda",
+                          max_wait=max_wait)
         try:
             while True:
-                item = state.get(decoded)
-                batch = batcher.flush() if item is END else batcher.add(item)
+                item = state.get(decoded, batcher.wait_left())
+                batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
                 if batch is not None:
                     t = time.perf_counter()
                     out = process_batch(batch, backend, background, opts.fmt.layers, opts.refine)
                     busy["infer+composite"] += time.perf_counter() - t
-                    state.put(finished, (out, batch.pts))
+                    state.put(finished, (out, batch))
                 if item is END:
                     state.put(finished, END)
                     break
@@ -222,14 +277,25 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
             writer.abort()
         if background is not None:
             background.close()
-        reader.close()
+        source.close()
     seconds = time.perf_counter() - started
     return RunSummary(
-        input=str(opts.input), output=str(opts.output), format=opts.fmt.name, frames=counts["out"],
+        input=str(opts.source), output=str(opts.output), format=opts.fmt.name, frames=counts["out"],
         seconds=round(seconds, 3), fps=round(counts["out"] / seconds, 2) if seconds else 0.0,
         backend=backend.describe(), device=str(backend.device), width=info.width, height=info.height,
-        audio=info.audio_codec, stages={k: round(v, 3) for k, v in busy.items()},
+        audio=info.audio_codec, dropped=counts["dropped"], reconnects=source.reconnected,
+        source_end=source.ended if info.live else "", latency_ms=latency_summary(latencies),
+        stages={k: round(v, 3) for k, v in busy.items()},
     )
+
+
+def latency_summary(seconds: Iterable[float]) -> dict:
+    values = sorted(seconds)
+    if not values:
+        return {}
+    ms = [v * 1000 for v in values]
+    return {"p50": round(statistics.median(ms), 1), "p95": round(ms[int(0.95 * (len(ms) - 1))], 1),
+            "max": round(ms[-1], 1)}
 
 
 def timed(items: Iterable, busy: dict, key: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from conftest import decode_all
 from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
-from streamseg.errors import Interrupted, OutputError
+from streamseg.errors import Interrupted
 from streamseg.io import writer as writer_module
 from streamseg.io.reader import VideoReader
 from streamseg.io.writer import FORMATS
@@ -96,20 +97,37 @@ def test_error_mid_run_stops_every_stage_and_leaves_nothing(long_clip, backend, 
     assert threading.active_count() == before  # no stage thread left behind
 
 
-def test_encoder_failure_reaches_the_caller(long_clip, backend, tmp_path, monkeypatch):
-    calls = {"n": 0}
-    real_write = writer_module.VideoWriter.write
+def limited_file_size(limit: int):
+    """For a child process: files it writes may not grow past `limit` bytes (EFBIG, as a full disk)."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # report EFBIG instead of killing the process
+    return apply
 
-    def write(self, image, pts):
-        calls["n"] += 1
-        if calls["n"] == 10:
-            raise writer_module.output_error(self.path, OSError(28, "No space left on device"))
-        return real_write(self, image, pts)
 
-    monkeypatch.setattr(writer_module.VideoWriter, "write", write)
-    with pytest.raises(OutputError, match="no space left"):
-        run(RunOptions(long_clip, tmp_path / "o.mp4", FORMATS["mp4"], batch_size=4), backend)
+def test_full_disk_size_limited_file(long_clip, tmp_path):
+    out = tmp_path / "o.mov"  # ProRes: a few MB, far over the limit
+    p = subprocess.run([sys.executable, "-m", "streamseg", "run", str(long_clip), "-o", str(out)],
+                       capture_output=True, text=True, preexec_fn=limited_file_size(200_000), timeout=300)
+    assert p.returncode == 3, p.stderr
+    assert "no space left" in p.stderr and "fix:" in p.stderr and "Traceback" not in p.stderr
     assert outputs(tmp_path) == []
+
+
+def test_full_disk_small_tmpfs(long_clip, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)")
+    try:
+        r = subprocess.run([sys.executable, "-m", "streamseg", "run", str(long_clip), "-o", str(disk / "o.mov")],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 3, r.stderr
+        assert "no space left" in r.stderr and "Traceback" not in r.stderr
+        assert outputs(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_slow_encoder_applies_back_pressure(long_clip, backend, tmp_path, monkeypatch):

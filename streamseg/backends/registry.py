@@ -28,22 +28,24 @@ def _tensorrt_missing() -> str | None:
     return _cuda_missing()
 
 
-def _tensorrt(model_path: Path) -> Backend:
+def _tensorrt(model_path: Path, device: str | None) -> Backend:
     from streamseg.backends.tensorrt import TensorRTBackend
 
-    return TensorRTBackend(model_path)
+    return TensorRTBackend(model_path, device=device or "cuda")
 
 
-def _cpu(model_path: Path) -> Backend:
+def _cpu(model_path: Path, device: str | None) -> Backend:
     from streamseg.backends.cpu import CpuBackend
 
+    if device not in (None, "cpu"):
+        raise InputError(f"the cpu backend cannot run on device {device!r}", "use --devices cpu, or a GPU backend")
     return CpuBackend(model_path)
 
 
-def _cuda(model_path: Path) -> Backend:
+def _cuda(model_path: Path, device: str | None) -> Backend:
     from streamseg.backends.torch_cuda import CudaBackend
 
-    return CudaBackend(model_path)
+    return CudaBackend(model_path, device=device or "cuda")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class BackendEntry:
     name: str
     description: str
     missing: Callable[[], str | None]  # None when it can run here, else why not
-    create: Callable[[Path], Backend]
+    create: Callable[[Path, str | None], Backend]  # (model, device such as "cuda:1"; None: default)
 
 
 BACKENDS = {
@@ -78,5 +80,24 @@ def resolve(name: str) -> str:
     return name
 
 
-def create_backend(name: str, model_path: Path) -> Backend:
-    return BACKENDS[resolve(name)].create(model_path)
+def create_backend(name: str, model_path: Path, device: str | None = None) -> Backend:
+    return BACKENDS[resolve(name)].create(model_path, device)
+
+
+def parse_devices(text: str | None) -> list[str | None]:
+    """--devices "0,1" -> ["cuda:0", "cuda:1"]; "cpu" -> ["cpu"]; None -> [None] (the backend's default)."""
+    if not text:
+        return [None]
+    devices: list[str | None] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part.isdigit():
+            index = int(part)
+            if torch.cuda.is_available() and index >= torch.cuda.device_count():
+                raise InputError(f"--devices {text}: there is no GPU {index} ({torch.cuda.device_count()} here)",
+                                 "list the GPUs with `nvidia-smi -L`")
+            devices.append(f"cuda:{index}")
+        elif part == "cpu" or part.startswith("cuda"):
+            devices.append(part)
+        else:
+            raise InputError(f"--devices {text}: {part!r} is not a GPU number or cpu", "e.g. --devices 0,1")
+    return devices

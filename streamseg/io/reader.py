@@ -1,8 +1,13 @@
-"""VideoReader: a video file (or anything FFmpeg opens) in, upright RGB frames with their timestamps out."""
+"""VideoReader: a file, URL or pipe in; upright RGB frames with their timestamps, and the audio packets, out.
+
+Video and audio are demuxed in one pass (a live source can only be read once), so the audio travels
+beside the frames to the writer instead of being read a second time.
+"""
 
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,27 +29,58 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class AudioPacket:
+    packet: av.Packet  # compressed, as demuxed from the input's first audio stream
+    seconds: float  # its presentation time
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     width: int  # as displayed, after rotation
     height: int
     rate: Fraction  # average frame rate; timing itself comes from each frame's pts
     time_base: Fraction
     frames: int  # from the MP4/MOV index, which is exact (0 elsewhere: AVI headers, for one, are not)
-    duration: float  # seconds, 0 when unknown
+    duration: float  # seconds, 0 when unknown (live)
     codec: str
     pix_fmt: str
     rotation: int  # degrees counter-clockwise the stored picture is turned for display
     audio_codec: str | None
+    live: bool = False  # a URL or pipe: read once, no length known
 
     @property
     def expected_frames(self) -> int:
         """Exact where the index says, else an estimate from the duration (for progress only)."""
         return self.frames or round(self.duration * float(self.rate))
 
+    @property
+    def frame_step(self) -> int:
+        """One frame period in time-base units, at the average rate."""
+        return max(1, round(1 / (self.rate * self.time_base))) if self.rate else 1
 
-def open_input(path: str | Path) -> av.container.InputContainer:
-    """Open a media file with errors that name the problem and the fix."""
-    p = Path(path)
+
+def is_stream(source: str | Path) -> bool:
+    """A URL (rtsp://, udp://, http://...), a pipe (pipe:0) or stdin (-): read once, as it comes."""
+    s = str(source)
+    return s == "-" or "://" in s or s.startswith("pipe:")
+
+
+def source_name(source: str | Path) -> str:
+    s = str(source)
+    return "stdin" if s in ("-", "pipe:", "pipe:0") else (s if is_stream(s) else Path(s).name)
+
+
+def open_input(source: str | Path, timeout: float = 10.0) -> av.container.InputContainer:
+    """Open a media file, URL or pipe, with errors that name the problem and the fix."""
+    name = source_name(source)
+    if is_stream(source):
+        target = sys.stdin.buffer if str(source) in ("-", "pipe:", "pipe:0") else str(source)
+        try:  # timeout: (open, read) in seconds, so a dead source does not hang the run
+            return av.open(target, metadata_errors="replace", timeout=(timeout, timeout))
+        except av.error.FFmpegError as e:
+            raise InputError(f"cannot open stream {name} ({e.strerror or e})",
+                             "check the URL and that the source is sending") from None
+    p = Path(source)
     if not p.exists():
         raise InputError(f"input not found: {p}", "check the path")
     if p.is_dir():
@@ -61,99 +97,116 @@ def open_input(path: str | Path) -> av.container.InputContainer:
 
 
 class VideoReader:
-    """Decodes the first video stream of a file, frame-threaded, to upright RGB.
+    """Decodes the first video stream (frame-threaded) to upright RGB; with `audio`, also passes on the
+    first audio stream's packets, in demux order.
 
-    Raises InputError when the file is not a usable video, and when decoding stops early (a
-    damaged or truncated file), so a run never silently writes fewer frames than the input has.
+    Raises InputError when the source is not a usable video, and when a file's decoding stops early
+    (damaged or truncated), so a run never silently writes fewer frames than the input has.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.container = open_input(self.path)
-        if not self.container.streams.video:
+    def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0) -> None:
+        self.source, self.name, self.live = source, source_name(source), is_stream(source)
+        self.container = open_input(source, timeout)
+        try:
+            self._open_streams(audio)
+        except BaseException:
             self.container.close()
-            raise InputError(f"{self.path.name} has no video stream", "pass a file that contains video")
-        demuxer = self.container.format.name
+            raise
+
+    def _open_streams(self, audio: bool) -> None:
+        c = self.container
+        if not c.streams.video:
+            raise InputError(f"{self.name} has no video stream", "pass a file that contains video")
+        demuxer = c.format.name
         if demuxer == "image2" or demuxer.endswith("_pipe"):  # png_pipe, jpeg_pipe, webp_pipe...
-            self.container.close()
-            raise InputError(f"{self.path.name} is a still image ({demuxer.removesuffix('_pipe')}), not a video",
+            raise InputError(f"{self.name} is a still image ({demuxer.removesuffix('_pipe')}), not a video",
                              "give it its image extension; streamseg processes videos")
-        self.stream = self.container.streams.video[0]
+        self.stream = c.streams.video[0]
         self.stream.thread_type = "AUTO"  # frame threading: slice threading gives little on H.264
         ctx = self.stream.codec_context
         if not ctx.width or not ctx.height:
-            self.close()
-            raise InputError(f"{self.path.name}: the video stream has no frame size (damaged header)",
+            raise InputError(f"{self.name}: the video stream has no frame size (damaged header)",
                              "re-export the file")
         if ctx.width * ctx.height > MAX_PIXELS:
-            self.close()
-            raise InputError(f"{self.path.name} is {ctx.width}x{ctx.height}, larger than streamseg handles "
+            raise InputError(f"{self.name} is {ctx.width}x{ctx.height}, larger than streamseg handles "
                              f"({MAX_PIXELS // 10**6} megapixels)", "scale it down first")
-        self.decoded = self.container.decode(self.stream)
-        try:
-            self.first: av.VideoFrame | None = self._first_frame()
-        except InputError:
-            self.close()
-            raise
-        rotation = int(round((self.first.rotation or 0) / 90)) * 90 % 360
+        self.audio_stream = c.streams.audio[0] if audio and c.streams.audio else None
+        self.stored_size = (ctx.width, ctx.height)
+        self.items_ = self._demux()
+        self.head: list = []  # what was demuxed while looking for the first frame, replayed first
+        first = self._first_frame()
+        rotation = int(round((first.rotation or 0) / 90)) * 90 % 360
         w, h = ctx.width, ctx.height
         if rotation % 180:
             w, h = h, w
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
         duration = float(self.stream.duration * self.stream.time_base) if self.stream.duration else (
-            self.container.duration / av.time_base if self.container.duration else 0.0)
-        audio = self.container.streams.audio
+            c.duration / av.time_base if c.duration else 0.0)
         self.info = VideoInfo(
             width=w, height=h, rate=Fraction(rate), time_base=Fraction(self.stream.time_base or Fraction(1, 90000)),
-            frames=self.stream.frames if "mp4" in demuxer else 0, duration=duration, codec=ctx.name,
-            pix_fmt=ctx.pix_fmt or "unknown",
-            rotation=rotation, audio_codec=audio[0].codec_context.name if audio else None,
+            frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
+            codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
+            audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
         )
 
-    def _first_frame(self) -> av.VideoFrame:
-        """Decode the first frame now: it carries the rotation (as side data), and a file that cannot
-        give even one frame is refused before any output is opened. Kept for __iter__, so no seek is
-        needed and unseekable inputs (raw streams, pipes) work."""
-        try:
-            frame = next(self.decoded, None)
-        except av.error.FFmpegError as e:
-            raise InputError(f"{self.path.name}: cannot decode the first frame ({e.strerror or e})",
-                             "the file is damaged; re-export it") from None
-        if frame is None:
-            raise InputError(f"{self.path.name}: the video stream has no decodable frame",
-                             "the file is damaged or empty; re-export it")
-        return frame
+    def _demux(self) -> Iterator[av.VideoFrame | AudioPacket]:
+        streams = [s for s in (self.stream, self.audio_stream) if s is not None]
+        for packet in self.container.demux(*streams):
+            if packet.stream is self.stream:
+                yield from packet.decode()  # the empty packets at the end flush the decoder
+            elif packet.size:
+                ts = packet.pts if packet.pts is not None else packet.dts
+                yield AudioPacket(packet, float(ts * packet.time_base) if ts is not None else 0.0)
 
-    def __iter__(self) -> Iterator[Frame]:
-        info = self.info
-        k = info.rotation // 90
-        ctx = self.stream.codec_context
-        stored = (ctx.width, ctx.height)
-        last_pts, index = None, 0
-        step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
-        if self.first is None:
-            raise RuntimeError("a VideoReader is read once; open another to read again")
-        frames = itertools.chain([self.first], self.decoded)
-        self.first = None
+    def _first_frame(self) -> av.VideoFrame:
+        """Decode up to the first frame now: it carries the rotation (as side data), and a source that
+        cannot give even one frame is refused before any output is opened. What was read on the way is
+        replayed by items(), so no seek is needed and unseekable inputs (streams, pipes) work."""
         try:
-            for frame in frames:
-                pts = frame.pts
+            for item in self.items_:
+                self.head.append(item)
+                if isinstance(item, av.VideoFrame):
+                    return item
+        except av.error.FFmpegError as e:
+            raise InputError(f"{self.name}: cannot decode the first frame ({e.strerror or e})",
+                             "the source is damaged; re-export it") from None
+        raise InputError(f"{self.name}: the video stream has no decodable frame",
+                         "the file is damaged or empty; re-export it")
+
+    def items(self) -> Iterator[Frame | AudioPacket]:
+        """Frames (upright, at the first frame's size) and audio packets, in the order they come.
+        Readable once."""
+        if self.head is None:
+            raise RuntimeError("a VideoReader is read once; open another to read again")
+        info, k, stored = self.info, self.info.rotation // 90, self.stored_size
+        last_pts, index = None, 0
+        items, self.head = itertools.chain(self.head, self.items_), None
+        try:
+            for item in items:
+                if isinstance(item, AudioPacket):
+                    yield item
+                    continue
+                pts = item.pts
                 if pts is None:  # some streams (raw, some AVI) carry no pts: count frames instead
-                    pts = 0 if last_pts is None else last_pts + step
+                    pts = 0 if last_pts is None else last_pts + info.frame_step
                 last_pts = pts
-                if (frame.width, frame.height) != stored:  # size changed mid-stream: keep the first, as FFmpeg does
-                    frame = frame.reformat(width=stored[0], height=stored[1])
-                rgb = frame.to_ndarray(format="rgb24")
+                if (item.width, item.height) != stored:  # size changed mid-stream: keep the first, as FFmpeg does
+                    item = item.reformat(width=stored[0], height=stored[1])
+                rgb = item.to_ndarray(format="rgb24")
                 if k:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k))
                 yield Frame(rgb=rgb, pts=pts, index=index)
                 index += 1
         except av.error.FFmpegError as e:
-            raise InputError(f"{self.path.name} is damaged: decoding failed after {index} frames "
+            raise InputError(f"{self.name} is damaged: decoding failed after {index} frames "
                              f"({e.strerror or e})", "re-export or re-download the input") from None
         if info.frames and index < info.frames * 0.99 - 1:
-            raise InputError(f"{self.path.name} is truncated or damaged: decoded {index} of {info.frames} frames",
+            raise InputError(f"{self.name} is truncated or damaged: decoded {index} of {info.frames} frames",
                              "re-export or re-download the input")
+
+    def __iter__(self) -> Iterator[Frame]:
+        """The frames alone."""
+        return (item for item in self.items() if isinstance(item, Frame))
 
     def close(self) -> None:
         self.container.close()

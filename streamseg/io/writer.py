@@ -21,7 +21,7 @@ from PIL import Image
 
 from streamseg.errors import InputError, OutputError
 from streamseg.io.audio import AudioPassthrough
-from streamseg.io.reader import VideoInfo
+from streamseg.io.reader import VideoInfo, is_stream
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,15 @@ FORMATS = {
 SUFFIX_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm"}
 
 
-def choose_format(output: Path | None, name: str | None) -> OutputFormat:
+def choose_format(output: Path | str | None, name: str | None) -> OutputFormat:
     """The format named by --format, else by the output's extension, else composite MP4."""
     if name:
         if name not in FORMATS:
             raise InputError(f"unknown format {name!r}", f"use one of: {', '.join(FORMATS)}")
         return FORMATS[name]
-    if output is None:
+    if output is None or is_stream(output):
         return FORMATS["mp4"]
+    output = Path(output)
     if output.suffix == "":
         return FORMATS["png"]
     if output.suffix.lower() in SUFFIX_FORMAT:
@@ -72,10 +73,11 @@ def choose_format(output: Path | None, name: str | None) -> OutputFormat:
                      f"use an extension of {', '.join(SUFFIX_FORMAT)} or a folder, or pass --format")
 
 
-def default_output(input_path: Path, fmt: OutputFormat) -> Path:
+def default_output(input_path: Path, fmt: OutputFormat, folder: Path | None = None) -> Path:
+    """INPUT_streamseg.mp4 (INPUT_matte.mp4, INPUT_streamseg_png/...) beside the input, or in `folder`."""
     tag = "matte" if fmt.name == "matte" else "streamseg"
     suffix = fmt.suffix if fmt.suffix else "_png"
-    return input_path.with_name(f"{input_path.stem}_{tag}{suffix}")
+    return (folder or input_path.parent) / f"{input_path.stem}_{tag}{suffix}"
 
 
 def partial_path(final: Path) -> Path:
@@ -89,7 +91,7 @@ def pixel_format(fmt: OutputFormat, info: VideoInfo) -> str:
     return fmt.pix_fmt
 
 
-def output_error(path: Path, e: Exception) -> OutputError:
+def output_error(path: Path | str, e: Exception) -> OutputError:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return OutputError(f"no space left writing {path} ({os.strerror(e.errno)})",
                            "free some space or write elsewhere with -o")
@@ -99,23 +101,32 @@ def output_error(path: Path, e: Exception) -> OutputError:
 
 
 class VideoWriter:
-    """Encodes RGB or RGBA frames at their input timestamps into MP4, MOV or WebM, with the audio."""
+    """Encodes RGB or RGBA frames at their input timestamps into MP4, MOV or WebM (or, to a URL, a live
+    MPEG-TS or FLV stream), with the input's audio."""
 
-    def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo, audio_source: Path | None) -> None:
-        self.path, self.fmt, self.info = path, fmt, info
-        self.tmp = partial_path(path)
+    def __init__(self, target: Path | str, fmt: OutputFormat, info: VideoInfo,
+                 audio: av.audio.stream.AudioStream | None) -> None:
+        self.target, self.fmt, self.info = target, fmt, info
+        self.live = is_stream(target)
+        self.tmp = None if self.live else partial_path(Path(target))
+        container, codec_options, container_options = fmt.container, dict(fmt.codec_options), fmt.container_options
+        if self.live:  # low delay: no B-frames, a keyframe every 2 s so viewers can join
+            container = "flv" if str(target).startswith("rtmp") else "mpegts"
+            codec_options.update(tune="zerolatency", preset="veryfast", g=str(max(1, round(2 * info.rate))), bf="0")
+            container_options = {}
         try:
-            self.container = av.open(str(self.tmp), "w", format=fmt.container, options=fmt.container_options)
+            self.container = av.open(str(target) if self.live else str(self.tmp), "w", format=container,
+                                     options=container_options, timeout=10.0 if self.live else None)
         except (OSError, av.error.FFmpegError) as e:
-            raise output_error(path, e) from None
+            raise output_error(target, e) from None
         try:
-            self.stream = self.container.add_stream(fmt.codec, rate=info.rate, options=dict(fmt.codec_options))
+            self.stream = self.container.add_stream(fmt.codec, rate=info.rate, options=codec_options)
             self.stream.width, self.stream.height = info.width, info.height
-            self.stream.pix_fmt = self.pix_fmt = pixel_format(fmt, info)
+            self.stream.pix_fmt = pixel_format(fmt, info)
             self.stream.codec_context.time_base = info.time_base  # keep the input's clock, VFR included
             self.stream.time_base = info.time_base
             self.stream.thread_type = "AUTO"
-            self.audio = AudioPassthrough(audio_source, self.container, fmt.container) if audio_source else None
+            self.audio = AudioPassthrough(audio, self.container, container) if audio is not None else None
         except BaseException:
             self.abort()
             raise
@@ -131,37 +142,41 @@ class VideoWriter:
         frame.pts, frame.time_base = pts, self.info.time_base
         self.last_pts = pts
         try:
-            packets = self.stream.encode(frame)
-            if self.audio:
-                self.audio.mux_until(float(Fraction(pts) * self.info.time_base))
-            self.container.mux(packets)
+            self.container.mux(self.stream.encode(frame))
         except (OSError, av.error.FFmpegError) as e:
-            raise output_error(self.path, e) from None
+            raise output_error(self.target, e) from None
         self.frames += 1
 
-    def close(self) -> Path:
-        """Flush encoders, finish the file and move it to its final name."""
+    def write_audio(self, packet: av.Packet) -> None:
+        if self.audio is not None:
+            try:
+                self.audio.write(packet)
+            except (OSError, av.error.FFmpegError) as e:
+                raise output_error(self.target, e) from None
+
+    def close(self) -> Path | str:
+        """Flush the encoders, finish the file and move it to its final name."""
         try:
             self.container.mux(self.stream.encode(None))
-            if self.audio:
-                self.audio.mux_until(None)
-                self.audio.close()
+            if self.audio is not None:
+                self.audio.flush()
             self.container.close()
-            os.replace(self.tmp, self.path)
+            if self.tmp is not None:
+                os.replace(self.tmp, self.target)
         except (OSError, av.error.FFmpegError) as e:
             self.abort()
-            raise output_error(self.path, e) from None
-        return self.path
+            raise output_error(self.target, e) from None
+        return self.target
 
     def abort(self) -> None:
         """Drop everything written so far."""
-        for closable in (getattr(self, "audio", None), getattr(self, "container", None)):
-            try:
-                if closable is not None:
-                    closable.close()
-            except Exception:  # already failing: the cleanup below matters more
-                pass
-        self.tmp.unlink(missing_ok=True)
+        try:
+            if getattr(self, "container", None) is not None:
+                self.container.close()
+        except Exception:  # noqa: BLE001  already failing: the cleanup below matters more
+            pass
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
 
 
 class PngSequenceWriter:
@@ -169,13 +184,19 @@ class PngSequenceWriter:
 
     MARKER = "streamseg.json"
 
-    def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo, audio_source: Path | None) -> None:
-        self.path, self.fmt, self.info, self.audio_source = path, fmt, info, audio_source
-        self.tmp = partial_path(path)
+    def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo,
+                 audio: av.audio.stream.AudioStream | None) -> None:
+        self.path, self.fmt, self.info = Path(path), fmt, info
+        self.tmp = partial_path(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self.wav = self.audio = None
         try:
             self.tmp.mkdir(parents=False)
-        except OSError as e:
+            if audio is not None:
+                self.wav = av.open(str(self.tmp / "audio.wav"), "w", format="wav")
+                self.audio = AudioPassthrough(audio, self.wav, "wav")
+        except (OSError, av.error.FFmpegError) as e:
+            self.abort()
             raise output_error(path, e) from None
         self.times: list[float] = []
         self.frames = 0
@@ -188,13 +209,18 @@ class PngSequenceWriter:
         self.times.append(float(Fraction(pts) * self.info.time_base))
         self.frames += 1
 
+    def write_audio(self, packet: av.Packet) -> None:
+        if self.audio is not None:
+            try:
+                self.audio.write(packet)
+            except (OSError, av.error.FFmpegError) as e:
+                raise output_error(self.path, e) from None
+
     def close(self) -> Path:
         try:
-            if self.audio_source:
-                with av.open(str(self.tmp / "audio.wav"), "w", format="wav") as wav:
-                    audio = AudioPassthrough(self.audio_source, wav, "wav")
-                    audio.mux_until(None)
-                    audio.close()
+            if self.audio is not None:
+                self.audio.flush()
+                self.wav.close()
             (self.tmp / self.MARKER).write_text(json.dumps(
                 {"frames": self.frames, "rate": str(self.info.rate), "times": self.times}))
             if self.path.exists():  # only our own earlier output gets here (see check_output)
@@ -206,17 +232,30 @@ class PngSequenceWriter:
         return self.path
 
     def abort(self) -> None:
+        try:
+            if self.wav is not None:
+                self.wav.close()
+        except Exception:  # noqa: BLE001  already failing
+            pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def open_writer(path: Path, fmt: OutputFormat, info: VideoInfo, audio_source: Path | None):
+def open_writer(target: Path | str, fmt: OutputFormat, info: VideoInfo,
+                audio: av.audio.stream.AudioStream | None = None) -> VideoWriter | PngSequenceWriter:
     cls = PngSequenceWriter if fmt.container is None else VideoWriter
-    return cls(path, fmt, info, audio_source)
+    return cls(target, fmt, info, audio)
 
 
-def check_output(input_path: Path, output: Path, fmt: OutputFormat, overwrite: bool) -> None:
+def check_output(source: Path | str, output: Path | str, fmt: OutputFormat, overwrite: bool) -> None:
     """Refuse, before any work, outputs that would destroy the input or someone's files."""
-    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
+    if is_stream(output):
+        if fmt.layers == "rgba" or fmt.container is None:
+            raise InputError(f"the {fmt.name} format cannot be streamed to {output}",
+                             "stream the composite (-f mp4) or the matte (-f matte)")
+        return
+    output = Path(output)
+    input_path = Path(source)
+    if not is_stream(source) and output.exists() and output.resolve() == input_path.resolve():
         raise InputError(f"the output {output} is the input itself", "choose another name with -o")
     parent = output.parent
     if not parent.is_dir():

@@ -1,0 +1,91 @@
+"""Source: one input's frames and audio packets, across reconnects when a live source drops.
+
+Timestamps continue across a reconnect (the new connection's clock is shifted to follow on from the
+last frame), so the output's timing stays monotonic and its length matches what was received.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from streamseg.errors import InputError
+from streamseg.io.reader import AudioPacket, Frame, VideoReader
+
+
+class Source:
+    def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0) -> None:
+        self.source, self.delay, self.timeout = source, delay, timeout
+        self.reader = VideoReader(source, timeout=timeout)
+        self.info = self.reader.info
+        self.audio_stream = self.reader.audio_stream
+        self.reconnects = reconnects if self.reader.live and str(source) not in ("-", "pipe:", "pipe:0") else 0
+        self.reconnected = 0  # how many times it did
+        self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
+
+    def _reconnect(self, stop: threading.Event) -> VideoReader | None:
+        for attempt in range(self.reconnects - self.reconnected):
+            if stop.wait(self.delay * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
+                return None
+            try:
+                reader = VideoReader(self.source, timeout=self.timeout)
+            except InputError as e:
+                self.ended = f"reconnect {attempt + 1} failed: {e.problem}"
+                continue
+            self.reconnected += 1
+            return reader
+        return None
+
+    def items(self, stop: threading.Event) -> Iterator[Frame | AudioPacket]:
+        """Frames (pts in the first connection's time base) and audio packets, until the end, `stop`,
+        or a live source that cannot be reached again."""
+        tb0, step = self.info.time_base, self.info.frame_step
+        reader, index, next_pts = self.reader, 0, 0
+        while True:
+            shift = None  # this connection's pts -> output pts: new = (pts - first) * scale + base
+            scale = reader.info.time_base / tb0
+            try:
+                for item in reader.items():
+                    if stop.is_set():
+                        return
+                    if isinstance(item, AudioPacket):
+                        if reader is self.reader:
+                            yield item
+                        elif shift is not None:  # a later connection: follow its video's shift
+                            yield self._shift_audio(item, float(shift[1] * tb0 - shift[0] * reader.info.time_base))
+                        continue  # (audio before a reconnection's first frame has no place yet)
+                    if shift is None:
+                        shift = (item.pts, next_pts if reader is not self.reader else item.pts)
+                    pts = round((item.pts - shift[0]) * scale) + shift[1]
+                    next_pts = pts + step
+                    yield replace(item, pts=pts, index=index)
+                    index += 1
+                self.ended = "the source ended"
+            except InputError as e:
+                if not self.reconnects:
+                    raise
+                self.ended = f"the source dropped: {e.problem}"
+            finally:
+                if reader is not self.reader:
+                    reader.close()
+            if not self.reconnects:
+                return
+            reader = self._reconnect(stop)
+            if reader is None:
+                return
+
+    @staticmethod
+    def _shift_audio(item: AudioPacket, delta: float) -> AudioPacket:
+        """The packet `delta` seconds later."""
+        p = item.packet
+        offset = round(delta / p.time_base)
+        if p.pts is not None:
+            p.pts += offset
+        if p.dts is not None:
+            p.dts += offset
+        return AudioPacket(p, item.seconds + delta)
+
+    def close(self) -> None:
+        self.reader.close()

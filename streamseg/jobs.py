@@ -1,0 +1,171 @@
+"""Many inputs in one run: expand paths, folders and globs into jobs, spread them over devices, and keep
+a JSON-lines manifest (one record per finished input) that `--resume` reads to skip completed work.
+
+A failed input is recorded and the others go on. Each device gets one worker with its own backend; the
+workers take the next job from a shared queue, so short clips do not leave a device idle.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from streamseg.backends.base import Backend
+from streamseg.errors import InputError, Interrupted, StreamsegError
+from streamseg.io.reader import is_stream
+from streamseg.io.writer import OutputFormat, check_output, default_output
+from streamseg.pipeline import RunOptions, run
+
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
+              ".wmv", ".flv", ".3gp", ".mxf"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str
+    output: str
+
+
+def expand_sources(entries: list[str]) -> list[str]:
+    """Files as given, folders as the videos directly inside them, globs as their sorted matches."""
+    out: list[str] = []
+    for entry in entries:
+        path = Path(entry)
+        if is_stream(entry) or path.is_file():
+            out.append(entry)
+        elif path.is_dir():
+            out += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS and p.is_file())
+        elif any(c in entry for c in "*?["):
+            matches = sorted(glob.glob(entry))
+            if not matches:
+                raise InputError(f"no file matches {entry!r}", "check the pattern (quote it so the shell leaves it)")
+            out += matches
+        else:
+            out.append(entry)  # missing: its run reports it
+    if not out:
+        raise InputError(f"no video found in {', '.join(entries)}", f"folders are searched for {sorted(VIDEO_EXTS)}")
+    return out
+
+
+def plan_jobs(sources: list[str], output_dir: Path | None, fmt: OutputFormat) -> list[Job]:
+    jobs = [Job(s, str(default_output(Path(s), fmt, output_dir))) for s in sources]
+    outputs = [j.output for j in jobs]
+    clash = {o for o in outputs if outputs.count(o) > 1}
+    if clash:
+        raise InputError(f"several inputs would write {sorted(clash)[0]}", "give the inputs distinct names")
+    return jobs
+
+
+class Manifest:
+    """JSON lines, appended and flushed as each input finishes, so a crash loses nothing recorded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+
+    def records(self) -> dict[str, dict]:
+        """The latest record per input."""
+        latest: dict[str, dict] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:  # a line cut short by a crash
+                    continue
+                latest[rec.get("input", "")] = rec
+        return latest
+
+    def append(self, record: dict) -> None:
+        with self.lock, open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def is_complete(record: dict | None, job: Job) -> bool:
+    """Done before, and its output is still there, whole (same size as recorded)."""
+    if not record or record.get("status") != "ok" or record.get("output") != job.output:
+        return False
+    out = Path(job.output)
+    return out.exists() and output_bytes(out) == record.get("bytes")
+
+
+def output_bytes(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir())
+    return path.stat().st_size
+
+
+def process(job: Job, backend: Backend, template: RunOptions, overwrite: bool,
+            cancel: threading.Event | None = None) -> dict:
+    """One job to a manifest record; failures become records, not exceptions (Interrupted excepted)."""
+    record = {"input": job.source, "output": job.output, "device": str(backend.device)}
+    try:
+        check_output(job.source, job.output, template.fmt, overwrite)
+        summary = run(replace(template, source=job.source, output=job.output), backend, cancel=cancel)
+        record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
+                      bytes=output_bytes(Path(job.output)), error=None)
+    except Interrupted:
+        raise
+    except StreamsegError as e:
+        record.update(status="failed", error=e.problem)
+    record["finished_at"] = datetime.datetime.now().isoformat(timespec="seconds")
+    return record
+
+
+def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str], Backend], devices: list[str],
+             manifest: Manifest, resume: bool, overwrite: bool,
+             report: Callable[[dict], None] = lambda r: None) -> list[dict]:
+    """Run every job, one worker per device; returns their records (skipped ones included)."""
+    done = manifest.records() if resume else {}
+    todo: queue.Queue[Job] = queue.Queue()
+    results: list[dict] = []
+    for job in jobs:
+        if resume and is_complete(done.get(job.source), job):
+            rec = {**done[job.source], "status": "skipped"}
+            results.append(rec)
+            report(rec)
+        else:
+            todo.put(job)
+    errors: list[BaseException] = []
+    cancel = threading.Event()
+
+    def worker(device: str) -> None:
+        try:
+            with make_backend(device) as backend:
+                while not cancel.is_set():
+                    try:
+                        job = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    rec = process(job, backend, template, overwrite or resume, cancel)
+                    manifest.append(rec)
+                    results.append(rec)
+                    report(rec)
+        except Interrupted:
+            pass
+        except BaseException as e:  # noqa: BLE001  a device that cannot start: the others carry on
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(d,), name=f"device-{d}", daemon=True) for d in devices]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.2)
+    except KeyboardInterrupt:  # stop every worker; each removes its partial output
+        cancel.set()
+        for t in threads:
+            t.join()
+        raise Interrupted("interrupted; finished inputs are in the manifest, partial outputs were removed") from None
+    if not todo.empty():  # every worker died: report why
+        raise errors[0] if errors else StreamsegError("no worker could run the jobs")
+    return results
