@@ -103,13 +103,13 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     model_path = model or default_model_path()
     if not model_path.exists():
         raise InputError(f"model not found: {model_path}", "pass --model with a streamseg checkpoint")
-    fmt = choose_format(output if len(sources) == 1 else None, format_name)
+    single = len(sources) == 1 and (is_stream(sources[0]) or Path(sources[0]).is_file() or
+                                    not (Path(sources[0]).is_dir() or any(c in sources[0] for c in "*?[")))
+    fmt = choose_format(output if single else None, format_name)  # several inputs: -o is a folder
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
                           refine=not no_refine, max_latency_ms=max_latency_ms, realtime=realtime,
                           reconnects=reconnects)
-    single = len(sources) == 1 and (is_stream(sources[0]) or Path(sources[0]).is_file() or
-                                    not (Path(sources[0]).is_dir() or any(c in sources[0] for c in "*?[")))
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
         return
@@ -134,11 +134,9 @@ def run_one(source: str, output: str | None, template, backend: str, auto: bool,
     """One input to one output, with a progress bar; for a live source, Ctrl-C ends the recording
     cleanly (a second Ctrl-C abandons it)."""
     import threading
-    from dataclasses import replace
 
-    from streamseg.io.reader import is_stream, source_name
+    from streamseg.io.reader import is_stream
     from streamseg.io.writer import check_output, default_output
-    from streamseg.pipeline import run as run_pipeline
 
     live = is_stream(source)
     if output is None:
@@ -150,14 +148,28 @@ def run_one(source: str, output: str | None, template, backend: str, auto: bool,
         raise InputError(f"input not found: {source}", "check the path")
     check_output(source, out, template.fmt, overwrite)
     finish = threading.Event()
-    if live:
-        def on_sigint(signum, frame) -> None:  # noqa: ARG001
-            if finish.is_set():
-                raise KeyboardInterrupt
-            finish.set()
-            say("streamseg: stopping: finishing the output (Ctrl-C again to abandon it)")
 
-        signal.signal(signal.SIGINT, on_sigint)
+    def on_sigint(signum, frame) -> None:  # noqa: ARG001
+        if finish.is_set():
+            raise KeyboardInterrupt
+        finish.set()
+        say("streamseg: stopping: finishing the output (Ctrl-C again to abandon it)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if live else None
+    try:
+        run_with_progress(source, out, template, backend, auto, model_path, quiet, as_json, say, finish)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def run_with_progress(source: str, out: Path | str, template, backend: str, auto: bool, model_path: Path,
+                      quiet: bool, as_json: bool, say, finish) -> None:
+    from dataclasses import replace
+
+    from streamseg.io.reader import is_stream, source_name
+    from streamseg.pipeline import run as run_pipeline
+
     out_name = str(out) if is_stream(out) else out.name
     with open_backend(backend, model_path) as engine:
         bars = []
