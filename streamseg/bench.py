@@ -253,3 +253,60 @@ def format_report(r: BenchReport) -> str:
     if r.peak_gpu_mb is not None:
         lines.append(f"  peak GPU memory {r.peak_gpu_mb:.0f} MB, GPU utilisation {r.gpu_util}%")
     return "\n".join(lines)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class MemorySampler:
+    """Samples resident memory on a thread while a run goes on."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.interval, self.samples = interval, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        while not self.stop.is_set():
+            self.samples.append((round(time.perf_counter() - t0, 2), round(rss_mb(), 1)))
+            self.stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def soak(backend: Backend, frames: int, width: int = 640, height: int = 360, log=lambda s: None) -> dict:
+    """A long generated live stream (H.264 over TCP from a child process, as fast as the pipeline takes
+    it) through the whole pipeline, with resident memory sampled over time. Flat means: the last fifth
+    of the run uses no more memory than the second fifth (after warm-up)."""
+    from streamseg.sample import StreamServer
+
+    with tempfile.TemporaryDirectory(prefix="streamseg-soak-") as tmp, \
+            StreamServer([frames], fps=30, width=width, height=height, realtime=False, record_times=False) as src:
+        opts = RunOptions(src.url, Path(tmp) / "soak.mp4", FORMATS["mp4"], reconnects=0, batch_size=8)
+        log(f"soak: {frames} frames of {width}x{height} from {src.url} ...")
+        with MemorySampler() as mem:
+            summary = run(opts, backend)
+    rss = [r for _, r in mem.samples]
+    fifth = max(1, len(rss) // 5)
+    early, late = rss[fifth:2 * fifth] or rss, rss[-fifth:]
+    return {
+        "frames": summary.frames, "seconds": summary.seconds, "fps": summary.fps, "size": f"{width}x{height}",
+        "backend": summary.backend, "rss_mb": {"start": rss[0], "peak": max(rss), "final": rss[-1]},
+        "growth_mb": round(sum(late) / len(late) - sum(early) / len(early), 1),
+        "samples": mem.samples[:: max(1, len(mem.samples) // 60)],  # about 60 points over the run
+    }

@@ -322,11 +322,14 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
 @click.option("--batch-sizes", default="1,8", show_default=True, help="Comma-separated.")
 @click.option("--formats", default="mp4,mov,webm", show_default=True, help="Encoders to measure.")
 @click.option("--no-serial", is_flag=True, help="Skip the frame-by-frame baseline.")
+@click.option("--soak", type=click.IntRange(10), help="Instead: this many frames of a generated live stream, "
+              "with memory sampled over time (at --size).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @user_errors
 def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tuple[str, ...], batch_sizes: str,
-          formats: str, no_serial: bool, as_json: bool) -> None:
-    """Frames/s of decode, inference, composite, encode alone and of the whole pipeline."""
+          formats: str, no_serial: bool, soak: int | None, as_json: bool) -> None:
+    """Frames/s of decode, inference, composite, encode alone and of the whole pipeline (or, with --soak,
+    memory over a long run)."""
     import tempfile
 
     from streamseg.backends.registry import create_backend
@@ -340,6 +343,21 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tupl
     if unknown:
         raise InputError(f"unknown format(s) {unknown}", f"use some of {', '.join(FORMAT_NAMES)}")
     log = lambda msg: click.echo(f"bench: {msg}", err=True)  # noqa: E731
+    if soak:
+        from streamseg.bench import soak as run_soak
+
+        w, _, h = size.lower().partition("x")
+        with create_backend(backend, default_model_path()) as engine:
+            report = run_soak(engine, soak, int(w), int(h), log)
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        else:
+            r = report["rss_mb"]
+            click.echo(f"soak: {report['frames']} frames {report['size']} in {report['seconds']:.0f}s "
+                       f"({report['fps']:.1f} frames/s, {report['backend']}); resident memory start {r['start']:.0f} "
+                       f"MB, peak {r['peak']:.0f} MB, final {r['final']:.0f} MB; growth late vs early "
+                       f"{report['growth_mb']:+.1f} MB")
+        return
     with tempfile.TemporaryDirectory(prefix="streamseg-clip-") as tmp:
         if clip is None:
             w, _, h = size.lower().partition("x")

@@ -7,6 +7,9 @@ and can ask for the true car mask of every frame.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import socket
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -117,3 +120,86 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
                 out.mux(audio.encode(af))
             out.mux(audio.encode(None))
     return masks if keep_masks else None
+
+
+def pattern(width: int, height: int, i: int) -> np.ndarray:
+    """A moving gradient with a bright box: cheap at any size, different in every frame."""
+    y, x = np.ogrid[:height, :width]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(1, width - 1) + 9 * i) % 256
+    img[..., 1] = (y * 255 // max(1, height - 1)) % 256
+    img[..., 2] = 80
+    x0 = (i * width // 10) % max(1, width - width // 4)
+    img[height // 3: 2 * height // 3, x0: x0 + width // 4] = 230
+    return img
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_stream(port: int, sessions: list[int], fps: int, times_out, ready, width: int = 160, height: int = 96,
+                 realtime: bool = True) -> None:
+    """For each entry of `sessions`, accept one client on 127.0.0.1:`port` and send that many pattern
+    frames (H.264 + silent AAC in MPEG-TS) at `fps` in real time (or as fast as it can), then close the
+    connection. Puts (frame number, wall time) on `times_out` for each frame sent (unless None)."""
+    n = 0
+    for frames in sessions:
+        ready.set()  # about to listen: the socket is bound a few milliseconds later
+        out = av.open(f"tcp://127.0.0.1:{port}?listen=1", "w", format="mpegts")
+        v = out.add_stream("libx264", rate=fps, options={"tune": "zerolatency", "preset": "ultrafast", "g": "10"})
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        a = out.add_stream("aac", rate=48000, layout="stereo")
+        t0 = time.monotonic()
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(pattern(width, height, n), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            out.mux(v.encode(f))
+            samples = 48000 // fps
+            af = av.AudioFrame.from_ndarray(np.zeros((2, samples), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, i * samples
+            out.mux(a.encode(af))
+            if times_out is not None:
+                times_out.put((n, time.time()))
+            n += 1
+            if realtime:
+                time.sleep(max(0.0, t0 + (i + 1) / fps - time.monotonic()))
+        out.mux(v.encode(None))
+        out.mux(a.encode(None))
+        out.close()
+
+
+class StreamServer:
+    """`with StreamServer([30]) as s:` serves one 30-frame session at s.url, from a child process (as a
+    camera or encoder would; PyAV's listening socket blocks in C, so it cannot be a thread)."""
+
+    def __init__(self, sessions: list[int], fps: int = 25, width: int = 160, height: int = 96,
+                 realtime: bool = True, record_times: bool = True) -> None:
+        self.port = free_port()
+        self.url = f"tcp://127.0.0.1:{self.port}"
+        ctx = mp.get_context("spawn")
+        self.times = ctx.Queue() if record_times else None
+        self.ready = ctx.Event()
+        self.proc = ctx.Process(target=serve_stream, daemon=True,
+                                args=(self.port, sessions, fps, self.times, self.ready, width, height, realtime))
+
+    def __enter__(self) -> StreamServer:
+        self.proc.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("the stream server did not start")
+        time.sleep(0.5)  # (probing the port would be taken as the first client)
+        return self
+
+    def sent(self) -> dict[int, float]:
+        out = {}
+        while self.times is not None and not self.times.empty():
+            n, t = self.times.get()
+            out[n] = t
+        return out
+
+    def __exit__(self, *exc) -> None:
+        self.proc.join(timeout=30)
+        if self.proc.is_alive():
+            self.proc.kill()

@@ -8,17 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-
-def pattern(width: int, height: int, i: int) -> np.ndarray:
-    """A moving gradient with a bright box: cheap at any size, different in every frame."""
-    y, x = np.ogrid[:height, :width]
-    img = np.empty((height, width, 3), np.uint8)
-    img[..., 0] = (x * 255 // max(1, width - 1) + 9 * i) % 256
-    img[..., 1] = (y * 255 // max(1, height - 1)) % 256
-    img[..., 2] = 80
-    x0 = (i * width // 10) % max(1, width - width // 4)
-    img[height // 3: 2 * height // 3, x0: x0 + width // 4] = 230
-    return img
+from streamseg.sample import pattern
 
 
 def encode_clip(path: Path, width: int = 96, height: int = 64, frames: int = 5, fps: int = 25,

@@ -12,7 +12,8 @@ import time
 import av
 import pytest
 from conftest import cli, decode_all
-from stream_server import StreamServer, free_port
+
+from streamseg.sample import StreamServer, free_port
 
 
 def run_json(*args) -> dict:
