@@ -246,12 +246,11 @@ def info(as_json: bool) -> None:
     import av
     import torch
 
-    from streamseg.backends.registry import AUTO_ORDER, BACKENDS, resolve
+    from streamseg.backends.registry import BACKENDS, resolve
     from streamseg.model import load_checkpoint
     from streamseg.weights import default_model_path
 
-    backends = {name: (BACKENDS[name].missing() or "available") if name in BACKENDS else "not built in"
-                for name in AUTO_ORDER}
+    backends = {name: entry.missing() or "available" for name, entry in BACKENDS.items()}
     codecs = {}
     for name in ("libx264", "prores_ks", "libvpx-vp9", "png", "aac", "libopus", "h264_cuvid", "h264_nvenc"):
         try:
@@ -264,7 +263,7 @@ def info(as_json: bool) -> None:
     report = {
         "streamseg_backend_auto": resolve("auto"), "backends": backends,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "torch": torch.__version__, "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
+        "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
         "codecs": codecs, "model": {"path": str(path), **spec.to_dict(), "held_out": meta.get("held_out")},
     }
     if as_json:
@@ -388,7 +387,7 @@ def train(ctx: click.Context) -> None:
 @click.option("--onnx", "onnx_path", type=click.Path(path_type=Path),
               help="Build from this exported ONNX file (sidecar ONNX.json beside it) instead of exporting.")
 @click.option("--out", type=click.Path(path_type=Path),
-              help="Engine file. Default: engines/<model>-<fp16|fp32>.engine, or beside --onnx.")
+              help="TensorRT engine file. Default: in the cache the backend reads (see README), or beside --onnx.")
 @click.option("--min-batch", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--opt-batch", default=8, show_default=True, type=click.IntRange(1), help="Batch size tuned for.")
 @click.option("--max-batch", default=16, show_default=True, type=click.IntRange(1))
@@ -398,11 +397,34 @@ def train(ctx: click.Context) -> None:
               help="Precision of the exported graph (TensorRT 11 takes it from the graph).")
 @click.option("--timing-cache", type=click.Path(path_type=Path),
               help="Tactic timings reused across builds. Default: timing.cache beside the engine.")
+@click.option("--engine", "kind", type=click.Choice(["tensorrt", "compiled"]), default="tensorrt", show_default=True,
+              help="compiled: an AOTInductor package (torch.export), where TensorRT is absent.")
+@click.option("--device", help="compiled: the device to compile for (default: cuda if present, else cpu).")
 @user_errors
 def build_engine_command(model: Path | None, onnx_path: Path | None, out: Path | None, min_batch: int,
                          opt_batch: int, max_batch: int, height: int | None, width: int | None, fp16: bool,
-                         timing_cache: Path | None) -> None:
-    """Export the model to ONNX and build a TensorRT engine from it (needs TensorRT and an NVIDIA GPU)."""
+                         timing_cache: Path | None, kind: str, device: str | None) -> None:
+    """Export the model and build an engine: TensorRT (from ONNX; needs TensorRT and an NVIDIA GPU) or
+    compiled (AOTInductor)."""
+    if kind == "compiled":
+        import torch
+
+        from streamseg.aot import ensure_package
+        from streamseg.engine import EngineProfile, default_cache_dir
+        from streamseg.model import load_checkpoint
+        from streamseg.weights import default_model_path
+
+        if out or onnx_path or timing_cache:
+            raise InputError("--out, --onnx and --timing-cache are for TensorRT engines",
+                             "leave them out: the compiled engine goes into the cache the backend reads")
+        model = model or default_model_path()
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        _, spec, _ = load_checkpoint(model)
+        profile = EngineProfile(height or spec.input_height, width or spec.input_width, min_batch, opt_batch, max_batch)
+        click.echo(f"compiling {model} for {dev} (AOTInductor; minutes) ...")
+        path, message = ensure_package(model, default_cache_dir(), dev, profile, fp16)
+        click.echo(f"{message}; `streamseg run --backend compiled` uses it")
+        return
     from streamseg.engine import export_and_build
 
     export_and_build(out=out, model=model, onnx_path=onnx_path, fp16=fp16,

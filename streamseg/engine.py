@@ -232,6 +232,11 @@ def onnx_is_current(onnx_path: Path) -> bool:
         return False
 
 
+def cached_engine_path(model_path: Path, cache_dir: Path, fp16: bool) -> Path:
+    """Where the tensorrt backend looks for (and `build-engine` puts) the engine of a checkpoint."""
+    return cache_dir / f"{model_path.stem}-{file_sha256(model_path)[:12]}-{'fp16' if fp16 else 'fp32'}.engine"
+
+
 def ensure_engine(model_path: Path, cache_dir: Path, profile: EngineProfile, fp16: bool = True,
                   timing_cache: Path | None = None, device: torch.device | None = None) -> tuple[Path, str]:
     """An engine for checkpoint `model_path` that fits this GPU and TensorRT: the cached one when it is
@@ -239,8 +244,8 @@ def ensure_engine(model_path: Path, cache_dir: Path, profile: EngineProfile, fp1
     from training.export_onnx import export_onnx
 
     target = BuildTarget.here(device)  # fails early, before any export, when TensorRT cannot run here
-    name = f"{model_path.stem}-{file_sha256(model_path)[:12]}-{'fp16' if fp16 else 'fp32'}"
-    onnx_path, engine_path = cache_dir / f"{name}.onnx", cache_dir / f"{name}.engine"
+    engine_path = cached_engine_path(model_path, cache_dir, fp16)
+    onnx_path = engine_path.with_suffix(".onnx")
     if not onnx_is_current(onnx_path):
         export_onnx(model_path, onnx_path, fp16)
     current, reason = engine_is_current(engine_path, onnx_path, profile, target)
@@ -255,8 +260,9 @@ def export_and_build(out: Path | None = None, model: Path | None = None, onnx_pa
                      size: tuple[int | None, int | None] = (None, None), timing_cache: Path | None = None,
                      say: Callable[[str], None] = lambda msg: None) -> Path:
     """What `streamseg build-engine` does: export the checkpoint to ONNX (unless `onnx_path` is given),
-    then build the engine. Defaults: the shipped model, engines/<model>-<fp16|fp32>.engine, the model's
-    input size, engines/timing.cache. `say` hears each step."""
+    then build the engine. Defaults: the shipped model, written into the cache the tensorrt backend reads
+    (so a run finds it built), the model's input size, timing.cache beside the engine. `say` hears each
+    step."""
     from streamseg.weights import default_model_path
     from training.export_onnx import export_onnx
 
@@ -265,7 +271,7 @@ def export_and_build(out: Path | None = None, model: Path | None = None, onnx_pa
     if onnx_path is None:
         model = model or default_model_path()
         precision = "fp16" if fp16 else "fp32"
-        out = out or Path("engines") / f"{model.stem}-{precision}.engine"
+        out = out or cached_engine_path(model, default_cache_dir(), fp16)
         onnx_path = export_onnx(model, out.with_suffix(".onnx"), fp16)
         say(f"exported {model} to {onnx_path} ({precision}, sidecar {sidecar_path(onnx_path)})")
     elif not onnx_path.is_file():

@@ -34,6 +34,18 @@ def _tensorrt(model_path: Path, device: str | None) -> Backend:
     return TensorRTBackend(model_path, device=device or "cuda")
 
 
+def _compiled(model_path: Path, device: str | None) -> Backend:
+    from streamseg.backends.compiled import CompiledBackend
+
+    return CompiledBackend(model_path, device=device)
+
+
+def _compiled_missing() -> str | None:
+    from streamseg.aot import compiler_missing
+
+    return compiler_missing()
+
+
 def _cpu(model_path: Path, device: str | None) -> Backend:
     from streamseg.backends.cpu import CpuBackend
 
@@ -61,11 +73,13 @@ BACKENDS = {
     for e in (
         BackendEntry("tensorrt", "TensorRT engine, FP16, built once per GPU and TensorRT version and cached",
                      _tensorrt_missing, _tensorrt),
-        BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last", _cuda_missing, _cuda),
+        BackendEntry("compiled", "AOTInductor package (torch.export), FP16 on a GPU; built once and cached",
+                     _compiled_missing, _compiled),
+        BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last, CUDA graphs", _cuda_missing, _cuda),
         BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere)", lambda: None, _cpu),
     )
 }
-AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+AUTO_ORDER = ("tensorrt", "cuda", "cpu")  # "compiled" only when asked for: its first build takes minutes
 
 
 def resolve(name: str) -> str:
