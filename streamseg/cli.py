@@ -71,6 +71,8 @@ def main() -> None:
 @click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
+@click.option("--smooth/--no-smooth", default=False, show_default=True,
+              help="Temporal smoothing: steadies the matte where the picture does not change.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--max-latency-ms", type=click.FloatRange(0), help="Live input: close a batch after this wait.")
 @click.option("--realtime", is_flag=True, help="Live input: drop frames rather than fall behind (counted).")
@@ -86,7 +88,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        model: Path | None, batch_size: int, no_refine: bool, overwrite: bool, max_latency_ms: float | None,
+        model: Path | None, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
+        max_latency_ms: float | None,
         realtime: bool, reconnects: int, manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
@@ -108,7 +111,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     fmt = choose_format(output if single else None, format_name)  # several inputs: -o is a folder
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
-                          refine=not no_refine, max_latency_ms=max_latency_ms, realtime=realtime,
+                          refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
                           reconnects=reconnects)
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)

@@ -31,6 +31,7 @@ from streamseg.io.reader import AudioPacket, VideoInfo
 from streamseg.io.source import Source
 from streamseg.io.writer import OutputFormat, open_writer
 from streamseg.model import SIZE_MULTIPLE
+from streamseg.temporal import TemporalSmoother
 
 END = object()  # end of stream marker, sent downstream once
 TIMEOUT = object()  # nothing arrived in time
@@ -45,6 +46,7 @@ class RunOptions:
     background: str = "studio"
     batch_size: int = 8
     refine: bool = True
+    smooth: bool = False  # temporal smoothing of the matte (streamseg.temporal)
     queue_size: int = 4  # batches in flight between two stages
     max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
     realtime: bool = False  # drop frames rather than fall behind a live source
@@ -148,7 +150,7 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
 
 
 def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, layers: str,
-                  refine: bool) -> torch.Tensor:
+                  refine: bool, smoother: TemporalSmoother | None = None) -> torch.Tensor:
     """One batch through the model and the compositor: [N,H,W,3] uint8 -> [N,H,W,C] uint8 (host)."""
     dev = backend.device
     pixels = batch.frames.to(dev, non_blocking=True)  # [N,H,W,3] uint8
@@ -156,6 +158,8 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
     small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(h, w, backend.spec))
     frames = composite.to_planar(pixels)  # [N,3,H,W] float 0..1
     alpha_lr = backend(composite.normalise(small, backend.spec))
+    if smoother is not None:
+        alpha_lr = smoother(alpha_lr, small)
     alpha = composite.refine(alpha_lr, small, frames) if refine else composite.upsample(alpha_lr, (h, w))
     bg = background.batch(len(batch)) if background is not None else None
     return composite.compose(frames, alpha, layers, bg).cpu()
@@ -241,13 +245,14 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
         max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
         batcher = Batcher(batch_frames(opts.batch_size, info), pin_memory=backend.device.type == "cuda",
                           max_wait=max_wait)
+        smoother = TemporalSmoother() if opts.smooth else None
         try:
             while True:
                 item = state.get(decoded, batcher.wait_left())
                 batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
                 if batch is not None:
                     t = time.perf_counter()
-                    out = process_batch(batch, backend, background, opts.fmt.layers, opts.refine)
+                    out = process_batch(batch, backend, background, opts.fmt.layers, opts.refine, smoother)
                     busy["infer+composite"] += time.perf_counter() - t
                     state.put(finished, (out, batch))
                 if item is END:

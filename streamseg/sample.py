@@ -33,6 +33,8 @@ class SampleSpec:
     codec: str = "libx264"
     pix_fmt: str = "yuv420p"
     scene: str = "street"  # or "studio"
+    travel: float = 0.38  # how far the car drives over the clip, in frame widths (0: parked)
+    noise: float = 0.0  # sensor noise added to each frame (standard deviation, 0..1 scale)
 
 
 def car_frames(spec: SampleSpec):
@@ -51,9 +53,11 @@ def car_frames(spec: SampleSpec):
     ground = int(spec.height * 0.92)
     for i in range(spec.frames):
         t = i / max(1, spec.frames - 1)
-        x = int(spec.width * (0.02 + 0.38 * t))
-        rgb, a = sprites[i % phases]
+        x = int(spec.width * (0.02 + spec.travel * t))
+        rgb, a = sprites[i % phases] if spec.travel else sprites[0]  # a parked car's wheels stand still
         img, mask = place(bg, rgb, a, x, ground - car_h, rng, shadow=0.55, reflect=0.12)
+        if spec.noise:
+            img = img + rng.normal(0, spec.noise, img.shape)
         yield (np.clip(img, 0, 1) * 255).round().astype(np.uint8), mask
 
 
