@@ -162,7 +162,13 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
         alpha_lr = smoother(alpha_lr, small)
     alpha = composite.refine(alpha_lr, small, frames) if refine else composite.upsample(alpha_lr, (h, w))
     bg = background.batch(len(batch)) if background is not None else None
-    return composite.compose(frames, alpha, layers, bg).cpu()
+    images = composite.compose(frames, alpha, layers, bg)
+    if dev.type != "cuda":
+        return images
+    host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
+    host.copy_(images, non_blocking=True)  # DMA straight into page-locked memory
+    torch.cuda.current_stream(dev).synchronize()
+    return host
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,

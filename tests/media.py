@@ -46,3 +46,15 @@ def encode_clip(path: Path, width: int = 96, height: int = 64, frames: int = 5, 
                 out.mux(a.encode(af))
             out.mux(a.encode(None))
     return path
+
+
+def encode_audio_only(path: Path, frames: int = 30) -> Path:
+    """An AAC track alone (no video), `frames` x 1024 samples of silence."""
+    with av.open(str(path), "w", format="mp4") as out:
+        s = out.add_stream("aac", rate=48000, layout="stereo")
+        for i in range(frames):
+            f = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            f.sample_rate, f.pts = 48000, i * 1024
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from conftest import cli, decode_all
+from media import encode_audio_only
 
 from streamseg.sample import SampleSpec, write_sample
 
@@ -50,14 +49,7 @@ def test_empty_file(tmp_path):
 
 
 def test_no_video_stream(tmp_path):
-    audio_only = tmp_path / "sound.m4a"
-    with av.open(str(audio_only), "w", format="mp4") as c:
-        s = c.add_stream("aac", rate=48000, layout="stereo")
-        for i in range(20):
-            f = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-            f.sample_rate, f.pts = 48000, i * 1024
-            c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    audio_only = encode_audio_only(tmp_path / "sound.m4a")
     expect_error(["run", audio_only, "-o", tmp_path / "out.mp4"], 2, "no video stream", folder=tmp_path)
 
 

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from conftest import cli, decode_all
-from media import encode_clip, pattern
+from media import encode_audio_only, encode_clip, pattern
 from PIL import Image
 
 from streamseg.sample import SampleSpec, write_sample
@@ -58,18 +57,6 @@ def flipped(d: Path) -> Path:
 def zero(d: Path) -> Path:
     p = d / "zero.mp4"
     p.touch()
-    return p
-
-
-def audio_only(d: Path) -> Path:
-    p = d / "audio_only.mp4"
-    with av.open(str(p), "w") as out:
-        s = out.add_stream("aac", rate=48000, layout="stereo")
-        for i in range(30):
-            f = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-            f.sample_rate, f.pts = 48000, i * 1024
-            out.mux(s.encode(f))
-        out.mux(s.encode(None))
     return p
 
 
@@ -121,7 +108,7 @@ CASES = [
     Case("truncated (index at start)", "60% of a faststart MP4: the index promises 20 frames",
          truncated(0.6, True), "error"),
     Case("flipped bytes", "40 bytes inverted in the middle of the video data", flipped, "either"),
-    Case("audio only", "an AAC track in MP4, no video", audio_only, "error"),
+    Case("audio only", "an AAC track in MP4, no video", lambda d: encode_audio_only(d / "audio_only.mp4"), "error"),
     Case("PNG renamed .mp4", "a still image with a video extension", image_renamed("PNG"), "error"),
     Case("JPEG renamed .mp4", "a still image with a video extension", image_renamed("JPEG"), "error"),
     Case("text renamed .mp4", "not media at all", text_file, "error"),

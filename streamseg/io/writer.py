@@ -100,7 +100,21 @@ def output_error(path: Path | str, e: Exception) -> OutputError:
     return OutputError(f"writing {path} failed: {e}", "check the output place and the disk")
 
 
-class VideoWriter:
+class AudioOut:
+    """What both writers do with the input's audio packets (self.audio: an AudioPassthrough or None)."""
+
+    target: Path | str
+    audio: AudioPassthrough | None
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self.audio is not None:
+            try:
+                self.audio.write(packet)
+            except (OSError, av.error.FFmpegError) as e:
+                raise output_error(self.target, e) from None
+
+
+class VideoWriter(AudioOut):
     """Encodes RGB or RGBA frames at their input timestamps into MP4, MOV or WebM (or, to a URL, a live
     MPEG-TS or FLV stream), with the input's audio."""
 
@@ -147,13 +161,6 @@ class VideoWriter:
             raise output_error(self.target, e) from None
         self.frames += 1
 
-    def write_audio(self, packet: av.Packet) -> None:
-        if self.audio is not None:
-            try:
-                self.audio.write(packet)
-            except (OSError, av.error.FFmpegError) as e:
-                raise output_error(self.target, e) from None
-
     def close(self) -> Path | str:
         """Flush the encoders, finish the file and move it to its final name."""
         try:
@@ -179,7 +186,7 @@ class VideoWriter:
             self.tmp.unlink(missing_ok=True)
 
 
-class PngSequenceWriter:
+class PngSequenceWriter(AudioOut):
     """RGBA PNGs 000000.png... in a folder, with audio.wav and streamseg.json (each frame's time)."""
 
     MARKER = "streamseg.json"
@@ -187,6 +194,7 @@ class PngSequenceWriter:
     def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo,
                  audio: av.audio.stream.AudioStream | None) -> None:
         self.path, self.fmt, self.info = Path(path), fmt, info
+        self.target = self.path
         self.tmp = partial_path(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.wav = self.audio = None
@@ -208,13 +216,6 @@ class PngSequenceWriter:
             raise output_error(self.path, e) from None
         self.times.append(float(Fraction(pts) * self.info.time_base))
         self.frames += 1
-
-    def write_audio(self, packet: av.Packet) -> None:
-        if self.audio is not None:
-            try:
-                self.audio.write(packet)
-            except (OSError, av.error.FFmpegError) as e:
-                raise output_error(self.path, e) from None
 
     def close(self) -> Path:
         try:
