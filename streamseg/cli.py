@@ -67,7 +67,7 @@ def main() -> None:
 @click.option("-f", "--format", "format_name", type=click.Choice(FORMAT_NAMES),
               help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
                    "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
-@click.option("--backend", default="auto", show_default=True, help="auto, tensorrt, cuda or cpu.")
+@click.option("--backend", default="auto", show_default=True, help="auto, tensorrt, compiled, cuda or cpu.")
 @click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
@@ -106,8 +106,9 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     model_path = model or default_model_path()
     if not model_path.exists():
         raise InputError(f"model not found: {model_path}", "pass --model with a streamseg checkpoint")
-    single = len(sources) == 1 and (is_stream(sources[0]) or Path(sources[0]).is_file() or
-                                    not (Path(sources[0]).is_dir() or any(c in sources[0] for c in "*?[")))
+    entry = Path(sources[0])
+    single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
+                                    not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
     fmt = choose_format(output if single else None, format_name)  # several inputs: -o is a folder
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,

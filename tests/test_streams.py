@@ -97,3 +97,26 @@ def test_unreachable_stream_is_a_clear_error(tmp_path):
     r = cli("run", f"tcp://127.0.0.1:{free_port()}", "-o", tmp_path / "x.mp4")
     assert r.code == 2 and "cannot open stream" in r.err and "fix:" in r.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_ends_a_live_recording_cleanly(tmp_path):
+    """For a live source, the first Ctrl-C stops reading and finishes the file: a complete, playable
+    recording of what arrived, exit 0."""
+    import os
+    import signal
+
+    out = tmp_path / "rec.mp4"
+    with StreamServer([400], fps=25) as server:
+        p = subprocess.Popen([sys.executable, "-m", "streamseg", "run", server.url, "-o", str(out),
+                              "--reconnects", "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert "streamseg:" in p.stderr.readline()  # running
+        time.sleep(2.0)
+        p.send_signal(signal.SIGINT)
+        out_text, err = p.communicate(timeout=120)
+        server.proc.kill()
+    assert p.returncode == 0, err
+    summary = json.loads(out_text.strip().splitlines()[-1])
+    frames, _ = decode_all(out)
+    assert 0 < summary["frames"] == len(frames) < 400
+    assert "finishing the output" in err
