@@ -71,7 +71,7 @@ def main() -> None:
 @click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
-@click.option("--smooth/--no-smooth", default=False, show_default=True,
+@click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Temporal smoothing: steadies the matte where the picture does not change.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--max-latency-ms", type=click.FloatRange(0), help="Live input: close a batch after this wait.")

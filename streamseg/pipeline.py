@@ -46,7 +46,7 @@ class RunOptions:
     background: str = "studio"
     batch_size: int = 8
     refine: bool = True
-    smooth: bool = False  # temporal smoothing of the matte (streamseg.temporal)
+    smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
     queue_size: int = 4  # batches in flight between two stages
     max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
     realtime: bool = False  # drop frames rather than fall behind a live source
@@ -158,9 +158,9 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
     small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(h, w, backend.spec))
     frames = composite.to_planar(pixels)  # [N,3,H,W] float 0..1
     alpha_lr = backend(composite.normalise(small, backend.spec))
-    if smoother is not None:
-        alpha_lr = smoother(alpha_lr, small)
     alpha = composite.refine(alpha_lr, small, frames) if refine else composite.upsample(alpha_lr, (h, w))
+    if smoother is not None:
+        alpha = smoother(alpha, small)
     bg = background.batch(len(batch)) if background is not None else None
     images = composite.compose(frames, alpha, layers, bg)
     if dev.type != "cuda":

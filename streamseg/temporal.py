@@ -1,14 +1,19 @@
 """TemporalSmoother: steadies the matte from frame to frame without making it lag behind motion.
 
-A per-frame model's matte flickers a little where nothing moves (sensor noise and compression change
-its input slightly). Each pixel's matte is pulled toward the previous frame's, but only as far as the
-picture there is unchanged and the two mattes already agree: where the car (or the camera) moves, the
-picture changes and the new matte is taken as it is.
+Where nothing moves, the matte still flickers a little: sensor noise and compression change each frame
+slightly, and the full-resolution refinement follows that noise at the edges. Each pixel of the matte is
+pulled toward the previous frame's, but only as far as the picture there is unchanged (judged at model
+resolution, where averaging keeps noise from looking like motion) and the two mattes already agree:
+where the car or the camera moves, the new matte is taken as it is.
+
+Measured (scripts/measure_smoothing.py, BENCHMARKS.md): on a parked car with sensor noise, frame-to-frame
+matte change -34% to -50%; on a driving car, IoU against the true masks unchanged (no lag).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 class TemporalSmoother:
@@ -20,12 +25,14 @@ class TemporalSmoother:
         self.prev_image: torch.Tensor | None = None
 
     def __call__(self, alpha: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """alpha [N,1,h,w] and image [N,3,h,w] (model resolution) of consecutive frames, in order."""
+        """alpha [N,1,H,W] (full resolution) and image [N,3,h,w] (model resolution: averaging over pixels
+        keeps sensor noise from looking like motion) of consecutive frames, in order."""
         out = []
         for a, im in zip(alpha.split(1), image.split(1)):
             prev_a, prev_im = self.prev_alpha, self.prev_image
             if prev_a is not None and prev_a.shape == a.shape:
                 still = torch.exp(-(im - prev_im).abs().mean(1, keepdim=True) / self.image_sigma)
+                still = F.interpolate(still, size=a.shape[-2:], mode="bilinear", align_corners=False)
                 agree = torch.exp(-(a - prev_a).abs() / self.alpha_tau)
                 a = torch.lerp(a, prev_a, self.strength * still * agree)
             self.prev_alpha, self.prev_image = a, im
