@@ -194,8 +194,11 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
         if opts.fmt.layers == "rgb":
             background = Background(opts.background, info.height, info.width, backend.device)
         writer = open_writer(opts.output, opts.fmt, info, source.audio_stream)
-        decoded: queue.Queue = queue.Queue(maxsize=opts.queue_size * opts.batch_size)
-        finished: queue.Queue = queue.Queue(maxsize=opts.queue_size)
+        # real time: at most one batch waits before inference and one after, so a late frame is
+        # dropped at once instead of aging in a queue
+        depth = 1 if opts.realtime else opts.queue_size
+        decoded: queue.Queue = queue.Queue(maxsize=depth * opts.batch_size)
+        finished: queue.Queue = queue.Queue(maxsize=depth)
         audio: queue.Queue = queue.Queue()  # compressed audio: small, and bounded by the input's interleaving
         if announce:
             announce(info)

@@ -152,7 +152,8 @@ def serve_stream(port: int, sessions: list[int], fps: int, times_out, ready, wid
     n = 0
     for frames in sessions:
         ready.set()  # about to listen: the socket is bound a few milliseconds later
-        out = av.open(f"tcp://127.0.0.1:{port}?listen=1", "w", format="mpegts")
+        # flush_packets: send each frame as it is muxed, as a camera does (not in 32 KB bursts)
+        out = av.open(f"tcp://127.0.0.1:{port}?listen=1", "w", format="mpegts", options={"flush_packets": "1"})
         v = out.add_stream("libx264", rate=fps, options={"tune": "zerolatency", "preset": "ultrafast", "g": "10"})
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
         a = out.add_stream("aac", rate=48000, layout="stereo")
