@@ -14,7 +14,7 @@ from streamseg.io.reader import Frame
 
 @dataclass(frozen=True)
 class FrameBatch:
-    frames: torch.Tensor  # [N,H,W,3] uint8 on the host (pinned when feeding a GPU)
+    frames: torch.Tensor  # [N,H,W,3] uint8 on the host (pinned when feeding a GPU), or on the GPU (NVDEC)
     pts: list[int]  # N timestamps in the input's time base
     arrived: list[float]  # N time.monotonic() values: when each frame reached the batcher
     first_index: int  # position of frames[0] in the input
@@ -50,8 +50,12 @@ class Batcher:
         """Whatever is queued, as a (possibly short) batch; None when empty."""
         if not self.pending:
             return None
-        frames = torch.from_numpy(np.stack([f.rgb for f in self.pending]))
-        if self.pin_memory:
+        pictures = [f.rgb for f in self.pending]
+        if isinstance(pictures[0], torch.Tensor):  # decoded on the GPU (NVDEC): already where it is needed
+            frames = torch.stack(pictures)
+        else:
+            frames = torch.from_numpy(np.stack(pictures))
+        if self.pin_memory and frames.device.type == "cpu":
             frames = frames.pin_memory()  # lets the host-to-device copy run asynchronously
         batch = FrameBatch(frames, [f.pts for f in self.pending], self.arrived, self.pending[0].index)
         self.pending, self.arrived = [], []

@@ -9,6 +9,7 @@ and its ratio to the slowest stage it depends on are measured in the same run.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,8 @@ from streamseg import composite
 from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import Batcher
-from streamseg.io.reader import VideoReader
+from streamseg.io.reader import Frame, VideoReader
+from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS, open_writer
 from streamseg.pipeline import RunOptions, process_batch, run
 
@@ -33,6 +35,7 @@ class BenchReport:
     frames: int
     device: str
     backend: str
+    decoder: str = ""
     decode_fps: float = 0.0
     infer_fps: dict = field(default_factory=dict)  # "backend/bN/HxW" -> frames/s
     composite_fps: float = 0.0
@@ -61,11 +64,16 @@ def rate(frames: int, seconds: float) -> float:
     return round(frames / seconds, 2) if seconds > 0 else 0.0
 
 
-def bench_decode(clip: Path) -> tuple[float, int]:
-    with VideoReader(clip) as reader:
+def bench_decode(clip: Path, device: torch.device) -> tuple[float, int, str]:
+    """Decoding alone, with the decoder a run on `device` would choose (NVDEC where it can work)."""
+    source = Source(clip, decoder="auto", device=device)
+    try:
         t = time.perf_counter()
-        n = sum(1 for _ in reader)
-        return rate(n, time.perf_counter() - t), n
+        n = sum(isinstance(item, Frame) for item in source.items(threading.Event()))
+        sync(device)
+        return rate(n, time.perf_counter() - t), n, source.decoder
+    finally:
+        source.close()
 
 
 def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: float = 3.0) -> float:
@@ -198,10 +206,10 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
     with tempfile.TemporaryDirectory(prefix="streamseg-bench-") as tmp:
         work = Path(tmp)
         log("decode ...")
-        decode_fps, n = bench_decode(clip)
+        decode_fps, n, decoder = bench_decode(clip, dev)
         frames, info = decoded_frames(clip, encode_frames)
         report = BenchReport(clip=str(clip), width=info.width, height=info.height, frames=n,
-                             device=str(dev), backend=backend.describe(), decode_fps=decode_fps)
+                             device=str(dev), backend=backend.describe(), decoder=decoder, decode_fps=decode_fps)
         size = composite.model_size(info.height, info.width, backend.spec)
         for b in [backend, *(extra_backends or [])]:
             for bs in batch_sizes:
@@ -236,7 +244,7 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
 
 def format_report(r: BenchReport) -> str:
     lines = [f"clip {r.clip}: {r.width}x{r.height}, {r.frames} frames; device {r.device}; backend {r.backend}",
-             f"  decode                 {r.decode_fps:8.1f} frames/s"]
+             f"  decode                 {r.decode_fps:8.1f} frames/s ({r.decoder})"]
     for k, v in r.infer_fps.items():
         lines.append(f"  inference {k:22s} {v:8.1f} frames/s")
     lines.append(f"  composite (no model)   {r.composite_fps:8.1f} frames/s")

@@ -68,6 +68,9 @@ def main() -> None:
               help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
                    "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
 @click.option("--backend", default="auto", show_default=True, help="auto, tensorrt, compiled, cuda or cpu.")
+@click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "nvdec", "pyav"]),
+              help="Video decoding: nvdec (the GPU's decoder, via PyNvVideoCodec) or pyav (FFmpeg on the CPU); "
+                   "auto takes nvdec where it can decode the file, and says so.")
 @click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
@@ -88,7 +91,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        model: Path | None, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
+        decoder: str, model: Path | None, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
         max_latency_ms: float | None,
         realtime: bool, reconnects: int, manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
@@ -113,7 +116,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
                           refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
-                          reconnects=reconnects)
+                          reconnects=reconnects, decoder=decoder)
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
         return
@@ -178,10 +181,11 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
     with open_backend(backend, model_path) as engine:
         bars = []
 
-        def announce(info) -> None:
+        def announce(info, decoder: str) -> None:
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
                 f"{'live' if info.live else (info.expected_frames or '?')} frames) -> {out_name} "
-                f"[{template.fmt.description}]; backend {engine.describe()}{' (auto)' if auto else ''}")
+                f"[{template.fmt.description}]; backend {engine.describe()}{' (auto)' if auto else ''}; "
+                f"decoder {decoder}")
             if not quiet and sys.stderr.isatty():
                 from tqdm import tqdm
 
@@ -251,10 +255,14 @@ def info(as_json: bool) -> None:
     import torch
 
     from streamseg.backends.registry import BACKENDS, resolve
+    from streamseg.io import nvdec
     from streamseg.model import load_checkpoint
     from streamseg.weights import default_model_path
 
     backends = {name: entry.missing() or "available" for name, entry in BACKENDS.items()}
+    module = nvdec.load_module()
+    decoders = {"pyav": "available", "nvdec": module if isinstance(module, str) else
+                f"available (PyNvVideoCodec {nvdec.version()})" if torch.cuda.is_available() else "no GPU"}
     codecs = {}
     for name in ("libx264", "prores_ks", "libvpx-vp9", "png", "aac", "libopus", "h264_cuvid", "h264_nvenc"):
         try:
@@ -265,7 +273,7 @@ def info(as_json: bool) -> None:
     path = default_model_path()
     _, spec, meta = load_checkpoint(path)
     report = {
-        "streamseg_backend_auto": resolve("auto"), "backends": backends,
+        "streamseg_backend_auto": resolve("auto"), "backends": backends, "decoders": decoders,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
         "codecs": codecs, "model": {"path": str(path), **spec.to_dict(), "held_out": meta.get("held_out")},
@@ -276,6 +284,7 @@ def info(as_json: bool) -> None:
     click.echo(f"backend (auto): {report['streamseg_backend_auto']}   device: {report['device']}")
     for name, state in backends.items():
         click.echo(f"  {name:9s} {state}")
+    click.echo("decoders: " + ", ".join(f"{k} {v}" for k, v in decoders.items()))
     click.echo(f"torch {torch.__version__}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
     click.echo("codecs: " + ", ".join(f"{k} {v}" for k, v in codecs.items()))
     click.echo(f"model: {path} (width {spec.width}, input {spec.input_height}x{spec.input_width}, "

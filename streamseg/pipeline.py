@@ -53,6 +53,7 @@ class RunOptions:
     reconnects: int = 3  # for live sources that drop
     reconnect_delay: float = 0.5  # seconds before the first retry, doubling after
     timeout: float = 10.0  # seconds to open or read a stream before giving up
+    decoder: str = "auto"  # auto (NVDEC where it can work, else PyAV), nvdec or pyav
 
 
 @dataclass
@@ -65,6 +66,7 @@ class RunSummary:
     fps: float
     backend: str
     device: str
+    decoder: str
     width: int
     height: int
     audio: str | None
@@ -172,15 +174,15 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
-        announce: Callable[[VideoInfo], None] | None = None, finish: threading.Event | None = None,
+        announce: Callable[[VideoInfo, str], None] | None = None, finish: threading.Event | None = None,
         cancel: threading.Event | None = None) -> RunSummary:
     """Process one input into one output; raises StreamsegError (or Interrupted) on failure.
 
-    `announce(info)` is called once input, background and output are open, before any frame is
-    processed. Setting `finish` ends the input early but finishes the output properly (how a live
+    `announce(info, decoder)` is called once input, background and output are open, before any frame
+    is processed. Setting `finish` ends the input early but finishes the output properly (how a live
     recording is stopped); setting `cancel` abandons the run like Ctrl-C (how a batch is stopped).
     """
-    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout)
+    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder, backend.device)
     info = source.info
     background = writer = None
     stop_input = finish or threading.Event()
@@ -201,7 +203,7 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
         finished: queue.Queue = queue.Queue(maxsize=depth)
         audio: queue.Queue = queue.Queue()  # compressed audio: small, and bounded by the input's interleaving
         if announce:
-            announce(info)
+            announce(info, source.decoder)
 
         def decode() -> None:
             for item in timed(source.items(stop_input), busy, "decode"):
@@ -296,7 +298,8 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
     return RunSummary(
         input=str(opts.source), output=str(opts.output), format=opts.fmt.name, frames=counts["out"],
         seconds=round(seconds, 3), fps=round(counts["out"] / seconds, 2) if seconds else 0.0,
-        backend=backend.describe(), device=str(backend.device), width=info.width, height=info.height,
+        backend=backend.describe(), device=str(backend.device), decoder=source.decoder,
+        width=info.width, height=info.height,
         audio=info.audio_codec, dropped=counts["dropped"], reconnects=source.reconnected,
         source_end=source.ended if info.live else "", latency_ms=latency_summary(latencies),
         stages={k: round(v, 3) for k, v in busy.items()},

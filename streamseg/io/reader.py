@@ -12,18 +12,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from streamseg.errors import InputError
 
+if TYPE_CHECKING:
+    import torch
+
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
 
 @dataclass(frozen=True)
 class Frame:
-    rgb: np.ndarray  # [H,W,3] uint8, upright (rotation metadata already applied)
+    rgb: np.ndarray | torch.Tensor  # [H,W,3] uint8, upright; a CUDA tensor when NVDEC decoded it
     pts: int  # in VideoInfo.time_base
     index: int  # 0-based decode order position
 
@@ -32,6 +36,11 @@ class Frame:
 class AudioPacket:
     packet: av.Packet  # compressed, as demuxed from the input's first audio stream
     seconds: float  # its presentation time
+
+    @staticmethod
+    def of(packet: av.Packet) -> AudioPacket:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        return AudioPacket(packet, float(ts * packet.time_base) if ts is not None else 0.0)
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,7 @@ class VideoReader:
             if packet.stream is self.stream:
                 yield from packet.decode()  # the empty packets at the end flush the decoder
             elif packet.size:
-                ts = packet.pts if packet.pts is not None else packet.dts
-                yield AudioPacket(packet, float(ts * packet.time_base) if ts is not None else 0.0)
+                yield AudioPacket.of(packet)
 
     def _first_frame(self) -> av.VideoFrame:
         """Decode up to the first frame now: it carries the rotation (as side data), and a source that
@@ -207,6 +215,23 @@ class VideoReader:
         if info.frames and index < info.frames * 0.99 - 1:
             raise InputError(f"{self.name} is truncated or damaged: decoded {index} of {info.frames} frames",
                              "re-export or re-download the input")
+
+    def audio_packets(self) -> Iterator[AudioPacket]:
+        """The audio packets alone, video packets skipped undecoded (for a decoder that reads the video
+        itself). Readable once, instead of items()."""
+        if self.head is None:
+            raise RuntimeError("a VideoReader is read once; open another to read again")
+        head, self.head = self.head, None
+        yield from (item for item in head if isinstance(item, AudioPacket))
+        if self.audio_stream is None:
+            return
+        try:
+            for packet in self.container.demux(self.audio_stream):  # carries on from where head stopped
+                if packet.size:
+                    yield AudioPacket.of(packet)
+        except av.error.FFmpegError as e:
+            raise InputError(f"{self.name}: reading its audio failed ({e.strerror or e})",
+                             "re-export or re-download the input") from None
 
     def __iter__(self) -> Iterator[Frame]:
         """The frames alone."""

@@ -11,19 +11,44 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from streamseg.errors import InputError
+from streamseg.io import nvdec
+from streamseg.io.nvdec import NvdecReader
 from streamseg.io.reader import AudioPacket, Frame, VideoReader
 
 
 class Source:
-    def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0) -> None:
+    def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0,
+                 decoder: str = "auto", device: torch.device | None = None) -> None:
         self.source, self.delay, self.timeout = source, delay, timeout
-        self.reader = VideoReader(source, timeout=timeout)
+        self.reader: VideoReader | NvdecReader = VideoReader(source, timeout=timeout)
+        self.decoder = self._choose_decoder(decoder, device or torch.device("cpu"))
         self.info = self.reader.info
         self.audio_stream = self.reader.audio_stream
         self.reconnects = reconnects if self.reader.live and str(source) not in ("-", "pipe:", "pipe:0") else 0
         self.reconnected = 0  # how many times it did
         self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
+
+    def _choose_decoder(self, decoder: str, device: torch.device) -> str:
+        """Swap in NVDEC where asked for (or, with auto, where it can work); returns what decodes and,
+        when a GPU run falls back to PyAV, why."""
+        if decoder == "pyav":
+            return "pyav"
+        why = nvdec.unavailable(self.reader, device)
+        if why is None:
+            try:
+                self.reader = NvdecReader(self.reader, device)
+                return f"nvdec (PyNvVideoCodec {nvdec.version()})"
+            except InputError:
+                raise
+            except Exception as e:  # noqa: BLE001  whatever the library raises: fall back, or say it
+                why = f"PyNvVideoCodec failed to start ({e})"
+        if decoder == "nvdec":
+            self.reader.close()
+            raise InputError(f"cannot decode {self.reader.name} with NVDEC: {why}", "use --decoder auto or pyav")
+        return "pyav" if device.type != "cuda" else f"pyav (NVDEC: {why})"
 
     def _reconnect(self, stop: threading.Event) -> VideoReader | None:
         for attempt in range(self.reconnects - self.reconnected):
