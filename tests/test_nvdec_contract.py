@@ -183,6 +183,8 @@ def test_unavailable_says_why(calls, clip, media, monkeypatch):
         assert nvdec.unavailable(r, cuda).startswith("mpeg4 video")
     with VideoReader(odd) as r:
         assert "yuv444p" in nvdec.unavailable(r, cuda)
+    with VideoReader(encode_clip(media / "nvdec_sd.mp4")) as r:  # no colour tag: players take BT.601
+        assert nvdec.unavailable(r, cuda).startswith("untagged SD colour")
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)  # not installed
     with VideoReader(clip) as r:
         assert nvdec.unavailable(r, cuda) == "PyNvVideoCodec is not installed (pip install PyNvVideoCodec)"

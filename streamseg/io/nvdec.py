@@ -22,7 +22,7 @@ from types import ModuleType
 import torch
 
 from streamseg.errors import InputError
-from streamseg.io.reader import AudioPacket, Frame, VideoReader
+from streamseg.io.reader import UNTAGGED, AudioPacket, Frame, VideoReader
 
 CODECS = {"h264": "H264", "hevc": "HEVC", "vp9": "VP9", "vp8": "VP8"}  # AV1: not on Hopper's NVDEC
 PIXEL_FORMATS = {"yuv420p", "yuv420p10le"}  # limited range 4:2:0 (yuvj420p is full range: wrong colours)
@@ -49,8 +49,11 @@ def unavailable(reader: VideoReader, device: torch.device) -> str | None:
         return f"{info.codec} video (NVDEC here: {', '.join(CODECS)})"
     if info.pix_fmt not in PIXEL_FORMATS or (info.codec == "h264" and info.pix_fmt != "yuv420p"):
         return f"{info.pix_fmt} pixels (NVDEC here: 8-bit 4:2:0, and 10-bit for HEVC/VP9)"
-    if reader.stored_size[0] % 2 or reader.stored_size[1] % 2:
+    w, h = reader.stored_size
+    if w % 2 or h % 2:
         return "odd frame size"
+    if reader.stream.codec_context.colorspace == UNTAGGED and w < 1280 and h <= 576:
+        return "untagged SD colour (NVDEC would take BT.709, players BT.601)"
     module = load_module()
     return module if isinstance(module, str) else None
 

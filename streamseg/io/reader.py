@@ -22,6 +22,7 @@ from streamseg.errors import InputError
 if TYPE_CHECKING:
     import torch
 
+UNTAGGED = 2  # AVCOL_SPC_UNSPECIFIED: the stream does not say which colour matrix it uses
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
 
@@ -66,6 +67,15 @@ class VideoInfo:
     def frame_step(self) -> int:
         """One frame period in time-base units, at the average rate."""
         return max(1, round(1 / (self.rate * self.time_base))) if self.rate else 1
+
+
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """[H,W,3] uint8 RGB as a player shows the frame: with the colour matrix it is tagged with, and
+    where it names none, BT.709 for HD and BT.601 below, as players and FFmpeg's tools assume (swscale
+    alone would take BT.601 for everything, shifting an untagged HD clip's reds by up to 16 levels)."""
+    if frame.colorspace == UNTAGGED and (frame.width >= 1280 or frame.height > 576):
+        return frame.to_ndarray(format="rgb24", src_colorspace="itu709")
+    return frame.to_ndarray(format="rgb24")
 
 
 def is_stream(source: str | Path) -> bool:
@@ -204,7 +214,7 @@ class VideoReader:
                 last_pts = pts
                 if (item.width, item.height) != stored:  # size changed mid-stream: keep the first, as FFmpeg does
                     item = item.reformat(width=stored[0], height=stored[1])
-                rgb = item.to_ndarray(format="rgb24")
+                rgb = to_rgb(item)
                 if k:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k))
                 yield Frame(rgb=rgb, pts=pts, index=index)
