@@ -1,17 +1,23 @@
 """Live input on loopback: a stream this test serves itself, in and out; reconnects; real-time dropping;
-stdin. Latency is measured by the pipeline (frame decoded -> frame written) and reported."""
+stdin, a named pipe, HLS over HTTP. Latency is measured by the pipeline (frame decoded -> frame written)
+and reported."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import sys
+import threading
 import time
 
 import av
 import pytest
 from conftest import cli, decode_all
+from media import encode_clip
 
 from streamseg.sample import StreamServer, free_port
 
@@ -91,6 +97,42 @@ def test_stdin_input(clip, tmp_path):
     assert p.returncode == 0, p.stderr
     frames, _ = decode_all(out)
     assert len(frames) == 12
+
+
+def test_named_pipe_input(clip, tmp_path):
+    fifo = tmp_path / "camera.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "fifo.mp4"
+
+    def feed() -> None:  # as a capture program would: write the stream into the pipe, then close it
+        with open(fifo, "wb") as f:
+            f.write(clip.read_bytes())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    summary = run_json("run", fifo, "-o", out)  # no reconnect: a closed pipe has ended
+    writer.join(timeout=30)
+    frames, _ = decode_all(out)
+    assert summary["frames"] == len(frames) == 12 and summary["reconnects"] == 0
+
+
+def test_hls_over_http_input(tmp_path):
+    """An HLS playlist and its segments (2 s each by default), served over HTTP on loopback."""
+    site = tmp_path / "hls"
+    site.mkdir()
+    encode_clip(site / "index.m3u8", frames=30, fps=10, container="hls", audio="aac", options={"g": "5"})
+    assert len(list(site.glob("*.ts"))) > 1  # really segmented
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
+        summary = run_json("run", url, "-o", tmp_path / "hls.mp4", "--reconnects", "0")
+    finally:
+        server.shutdown()
+    frames, _ = decode_all(tmp_path / "hls.mp4")
+    assert summary["frames"] == len(frames) == 30 and summary["audio"] == "aac"
 
 
 def test_unreachable_stream_is_a_clear_error(tmp_path):

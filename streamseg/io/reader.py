@@ -7,6 +7,8 @@ beside the frames to the writer instead of being read a second time.
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,10 +80,22 @@ def to_rgb(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray(format="rgb24")
 
 
-def is_stream(source: str | Path) -> bool:
-    """A URL (rtsp://, udp://, http://...), a pipe (pipe:0) or stdin (-): read once, as it comes."""
+def is_pipe(source: str | Path) -> bool:
+    """stdin (-, pipe:0) or a named pipe (FIFO): once its writer closes it, it has ended for good."""
     s = str(source)
-    return s == "-" or "://" in s or s.startswith("pipe:")
+    if s in ("-", "pipe:", "pipe:0"):
+        return True
+    try:
+        return "://" not in s and stat.S_ISFIFO(os.stat(s).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def is_stream(source: str | Path) -> bool:
+    """A URL (rtsp://, udp://, http://...), a pipe (pipe:N, stdin as -, a named pipe): read once, as it
+    comes."""
+    s = str(source)
+    return "://" in s or s.startswith("pipe:") or is_pipe(s)
 
 
 def source_name(source: str | Path) -> str:

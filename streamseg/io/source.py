@@ -16,7 +16,7 @@ import torch
 from streamseg.errors import InputError
 from streamseg.io import nvdec
 from streamseg.io.nvdec import NvdecReader
-from streamseg.io.reader import AudioPacket, Frame, VideoReader
+from streamseg.io.reader import AudioPacket, Frame, VideoReader, is_pipe
 
 
 class Source:
@@ -27,7 +27,7 @@ class Source:
         self.decoder = self._choose_decoder(decoder, device or torch.device("cpu"))
         self.info = self.reader.info
         self.audio_stream = self.reader.audio_stream
-        self.reconnects = reconnects if self.reader.live and str(source) not in ("-", "pipe:", "pipe:0") else 0
+        self.reconnects = reconnects if self.reader.live and not is_pipe(source) else 0
         self.reconnected = 0  # how many times it did
         self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
 
