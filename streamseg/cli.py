@@ -81,6 +81,8 @@ def main() -> None:
 @click.option("--realtime", is_flag=True, help="Live input: drop frames rather than fall behind (counted).")
 @click.option("--reconnects", default=3, show_default=True, type=click.IntRange(0),
               help="Live input: tries to reconnect a dropped source, with backoff.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Live input: seconds without data before the source counts as dropped.")
 @click.option("--manifest", type=click.Path(path_type=Path),
               help="JSON-lines record per input. Default with several inputs: streamseg-manifest.jsonl in -o.")
 @click.option("--resume", is_flag=True, help="Skip inputs the manifest records as done whose output is whole.")
@@ -93,7 +95,7 @@ def main() -> None:
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: str, model: Path | None, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
         max_latency_ms: float | None,
-        realtime: bool, reconnects: int, manifest: Path | None, resume: bool, devices: str | None,
+        realtime: bool, reconnects: int, timeout: float, manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
     background or with an alpha matte."""
@@ -116,7 +118,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
                           refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
-                          reconnects=reconnects, decoder=decoder)
+                          reconnects=reconnects, timeout=timeout, decoder=decoder)
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
         return

@@ -13,13 +13,14 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 
 import av
 import pytest
 from conftest import cli, decode_all
 from media import encode_clip
 
-from streamseg.sample import StreamServer, free_port
+from streamseg.sample import StreamServer, free_port, pattern
 
 
 def run_json(*args) -> dict:
@@ -133,6 +134,32 @@ def test_hls_over_http_input(tmp_path):
         server.shutdown()
     frames, _ = decode_all(tmp_path / "hls.mp4")
     assert summary["frames"] == len(frames) == 30 and summary["audio"] == "aac"
+
+
+def send_udp(port: int, frames: int) -> None:
+    """MPEG-TS over UDP at 25 frames/s, as an encoder multicasts it; then silence (UDP has no end)."""
+    out = av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts")
+    v = out.add_stream("libx264", rate=25, options={"tune": "zerolatency", "preset": "ultrafast", "g": "5"})
+    v.width, v.height, v.pix_fmt = 160, 96, "yuv420p"
+    for i in range(frames):
+        f = av.VideoFrame.from_ndarray(pattern(160, 96, i), format="rgb24")
+        f.pts, f.time_base = i, Fraction(1, 25)
+        out.mux(v.encode(f))
+        time.sleep(0.04)
+    out.mux(v.encode(None))
+    out.close()
+
+
+def test_udp_input_that_goes_quiet_keeps_what_arrived(tmp_path):
+    port = free_port()
+    sender = mp.get_context("spawn").Process(target=send_udp, args=(port, 75), daemon=True)
+    sender.start()  # (it needs a second or two to start: the run is listening by then)
+    out = tmp_path / "udp.mp4"
+    summary = run_json("run", f"udp://127.0.0.1:{port}", "-o", out, "--reconnects", "0", "--timeout", "3")
+    sender.join(timeout=30)
+    frames, _ = decode_all(out)
+    assert 0 < summary["frames"] == len(frames) <= 75
+    assert "nothing arrived for 3 s" in summary["source_end"]
 
 
 def test_unreachable_stream_is_a_clear_error(tmp_path):

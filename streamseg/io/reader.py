@@ -141,6 +141,7 @@ class VideoReader:
 
     def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0) -> None:
         self.source, self.name, self.live = source, source_name(source), is_stream(source)
+        self.timeout = timeout
         self.container = open_input(source, timeout)
         try:
             self._open_streams(audio)
@@ -234,6 +235,11 @@ class VideoReader:
                 yield Frame(rgb=rgb, pts=pts, index=index)
                 index += 1
         except av.error.FFmpegError as e:
+            if self.live:  # a stream that stops is not a damaged file
+                why = (f"nothing arrived for {self.timeout:g} s" if isinstance(e, av.error.ExitError)
+                       else e.strerror or str(e))
+                raise InputError(f"{self.name} stopped after {index} frames ({why})",
+                                 "check the source; --reconnects sets how often it is tried again") from None
             raise InputError(f"{self.name} is damaged: decoding failed after {index} frames "
                              f"({e.strerror or e})", "re-export or re-download the input") from None
         if info.frames and index < info.frames * 0.99 - 1:

@@ -89,8 +89,9 @@ class Source:
                     index += 1
                 self.ended = "the source ended"
             except InputError as e:
-                if not self.reconnects:
+                if not self.info.live:
                     raise
+                # live: what arrived is kept and the output finished, whether or not it is tried again
                 self.ended = f"the source dropped: {e.problem}"
             finally:
                 if reader is not self.reader:
