@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from streamseg.io.reader import VideoReader
+from streamseg.io.reader import Colour, VideoReader
 from streamseg.io.writer import FORMATS, open_writer
 
 PAINT = np.array([[200, 30, 40], [30, 144, 255], [40, 180, 60], [240, 240, 240], [20, 20, 20], [250, 200, 0]],
@@ -28,17 +28,20 @@ def centres(rgb: np.ndarray) -> np.ndarray:
     return np.array([rgb[h // 2, (2 * i + 1) * w // (2 * len(PAINT))] for i in range(len(PAINT))], int)
 
 
-def camera_clip(path: Path, width: int, height: int, matrix: str, tagged: bool) -> Path:
-    """What a camera writes: YUV made with `matrix`, tagged with it or not."""
+def camera_clip(path: Path, width: int, height: int, matrix: str, tagged: bool,
+                tags: tuple[int, int, int] | None = None, pix_fmt: str = "yuv420p") -> Path:
+    """What a camera writes: YUV made with `matrix`, tagged with it (or with `tags`: matrix, primaries,
+    transfer) or not."""
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25, options={"crf": "1"})
-        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
-        code = {"itu709": 1, "smpte170m": 6}[matrix]
+        v.width, v.height, v.pix_fmt = width, height, pix_fmt
+        code = {"itu709": 1, "smpte170m": 6, "bt2020": 9}[matrix]
         if tagged:
             ctx = v.codec_context
-            ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = code, code, code, 1
+            ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags or (code, code, code)
+            ctx.color_range = 1
         f = av.VideoFrame.from_ndarray(patches(width, height), format="rgb24")
-        f = f.reformat(format="yuv420p", dst_colorspace=matrix, dst_color_range="MPEG")
+        f = f.reformat(format=pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG")
         for i in range(2):
             f.pts = i
             out.mux(v.encode(f))
@@ -74,3 +77,24 @@ def test_writer_output_shows_the_colours_it_was_given(tmp_path, fmt):
         assert (frame.colorspace, c.streams.video[0].codec_context.colorspace) == (1, 1)  # tagged BT.709
         shown = frame.to_ndarray(format="rgb24")  # as a player: by the tag
     assert np.abs(centres(shown) - PAINT).max() <= 4, centres(shown).tolist()
+
+
+@pytest.mark.parametrize("matrix,tags,pix_fmt", [
+    ("bt2020", (9, 9, 18), "yuv420p10le"),  # a phone's HDR: BT.2020, HLG, 10 bits
+    ("smpte170m", (6, 6, 6), "yuv420p"),  # SD, BT.601
+    ("itu709", (1, 1, 1), "yuv420p"),
+])
+def test_output_keeps_the_inputs_colour_description(tmp_path, matrix, tags, pix_fmt):
+    clip = camera_clip(tmp_path / "cam.mp4", 1280, 64, matrix, True, tags, pix_fmt)
+    with VideoReader(clip) as r:
+        info, rgb = r.info, next(iter(r)).rgb
+    assert info.colour == Colour(*tags)
+    assert np.abs(centres(rgb) - PAINT).max() <= 3, centres(rgb).tolist()
+    out = tmp_path / "out.mp4"
+    writer = open_writer(out, FORMATS["mp4"], info, None)
+    writer.write(rgb, 0)
+    writer.close()
+    with VideoReader(out) as r:  # tagged as the input was, so a player shows the car's colours unchanged
+        assert r.info.colour == info.colour
+        back = next(iter(r)).rgb
+    assert np.abs(centres(back) - centres(rgb)).max() <= 3, centres(back).tolist()

@@ -24,8 +24,36 @@ from streamseg.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-UNTAGGED = 2  # AVCOL_SPC_UNSPECIFIED: the stream does not say which colour matrix it uses
+UNTAGGED = 2  # FFmpeg's "unspecified" colour matrix, primaries and transfer
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
+
+
+@dataclass(frozen=True)
+class Colour:
+    """The input's colour description (FFmpeg's codes), kept by the output so the car looks the same:
+    the matrix between YUV and RGB, and the primaries and transfer the RGB is meant for (BT.709 for HD
+    video, BT.601 for SD, BT.2020 with HLG or PQ for a phone's HDR)."""
+
+    matrix: int  # AVColorSpace: 1 BT.709, 5/6 BT.601, 7 SMPTE 240M, 9 BT.2020
+    primaries: int  # AVColorPrimaries: 1 BT.709, 5/6 BT.601, 9 BT.2020
+    trc: int  # AVColorTransferCharacteristic: 1 BT.709, 6 BT.601, 16 PQ, 18 HLG
+
+    MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+
+    @staticmethod
+    def of(frame: av.VideoFrame) -> Colour:
+        """What the frame is tagged with; where it names none, BT.709 for HD and BT.601 below, as players
+        and FFmpeg's tools assume (swscale alone takes BT.601 for all: an untagged HD clip's reds would
+        be 16 levels off)."""
+        default = 1 if frame.width >= 1280 or frame.height > 576 else 6
+        matrix = frame.colorspace if frame.colorspace in Colour.MATRICES else default
+        primaries = frame.color_primaries if frame.color_primaries not in (0, UNTAGGED) else default
+        trc = frame.color_trc if frame.color_trc not in (0, UNTAGGED) else default
+        return Colour(matrix, primaries, trc)
+
+    @property
+    def matrix_name(self) -> str:
+        return self.MATRICES[self.matrix]
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,7 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise the stored picture is turned for display
     audio_codec: str | None
     live: bool = False  # a URL or pipe: read once, no length known
+    colour: Colour = Colour(1, 1, 1)  # from the first frame
 
     @property
     def expected_frames(self) -> int:
@@ -71,13 +100,9 @@ class VideoInfo:
         return max(1, round(1 / (self.rate * self.time_base))) if self.rate else 1
 
 
-def to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """[H,W,3] uint8 RGB as a player shows the frame: with the colour matrix it is tagged with, and
-    where it names none, BT.709 for HD and BT.601 below, as players and FFmpeg's tools assume (swscale
-    alone would take BT.601 for everything, shifting an untagged HD clip's reds by up to 16 levels)."""
-    if frame.colorspace == UNTAGGED and (frame.width >= 1280 or frame.height > 576):
-        return frame.to_ndarray(format="rgb24", src_colorspace="itu709")
-    return frame.to_ndarray(format="rgb24")
+def to_rgb(frame: av.VideoFrame, colour: Colour) -> np.ndarray:
+    """[H,W,3] uint8 RGB, converted with the input's colour matrix."""
+    return frame.to_ndarray(format="rgb24", src_colorspace=colour.matrix_name)
 
 
 def is_pipe(source: str | Path) -> bool:
@@ -185,6 +210,7 @@ class VideoReader:
             frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
             audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
+            colour=Colour.of(first),
         )
 
     def _demux(self) -> Iterator[av.VideoFrame | AudioPacket]:
@@ -229,7 +255,7 @@ class VideoReader:
                 last_pts = pts
                 if (item.width, item.height) != stored:  # size changed mid-stream: keep the first, as FFmpeg does
                     item = item.reformat(width=stored[0], height=stored[1])
-                rgb = to_rgb(item)
+                rgb = to_rgb(item, info.colour)
                 if k:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k))
                 yield Frame(rgb=rgb, pts=pts, index=index)

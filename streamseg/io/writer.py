@@ -140,8 +140,9 @@ class VideoWriter(AudioOut):
             self.stream.codec_context.time_base = info.time_base  # keep the input's clock, VFR included
             self.stream.time_base = info.time_base
             self.stream.thread_type = "AUTO"
-            ctx = self.stream.codec_context  # tagged BT.709 limited range (1, 1, 1; 1 = MPEG), as converted
-            ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1
+            ctx = self.stream.codec_context  # the input's colour description; limited range (1), as converted
+            c = info.colour
+            ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = c.matrix, c.primaries, c.trc, 1
             self.audio = AudioPassthrough(audio, self.container, container) if audio is not None else None
         except BaseException:
             self.abort()
@@ -154,8 +155,9 @@ class VideoWriter(AudioOut):
         layout = "rgba" if image.shape[2] == 4 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
         # to YUV here with the matrix the stream is tagged with (the encoder's own conversion would use
-        # BT.601 untagged, which players show as BT.709: greens 20 levels off)
-        frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
+        # BT.601 untagged, which players show HD as BT.709: greens 20 levels off)
+        frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace=self.info.colour.matrix_name,
+                               dst_color_range="MPEG")
         if self.last_pts is not None and pts <= self.last_pts:  # encoders need strictly rising pts
             pts = self.last_pts + 1
         frame.pts, frame.time_base = pts, self.info.time_base
