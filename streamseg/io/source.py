@@ -1,4 +1,5 @@
-"""Source: one input's frames and audio packets, across reconnects when a live source drops.
+"""Source: one input's frames and audio packets, across reconnects when a live source drops, decoded by
+PyAV or (for files on a GPU, where PyNvVideoCodec can) by NVDEC.
 
 Timestamps continue across a reconnect (the new connection's clock is shifted to follow on from the
 last frame), so the output's timing stays monotonic and its length matches what was received.
@@ -41,8 +42,6 @@ class Source:
             try:
                 self.reader = NvdecReader(self.reader, device)
                 return f"nvdec (PyNvVideoCodec {nvdec.version()})"
-            except InputError:
-                raise
             except Exception as e:  # noqa: BLE001  whatever the library raises: fall back, or say it
                 why = f"PyNvVideoCodec failed to start ({e})"
         if decoder == "nvdec":
