@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from conftest import cli, decode_all
@@ -82,6 +83,30 @@ def rotated(degrees: int) -> Callable[[Path], Path]:
     return make
 
 
+def phone_hdr(d: Path) -> Path:
+    """As a recent iPhone records by default: HEVC 10-bit, BT.2020 with HLG, stored sideways, AAC, .mov."""
+    path = d / "IMG_0042.MOV"
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx265", rate=30, options={"x265-params": "log-level=error"})
+        v.width, v.height, v.pix_fmt = 160, 96, "yuv420p10le"
+        ctx = v.codec_context
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 9, 9, 18, 1
+        v.set_display_rotation(90)
+        a = out.add_stream("aac", rate=48000, layout="stereo")
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(pattern(160, 96, i), format="rgb24")
+            f = f.reformat(format="yuv420p10le", dst_colorspace="bt2020", dst_color_range="MPEG")
+            f.pts, f.time_base = i, Fraction(1, 30)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+        for i in range(6):
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, i * 1024
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    return path
+
+
 def size_change(d: Path) -> Path:
     """A raw H.264 stream (no container, no timestamps) whose frame size changes half way."""
     a = encode_clip(d / "a.h264", width=96, height=64, frames=4, container="h264")
@@ -122,6 +147,8 @@ CASES = [
     Case("rotated 180", "upside down with a display matrix", rotated(180), "ok", (96, 160), 3),
     Case("rotated 270", "stored sideways the other way", rotated(270), "ok", (96, 160), 3),
     Case("variable frame rate", "8 frames at uneven times", vfr, "ok", (96, 64), 8),
+    Case("phone HDR", "iPhone-style .MOV: HEVC 10-bit, BT.2020 HLG, rotated 90, AAC", phone_hdr,
+         "ok", (96, 160), 4),
     Case("8K", "7680x4320 H.264, 2 frames",
          lambda d: encode_clip(d / "8k.mp4", 7680, 4320, frames=2, options={"preset": "ultrafast"}),
          "ok", (7680, 4320), 2),
