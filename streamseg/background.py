@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from streamseg.errors import InputError, StreamsegError
+from streamseg.hdr import sdr_to_output
+from streamseg.io.reader import Colour
 
 COLOURS = {
     "green": "#00b140",  # chroma-key green
@@ -62,16 +64,19 @@ def cover(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 class Background:
-    """Call `batch(n)` for the next n frames' background, [n or 1,3,H,W] float 0..1 on `device`."""
+    """Call `batch(n)` for the next n frames' background, [n or 1,3,H,W] float 0..1 on `device`, in the
+    output's colour (`colour`: an HDR or BT.2020 output gets the SDR backdrop mapped into it)."""
 
-    def __init__(self, spec: str, height: int, width: int, device: torch.device) -> None:
+    def __init__(self, spec: str, height: int, width: int, device: torch.device,
+                 colour: Colour | None = None) -> None:
         self.spec, self.height, self.width, self.device = spec, height, width, device
+        self.colour = colour
         self.video = None
         self.static: torch.Tensor | None = None
         colour = parse_colour(spec)
         if colour is not None:
             self.kind = "colour"
-            self.static = torch.tensor(colour, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255
+            self.static = self._mapped(torch.tensor(colour, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255)
             return
         if spec.lower() == STUDIO:
             self.kind = "studio"
@@ -102,7 +107,10 @@ class Background:
             raise InputError(f"cannot read background image {path.name} ({e})", HELP) from None
 
     def _upload(self, rgb: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.array(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        return self._mapped(torch.from_numpy(np.array(rgb)).to(self.device).permute(2, 0, 1)[None].float() / 255)
+
+    def _mapped(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb if self.colour is None else sdr_to_output(rgb, self.colour)
 
     def _next_video_frame(self) -> np.ndarray:
         frame = next(self.frames, None)
@@ -120,7 +128,7 @@ class Background:
             return self.static
         stack = np.stack([self._next_video_frame() for _ in range(n)])
         frames = torch.from_numpy(stack).to(self.device).permute(0, 3, 1, 2).float() / 255
-        return cover(frames, self.height, self.width)
+        return cover(self._mapped(frames), self.height, self.width)
 
     def close(self) -> None:
         if self.video:

@@ -194,7 +194,7 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
     try:
         check_frame_size(info, source.reader.name)
         if opts.fmt.layers == "rgb":
-            background = Background(opts.background, info.height, info.width, backend.device)
+            background = Background(opts.background, info.height, info.width, backend.device, info.colour)
         writer = open_writer(opts.output, opts.fmt, info, source.audio_stream)
         # real time: at most one batch waits before inference and one after, so a late frame is
         # dropped at once instead of aging in a queue
