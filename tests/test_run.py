@@ -109,6 +109,32 @@ def test_webm_audio_is_opus(clip, tmp_path):
     assert abs(seconds - 12 / 25) < 0.1
 
 
+def test_re_encoded_audio_keeps_its_start(tmp_path):
+    """PCM in a MOV, starting 0.5 s after the video: re-encoded (AAC into MP4, Opus into WebM), it must
+    still start at 0.5 s, or sound and picture drift apart by that much."""
+    src = tmp_path / "late_audio.mov"
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+        a = out.add_stream("pcm_s16le", rate=48000, layout="stereo")
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 10 * i, np.uint8), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+        for k in range(12):  # 0.5 s .. 0.756 s
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.int16), format="s16", layout="stereo")
+            af.sample_rate, af.pts = 48000, 24000 + 1024 * k
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    for name, codec in (("o.mp4", "aac"), ("o.webm", "opus")):
+        assert cli("run", src, "-o", tmp_path / name, "-q").code == 0
+        with av.open(str(tmp_path / name)) as c:
+            s = c.streams.audio[0]
+            times = [float(p.pts * s.time_base) for p in c.demux(s) if p.pts is not None]
+        assert s.codec_context.name == codec and times[0] == pytest.approx(0.5, abs=0.03), (name, times[:3])
+
+
 def test_variable_frame_rate_timestamps_are_kept(media, tmp_path):
     src = media / "vfr.mp4"
     spec = SampleSpec(width=192, height=112, frames=15, fps=30, vfr=True, seed=5)

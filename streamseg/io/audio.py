@@ -38,16 +38,28 @@ class AudioPassthrough:
             if codec == "aac":
                 self.out_stream.bit_rate = 192_000
         self.mode = f"copy {name}" if self.copy else f"re-encode {name} -> {self.out_stream.codec_context.name}"
+        self.offset: int | None = None  # re-encoding: where the input's audio starts, in output samples
+        self.samples = 0  # re-encoding: samples encoded so far
 
     def write(self, packet: av.Packet) -> None:
         if self.copy:
             packet.stream = self.out_stream  # PyAV rescales its timestamps to the output stream
             self.output.mux(packet)
             return
+        if self.offset is None:  # audio that starts after the video must still start after it
+            start = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else 0.0
+            self.offset = round(max(0.0, start) * self.out_stream.codec_context.sample_rate)
         for frame in packet.decode():
-            frame.pts = None  # the encoder's resampler keeps its own sample clock
-            self.output.mux(self.out_stream.encode(frame))
+            frame.pts = None  # the encoder's resampler keeps its own sample clock, from 0
+            self._mux(self.out_stream.encode(frame))
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for p in packets:  # the encoder leaves pts unset: place each packet after the last, from the offset
+            if p.pts is None and p.duration:
+                p.pts = p.dts = (self.offset or 0) + self.samples  # in 1/sample rate, the encoder's time base
+                self.samples += p.duration
+            self.output.mux(p)
 
     def flush(self) -> None:
         if not self.copy:
-            self.output.mux(self.out_stream.encode(None))
+            self._mux(self.out_stream.encode(None))
