@@ -73,10 +73,10 @@ class Background:
         self.colour = colour
         self.video = None
         self.static: torch.Tensor | None = None
-        colour = parse_colour(spec)
-        if colour is not None:
+        rgb = parse_colour(spec)
+        if rgb is not None:
             self.kind = "colour"
-            self.static = self._mapped(torch.tensor(colour, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255)
+            self.static = self._mapped(torch.tensor(rgb, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255)
             return
         if spec.lower() == STUDIO:
             self.kind = "studio"

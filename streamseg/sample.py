@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from streamseg.io.reader import BT709
 from streamseg.synthetic import Car, place, street, studio
 
 
@@ -91,8 +92,7 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
         if spec.rotation % 180:  # stored sideways
             stream.width, stream.height = spec.height, spec.width
         stream.codec_context.time_base = time_base
-        ctx = stream.codec_context  # BT.709, limited range, and tagged so, as cameras write HD
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1
+        BT709.tag(stream.codec_context)  # BT.709, limited range, and tagged so, as cameras write HD
         if spec.codec == "libx264":
             stream.options = {"crf": "16", "preset": "veryfast"}
         if spec.rotation:
@@ -104,8 +104,7 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
         for (rgb, mask), t in zip(car_frames(spec), times):
             if spec.rotation:  # store the picture turned back, so the display rotation makes it upright
                 rgb = np.ascontiguousarray(np.rot90(rgb, -(spec.rotation // 90)))
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                format=spec.pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
+            frame = BT709.from_rgb(av.VideoFrame.from_ndarray(rgb, format="rgb24"), spec.pix_fmt)
             frame.pts, frame.time_base = int(t / time_base), time_base
             out.mux(stream.encode(frame))
             if keep_masks:

@@ -22,7 +22,7 @@ from types import ModuleType
 import torch
 
 from streamseg.errors import InputError
-from streamseg.io.reader import UNTAGGED, AudioPacket, Frame, VideoReader
+from streamseg.io.reader import UNTAGGED, AudioPacket, Frame, VideoReader, check_complete
 
 CODECS = {"h264": "H264", "hevc": "HEVC", "vp9": "VP9", "vp8": "VP8"}  # AV1: not on Hopper's NVDEC
 PIXEL_FORMATS = {"yuv420p", "yuv420p10le"}  # limited range 4:2:0 (yuvj420p is full range: wrong colours)
@@ -70,7 +70,7 @@ class NvdecReader:
         module = load_module()
         if isinstance(module, str):
             raise InputError(f"cannot decode with NVDEC: {module}", "use --decoder pyav")
-        self.nvc, self.meta, self.device = module, meta, device
+        self.meta = meta
         self.source, self.name, self.live = meta.source, meta.name, meta.live
         self.info, self.audio_stream = meta.info, meta.audio_stream
         self.demuxer = module.CreateDemuxer(str(meta.source))
@@ -95,9 +95,7 @@ class NvdecReader:
         except Exception as e:  # noqa: BLE001  PyNvVCException(Unsupported) derive from Exception alone
             raise InputError(f"{self.name}: NVDEC failed after {index} frames ({e})",
                              "use --decoder pyav") from None
-        if info.frames and index < info.frames * 0.99 - 1:
-            raise InputError(f"{self.name} is truncated or damaged: decoded {index} of {info.frames} frames",
-                             "re-export or re-download the input")
+        check_complete(self.name, index, info)
 
     def items(self) -> Iterator[Frame | AudioPacket]:
         """NVDEC's frames with PyAV's audio packets, interleaved by time."""

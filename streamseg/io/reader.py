@@ -24,6 +24,7 @@ from streamseg.errors import InputError
 if TYPE_CHECKING:
     import torch
 
+STDIN = ("-", "pipe:", "pipe:0")  # how a source names standard input
 UNTAGGED = 2  # FFmpeg's "unspecified" colour matrix, primaries and transfer
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
@@ -54,6 +55,18 @@ class Colour:
     @property
     def matrix_name(self) -> str:
         return self.MATRICES[self.matrix]
+
+    def tag(self, ctx: av.video.codeccontext.VideoCodecContext) -> None:
+        """Describe an encoder's output with this colour (limited range, as from_rgb converts)."""
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = self.matrix, self.primaries, self.trc, 1
+
+    def from_rgb(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
+        """An RGB(A) frame to `pix_fmt` with this matrix, limited range (the encoder's own conversion
+        would use BT.601 whatever the tag says)."""
+        return frame.reformat(format=pix_fmt, dst_colorspace=self.matrix_name, dst_color_range="MPEG")
+
+
+BT709 = Colour(1, 1, 1)  # HD video's colour, and what streamseg's own samples are made in
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise the stored picture is turned for display
     audio_codec: str | None
     live: bool = False  # a URL or pipe: read once, no length known
-    colour: Colour = Colour(1, 1, 1)  # from the first frame
+    colour: Colour = BT709  # from the first frame
 
     @property
     def expected_frames(self) -> int:
@@ -100,6 +113,13 @@ class VideoInfo:
         return max(1, round(1 / (self.rate * self.time_base))) if self.rate else 1
 
 
+def check_complete(name: str, decoded: int, info: VideoInfo) -> None:
+    """Decoding stopped early where the file's index says there are more frames: damaged or truncated."""
+    if info.frames and decoded < info.frames * 0.99 - 1:
+        raise InputError(f"{name} is truncated or damaged: decoded {decoded} of {info.frames} frames",
+                         "re-export or re-download the input")
+
+
 def to_rgb(frame: av.VideoFrame, colour: Colour) -> np.ndarray:
     """[H,W,3] uint8 RGB, converted with the input's colour matrix."""
     return frame.to_ndarray(format="rgb24", src_colorspace=colour.matrix_name)
@@ -108,7 +128,7 @@ def to_rgb(frame: av.VideoFrame, colour: Colour) -> np.ndarray:
 def is_pipe(source: str | Path) -> bool:
     """stdin (-, pipe:0) or a named pipe (FIFO): once its writer closes it, it has ended for good."""
     s = str(source)
-    if s in ("-", "pipe:", "pipe:0"):
+    if s in STDIN:
         return True
     try:
         return "://" not in s and stat.S_ISFIFO(os.stat(s).st_mode)
@@ -125,14 +145,14 @@ def is_stream(source: str | Path) -> bool:
 
 def source_name(source: str | Path) -> str:
     s = str(source)
-    return "stdin" if s in ("-", "pipe:", "pipe:0") else (s if is_stream(s) else Path(s).name)
+    return "stdin" if s in STDIN else (s if is_stream(s) else Path(s).name)
 
 
 def open_input(source: str | Path, timeout: float = 10.0) -> av.container.InputContainer:
     """Open a media file, URL or pipe, with errors that name the problem and the fix."""
     name = source_name(source)
     if is_stream(source):
-        target = sys.stdin.buffer if str(source) in ("-", "pipe:", "pipe:0") else str(source)
+        target = sys.stdin.buffer if str(source) in STDIN else str(source)
         try:  # timeout: (open, read) in seconds, so a dead source does not hang the run
             # fpsprobesize: estimate the rate from 3 frames, not 20 (which would hold back the start)
             return av.open(target, metadata_errors="replace", timeout=(timeout, timeout),
@@ -268,9 +288,7 @@ class VideoReader:
                                  "check the source; --reconnects sets how often it is tried again") from None
             raise InputError(f"{self.name} is damaged: decoding failed after {index} frames "
                              f"({e.strerror or e})", "re-export or re-download the input") from None
-        if info.frames and index < info.frames * 0.99 - 1:
-            raise InputError(f"{self.name} is truncated or damaged: decoded {index} of {info.frames} frames",
-                             "re-export or re-download the input")
+        check_complete(self.name, index, info)
 
     def audio_packets(self) -> Iterator[AudioPacket]:
         """The audio packets alone, video packets skipped undecoded (for a decoder that reads the video

@@ -140,9 +140,7 @@ class VideoWriter(AudioOut):
             self.stream.codec_context.time_base = info.time_base  # keep the input's clock, VFR included
             self.stream.time_base = info.time_base
             self.stream.thread_type = "AUTO"
-            ctx = self.stream.codec_context  # the input's colour description; limited range (1), as converted
-            c = info.colour
-            ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = c.matrix, c.primaries, c.trc, 1
+            info.colour.tag(self.stream.codec_context)  # the input's colour description, kept
             self.audio = AudioPassthrough(audio, self.container, container) if audio is not None else None
         except BaseException:
             self.abort()
@@ -154,10 +152,8 @@ class VideoWriter(AudioOut):
         """image: [H,W,3] (rgb, matte) or [H,W,4] (rgba) uint8; pts in the input's time base."""
         layout = "rgba" if image.shape[2] == 4 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
-        # to YUV here with the matrix the stream is tagged with (the encoder's own conversion would use
-        # BT.601 untagged, which players show HD as BT.709: greens 20 levels off)
-        frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace=self.info.colour.matrix_name,
-                               dst_color_range="MPEG")
+        # to YUV with the matrix the stream is tagged with (untagged BT.601 showed HD greens 20 levels off)
+        frame = self.info.colour.from_rgb(frame, self.stream.pix_fmt)
         if self.last_pts is not None and pts <= self.last_pts:  # encoders need strictly rising pts
             pts = self.last_pts + 1
         frame.pts, frame.time_base = pts, self.info.time_base
