@@ -97,6 +97,12 @@ def is_complete(record: dict | None, job: Job) -> bool:
     return out.exists() and output_bytes(out) == record.get("bytes")
 
 
+def may_replace(record: dict | None, job: Job, overwrite: bool, resume: bool) -> bool:
+    """Whether an existing output may be replaced: with --overwrite, or on --resume only when the manifest
+    records that this input was written there (anything else at that name is someone else's file)."""
+    return overwrite or (resume and record is not None and record.get("output") == job.output)
+
+
 def output_bytes(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.iterdir())
@@ -145,7 +151,8 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
                         job = todo.get_nowait()
                     except queue.Empty:
                         return
-                    rec = process(job, backend, template, overwrite or resume, cancel)
+                    rec = process(job, backend, template, may_replace(done.get(job.source), job, overwrite, resume),
+                                  cancel)
                     manifest.append(rec)
                     results.append(rec)
                     report(rec)

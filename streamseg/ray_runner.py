@@ -17,21 +17,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from streamseg.errors import InputError
-from streamseg.jobs import Job, Manifest, is_complete, process
+from streamseg.jobs import Job, Manifest, is_complete, may_replace, process
 from streamseg.pipeline import RunOptions
 
 
 class FileWorker:
     """A Ray actor: one backend, many files."""
 
-    def __init__(self, backend_name: str, model_path: str, template: RunOptions, overwrite: bool) -> None:
+    def __init__(self, backend_name: str, model_path: str, template: RunOptions) -> None:
         from streamseg.backends.registry import create_backend
 
         self.backend = create_backend(backend_name, Path(model_path))
-        self.template, self.overwrite = template, overwrite
+        self.template = template
 
     def __call__(self, row: dict) -> dict:
-        return process(Job(row["source"], row["output"]), self.backend, self.template, self.overwrite)
+        return process(Job(row["source"], row["output"]), self.backend, self.template, row["replace"])
 
 
 def run_on_ray(jobs: list[Job], template: RunOptions, backend_name: str, model_path: Path, address: str,
@@ -60,10 +60,11 @@ def run_on_ray(jobs: list[Job], template: RunOptions, backend_name: str, model_p
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        ds = ray.data.from_items([asdict(j) for j in todo], override_num_blocks=len(todo))
+        rows = [{**asdict(j), "replace": may_replace(done.get(j.source), j, overwrite, resume)} for j in todo]
+        ds = ray.data.from_items(rows, override_num_blocks=len(todo))
         ds = ds.map(FileWorker, concurrency=workers, num_cpus=1, num_gpus=gpus_per_worker,
                     fn_constructor_kwargs={"backend_name": backend_name, "model_path": str(model_path),
-                                           "template": template, "overwrite": overwrite or resume})
+                                           "template": template})
         for rec in ds.iter_rows():  # as they finish, so the manifest fills while the cluster works
             rec = dict(rec)
             manifest.append(rec)

@@ -90,3 +90,20 @@ def test_ray_local_gives_the_same_outputs(folder, tmp_path):
         # and x264 may then decide a block differently; a real difference would be everywhere
         diff = np.abs(np.stack(a).astype(int) - np.stack(b))
         assert diff.mean() < 0.5 and (diff > 8).mean() < 1e-3
+
+
+@pytest.mark.parametrize("runner", [[], ["--ray", "local", "--ray-workers", "1"]], ids=["local", "ray"])
+def test_resume_never_replaces_a_file_it_did_not_write(folder, tmp_path, runner):
+    """--resume redoes only outputs its manifest says it wrote; a user's file at an output name is kept."""
+    if runner:
+        pytest.importorskip("ray", reason="pip install 'streamseg[ray]'")
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = out / "car1_streamseg.mp4"
+    theirs.write_text("keep")
+    r = cli("run", folder / "car0.mp4", folder / "car1.mp4", "-o", out, "--resume", "-q", *runner)
+    assert r.code == 1, r
+    assert theirs.read_text() == "keep"
+    by_name = {rec["input"].rsplit("/", 1)[-1]: rec for rec in manifest_lines(out / "streamseg-manifest.jsonl")}
+    assert by_name["car0.mp4"]["status"] == "ok"
+    assert by_name["car1.mp4"]["status"] == "failed" and "already exists" in by_name["car1.mp4"]["error"]
