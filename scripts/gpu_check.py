@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamseg.backends.registry import BACKENDS  # noqa: E402
 from streamseg.bench import bench_infer  # noqa: E402
-from streamseg.model import load_checkpoint  # noqa: E402
+from streamseg.models import load_checkpoint  # noqa: E402
 from streamseg.weights import default_model_path  # noqa: E402
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}  # max |alpha - reference| on probabilities in 0..1

@@ -17,7 +17,7 @@ import torch
 
 from streamseg.engine import EngineProfile, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
-from streamseg.model import SIZE_MULTIPLE, load_checkpoint
+from streamseg.models import SIZE_MULTIPLE, load_checkpoint
 
 PACKAGE_FORMAT = "streamseg-aoti/1"
 

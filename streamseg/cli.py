@@ -258,7 +258,7 @@ def info(as_json: bool) -> None:
 
     from streamseg.backends.registry import BACKENDS, resolve
     from streamseg.io import nvdec
-    from streamseg.model import load_checkpoint
+    from streamseg.models import load_checkpoint
     from streamseg.weights import default_model_path
 
     backends = {name: entry.missing() or "available" for name, entry in BACKENDS.items()}
@@ -426,7 +426,7 @@ def build_engine_command(model: Path | None, onnx_path: Path | None, out: Path |
 
         from streamseg.aot import ensure_package
         from streamseg.engine import EngineProfile, default_cache_dir
-        from streamseg.model import load_checkpoint
+        from streamseg.models import load_checkpoint
         from streamseg.weights import default_model_path
 
         if out or onnx_path or timing_cache:

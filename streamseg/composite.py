@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from streamseg.model import ModelSpec
+from streamseg.models import ModelSpec
 
 
 def model_size(height: int, width: int, spec: ModelSpec) -> tuple[int, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 
 from streamseg.errors import InputError, OutputError, StreamsegError
-from streamseg.model import SIZE_MULTIPLE
+from streamseg.models import SIZE_MULTIPLE
 
 ENGINE_FORMAT = "streamseg-engine/1"
 INSTALL_FIX = "pip install 'streamseg[tensorrt]' on a machine with an NVIDIA GPU, or use --backend cuda or cpu"
@@ -68,9 +67,9 @@ def write_file(path: Path, data: bytes | memoryview) -> None:
 
 def default_cache_dir() -> Path:
     """Where the tensorrt backend keeps its engines: $STREAMSEG_CACHE/engines, else ~/.cache/streamseg/engines."""
-    if os.environ.get("STREAMSEG_CACHE"):
-        return Path(os.environ["STREAMSEG_CACHE"]) / "engines"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "streamseg" / "engines"
+    from streamseg.models.names import cache_root
+
+    return cache_root() / "engines"
 
 
 def tensorrt_version() -> str:

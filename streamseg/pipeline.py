@@ -30,7 +30,7 @@ from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import AudioPacket, VideoInfo
 from streamseg.io.source import Source
 from streamseg.io.writer import OutputFormat, open_writer
-from streamseg.model import SIZE_MULTIPLE
+from streamseg.models import SIZE_MULTIPLE
 from streamseg.temporal import TemporalSmoother
 
 END = object()  # end of stream marker, sent downstream once

@@ -89,3 +89,15 @@ def audio_packets(path: Path) -> list[bytes]:
         if not c.streams.audio:
             return []
         return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+@pytest.fixture(scope="session")
+def isnet_onnx() -> Path:
+    """IS-Net's ONNX file as `streamseg models fetch isnet` installs it. CI fetches it first, so this fails
+    rather than skips when it is missing: the parity and quality tests must run."""
+    from streamseg.models.names import models_dir
+
+    path = models_dir() / "isnet.onnx"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `streamseg models fetch isnet` before the tests")
+    return path

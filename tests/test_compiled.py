@@ -13,7 +13,7 @@ from streamseg.aot import ensure_package, package_is_current
 from streamseg.backends.compiled import CompiledBackend
 from streamseg.engine import EngineProfile, sidecar_path
 from streamseg.errors import InputError
-from streamseg.model import ModelSpec, UNet, load_checkpoint, save_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 
 PROFILE = EngineProfile(32, 48, min_batch=1, opt_batch=2, max_batch=4)
 

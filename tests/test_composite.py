@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import DEVICES
 
 from streamseg import composite
-from streamseg.model import ModelSpec
+from streamseg.models import ModelSpec
 from streamseg.synthetic import scene
 
 

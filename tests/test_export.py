@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from streamseg.errors import InputError
-from streamseg.model import ModelSpec, UNet, load_checkpoint, save_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 from training.export_onnx import OPSET, export_onnx, main
 
 onnx = pytest.importorskip("onnx", reason="pip install -e '.[export]'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from streamseg.model import ModelSpec, UNet, load_checkpoint, save_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 from streamseg.weights import default_model_path
 
 

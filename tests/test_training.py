@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from streamseg.model import load_checkpoint
+from streamseg.models import load_checkpoint
 from training import evaluate, synthetic, train
 from training.dataset import SegmentationDataset, find_samples, read_mask, split
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from streamseg.model import ModelSpec, UNet, load_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint
 from training.dataset import SegmentationDataset, find_samples, split
 
 

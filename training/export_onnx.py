@@ -22,7 +22,7 @@ import torch
 
 from streamseg.engine import file_sha256, sidecar_path
 from streamseg.errors import InputError, OutputError, StreamsegError
-from streamseg.model import SIZE_MULTIPLE, ModelSpec, load_checkpoint
+from streamseg.models import SIZE_MULTIPLE, ModelSpec, load_checkpoint
 
 INPUT_NAME = "frames"
 OUTPUT_NAME = "alpha"

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
-from streamseg.model import ModelSpec, UNet, load_checkpoint, save_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 from training.dataset import SegmentationDataset, find_samples, split
 from training.evaluate import evaluate, held_out_loader, normalise
 

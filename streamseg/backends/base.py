@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from streamseg.model import ModelSpec
+from streamseg.models import ModelSpec
 
 
 class Backend(ABC):

@@ -11,7 +11,7 @@ from streamseg.aot import ensure_package, precision_for
 from streamseg.backends.base import Backend
 from streamseg.engine import EngineProfile, default_cache_dir
 from streamseg.errors import InputError
-from streamseg.model import load_checkpoint
+from streamseg.models import load_checkpoint
 
 
 class CompiledBackend(Backend):

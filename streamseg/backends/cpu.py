@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from streamseg.backends.base import Backend
-from streamseg.model import load_checkpoint
+from streamseg.models import load_checkpoint
 
 
 class CpuBackend(Backend):

@@ -16,7 +16,7 @@ import torch
 from streamseg.backends.base import Backend
 from streamseg.engine import EngineError, EngineProfile, default_cache_dir, ensure_engine
 from streamseg.errors import InputError
-from streamseg.model import load_checkpoint
+from streamseg.models import load_checkpoint
 
 if TYPE_CHECKING:
     import tensorrt as trt

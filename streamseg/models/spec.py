@@ -1,0 +1,46 @@
+"""What a model needs besides its weights to be rebuilt and fed correctly: its architecture, input size
+and normalisation. Every backend, the export and the pipeline read it; nothing else about a model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+LEVELS = 4  # the UNet's pooling steps, so inputs must be a multiple of 2**LEVELS
+SIZE_MULTIPLE = 2**LEVELS
+ARCHS = ("unet", "isnet")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    arch: str = "unet"  # one of ARCHS
+    width: int = 32  # UNet: channels of the first level; the reference uses 32
+    input_height: int = 256  # the size frames are resized to before inference
+    input_width: int = 256
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # on RGB in [0, 1]
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch = {self.arch!r} must be one of {ARCHS}")
+        for name in ("input_height", "input_width"):
+            value = getattr(self, name)
+            if value <= 0 or value % SIZE_MULTIPLE:
+                raise ValueError(f"{name} = {value} must be a positive multiple of {SIZE_MULTIPLE}")
+        if self.width <= 0:
+            raise ValueError(f"width = {self.width} must be > 0")
+
+    @property
+    def square(self) -> bool:
+        """A model fed a stretched square (IS-Net) keeps its size for portrait frames."""
+        return self.input_height == self.input_width
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("mean", "std"):
+            if k in known:
+                known[k] = tuple(known[k])
+        return cls(**known)
