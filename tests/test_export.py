@@ -1,4 +1,4 @@
-"""ONNX export (training/export_onnx.py): onnxruntime on the CPU must compute what PyTorch computes, at
+"""ONNX export (streamseg/export.py): onnxruntime on the CPU must compute what PyTorch computes, at
 other batch sizes and frame sizes than the one traced, and the sidecar must describe the file.
 
 Tolerances (max absolute difference of the alpha, which lies in 0..1, against the FP32 PyTorch model):
@@ -14,10 +14,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import cli
 
 from streamseg.errors import InputError
+from streamseg.export import OPSET, export_onnx
 from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
-from training.export_onnx import OPSET, export_onnx, main
 
 onnx = pytest.importorskip("onnx", reason="pip install -e '.[export]'")
 ort = pytest.importorskip("onnxruntime", reason="pip install -e '.[export]'")
@@ -107,11 +108,11 @@ def test_sidecar(exported, checkpoint, precision):
     assert side["torch"] == torch.__version__
 
 
-def test_command_line(checkpoint, tmp_path, capsys):
+def test_command_line(checkpoint, tmp_path):
     out = tmp_path / "sub" / "cli.onnx"
-    main(["--model", str(checkpoint), "--out", str(out), "--fp16"])
+    r = cli("export", "--model", checkpoint, "--out", out, "--fp16")
+    assert r.code == 0 and "wrote" in r.out, r
     assert out.is_file() and (tmp_path / "sub" / "cli.onnx.json").is_file()
-    assert "wrote" in capsys.readouterr().out
     assert not list(out.parent.glob(".*partial"))
 
 

@@ -38,8 +38,8 @@ from streamseg.engine import (
     sidecar_path,
 )
 from streamseg.errors import InputError
+from streamseg.export import export_onnx
 from streamseg.models import ModelSpec, UNet, save_checkpoint
-from training.export_onnx import export_onnx
 
 TRT10, TRT11 = "10.13.0.35", "11.0.0.1"
 STREAM = 0xC0FFEE

@@ -49,8 +49,10 @@ def evaluate(model: UNet, spec: ModelSpec, loader: DataLoader, device: torch.dev
     return {"dice": round(d.mean().item(), 4), "iou": round(i.mean().item(), 4), "images": len(d)}
 
 
-def held_out_loader(data: Path, spec: ModelSpec, val_fraction: float, batch: int = 8) -> DataLoader:
-    _, val = split(find_samples(data), val_fraction)
+def held_out_loader(data: Path | list[Path], spec: ModelSpec, val_fraction: float, batch: int = 8) -> DataLoader:
+    """The held-out split of one source, or of several together."""
+    roots = data if isinstance(data, list) else [data]
+    val = [s for root in roots for s in split(find_samples(root), val_fraction)[1]]
     if not val:
         raise SystemExit(f"{data}: the held-out split is empty; use more images or a larger --val-fraction")
     ds = SegmentationDataset(val, resize=(spec.input_height, spec.input_width), augment=False)

@@ -2,6 +2,11 @@
 
     python -m training.train --data data/synth --out runs/w16 --width 16 --steps 1500 \
         --export streamseg/weights/default.pt
+    python -m training.train --data data/photoreal --data data/synth:0.5 --init default --out runs/ft ...
+
+Several --data sources are mixed (DIR:WEIGHT draws that source WEIGHT times as often per image); each
+keeps its own held-out split, and the held-out scores are those of every source together. --init starts
+from a checkpoint (default|isnet-free|PATH) instead of random weights: fine-tuning.
 
 Runs on the CPU or a GPU (mixed precision there). Every --eval-every steps it scores the held-out split
 (Dice, IoU), keeps the best as best.pt and the latest state as last.pt (--resume continues from it).
@@ -22,7 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 from training.dataset import SegmentationDataset, find_samples, split
@@ -43,9 +48,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(h), int(w or h)
 
 
+def parse_source(text: str) -> tuple[Path, float]:
+    """DIR or DIR:WEIGHT."""
+    root, _, weight = text.rpartition(":")
+    if root and weight.replace(".", "", 1).isdigit():
+        return Path(root), float(weight)
+    return Path(text), 1.0
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, required=True, help="Carvana layout or images/ + masks/")
+    ap.add_argument("--data", action="append", required=True,
+                    help="Carvana layout or images/ + masks/; DIR:WEIGHT to weight a source; repeatable")
+    ap.add_argument("--init", help="start from this checkpoint (default, or a path): fine-tune")
     ap.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, log.jsonl")
     ap.add_argument("--width", type=int, default=32, help="first-level channels (reference: 32)")
     ap.add_argument("--steps", type=int, default=2000)
@@ -64,15 +79,29 @@ def main(argv: list[str] | None = None) -> None:
 
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
+    sources = [parse_source(text) for text in args.data]
+    init = None
+    if args.init:
+        from streamseg.models.names import resolve_model
+
+        init, spec, _ = load_checkpoint(resolve_model(args.init))
+        if spec.arch != "unet":
+            raise SystemExit(f"--init {args.init} is a {spec.arch}, not a UNet")
+        args.width = spec.width
     spec = ModelSpec(width=args.width, input_height=args.input_size[0], input_width=args.input_size[1])
-    train_samples, _ = split(find_samples(args.data), args.val_fraction)
+    train_samples, weights = [], []
+    for root, weight in sources:
+        part, _ = split(find_samples(root), args.val_fraction)
+        train_samples += part
+        weights += [weight] * len(part)
     train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True)
     loader = DataLoader(train_ds, batch_size=args.batch, num_workers=args.workers, drop_last=True,
-                        sampler=RandomSampler(train_ds, replacement=True, num_samples=10**9),
+                        sampler=WeightedRandomSampler(weights, num_samples=10**9, replacement=True),
                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
-    val_loader = held_out_loader(args.data, spec, args.val_fraction)
+    val_loader = held_out_loader([root for root, _ in sources], spec, args.val_fraction)
 
-    model = UNet(args.width).to(device).to(memory_format=torch.channels_last)
+    model = UNet(args.width) if init is None else init
+    model = model.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(  # short warm-up, then cosine to 5%
         opt, lambda s: min(1.0, (s + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / args.steps))))
@@ -90,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at step {step}, best {best}")
 
     meta = {"command": "python -m training.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
-            "data": str(args.data), "train_images": len(train_samples), "device": str(device),
+            "data": args.data, "init": args.init, "train_images": len(train_samples), "device": str(device),
             "torch": str(torch.__version__)}
     log = open(args.out / "log.jsonl", "a")
     t0, seen = time.time(), 0

@@ -1,7 +1,8 @@
-"""Export a streamseg checkpoint to ONNX, the input TensorRT builds its engines from.
+"""Export a streamseg checkpoint (any model: the UNet or IS-Net) to ONNX, the input TensorRT builds its
+engines from.
 
-    python -m training.export_onnx --out engines/default-fp16.onnx --fp16
-    python -m training.export_onnx --model mine.pt --out engines/mine-fp32.onnx
+    streamseg export --fp16 --out engines/default-fp16.onnx
+    streamseg export --model isnet --out engines/isnet-fp32.onnx
 
 Input "frames" [N,3,H,W] and output "alpha" [N,1,H,W], with N, H and W dynamic (H and W must be multiples
 of 16, which ONNX cannot express; the sidecar says so). --fp16 converts the model to half precision
@@ -12,16 +13,14 @@ takes its precision from the graph. A JSON sidecar NAME.onnx.json records how to
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
 from streamseg.engine import file_sha256, sidecar_path
-from streamseg.errors import InputError, OutputError, StreamsegError
+from streamseg.errors import InputError, OutputError
 from streamseg.models import SIZE_MULTIPLE, ModelSpec, load_checkpoint
 
 INPUT_NAME = "frames"
@@ -50,11 +49,11 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
     """Write `out` (ONNX) and `out`.json (sidecar) from checkpoint `ckpt`; returns `out`."""
     ckpt, out = Path(ckpt), Path(out)
     if not ckpt.is_file():
-        raise InputError(f"model not found: {ckpt}", "pass --model with a streamseg checkpoint")
+        raise InputError(f"model not found: {ckpt}", "pass --model default|isnet or a streamseg checkpoint")
     try:
         model, spec, meta = load_checkpoint(ckpt)
     except ValueError as e:
-        raise InputError(str(e), "pass --model with a streamseg checkpoint") from None
+        raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
     dtype = torch.float16 if fp16 else torch.float32
     model = model.to(dtype)
     example = torch.rand(1, 3, spec.input_height, spec.input_width, dtype=dtype)
@@ -96,23 +95,3 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
     }
     sidecar_path(out).write_text(json.dumps(sidecar, indent=2) + "\n")
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    from streamseg.weights import default_model_path
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=None, help="checkpoint (default: the shipped model)")
-    ap.add_argument("--out", type=Path, required=True, help="the .onnx file to write (sidecar: OUT.json)")
-    ap.add_argument("--fp16", action="store_true", help="half precision graph (for TensorRT 11, strongly typed)")
-    ap.add_argument("--opset", type=int, default=OPSET)
-    args = ap.parse_args(argv)
-    try:
-        out = export_onnx(args.model or default_model_path(), args.out, args.fp16, args.opset)
-    except StreamsegError as e:
-        sys.exit(f"export_onnx: error: {e}")
-    print(f"wrote {out} and {sidecar_path(out)}")
-
-
-if __name__ == "__main__":
-    main()
