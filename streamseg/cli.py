@@ -398,9 +398,20 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
 @click.pass_context
 @user_errors
 def train(ctx: click.Context) -> None:
-    """Train a model (arguments of `python -m training.train`; needs a source checkout)."""
+    """Train a model; needs a source checkout. Two uses:
+
+    \b
+    streamseg train --data DIR --out RUN ...
+        train or fine-tune on labelled images (arguments of `python -m training.train`);
+    streamseg train --teacher isnet SOURCES... --out student.pt ...
+        distil: label your own videos/photos with the teacher and fine-tune the fast UNet on them
+        (arguments of `python -m training.distil`; prints Dice vs the teacher before and after).
+    """
     try:
-        from training.train import main as train_main
+        if "--teacher" in ctx.args or any(a.startswith("--teacher=") for a in ctx.args):
+            from training.distil import main as train_main
+        else:
+            from training.train import main as train_main
     except ImportError:
         raise InputError("training code is not installed",
                          "run from a source checkout: pip install -e '.[train]'") from None

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         weights += [weight] * len(part)
     train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True)
     loader = DataLoader(train_ds, batch_size=args.batch, num_workers=args.workers, drop_last=True,
-                        sampler=WeightedRandomSampler(weights, num_samples=10**9, replacement=True),
+                        sampler=WeightedRandomSampler(weights, num_samples=args.steps * args.batch, replacement=True),
                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
     val_loader = held_out_loader([root for root, _ in sources], spec, args.val_fraction)
 

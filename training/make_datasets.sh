@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Regenerate every training set of the shipped default model (streamseg/weights/MODEL_CARD.md says how
+# each was used). Run from the repository root with the venv active (pip install -e '.[train]').
+# Nothing here reads the real-car evaluation set: training/compose.py asserts it on every file it opens.
+set -euo pipefail
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+# blender + torcs-data: the 3D cars; the rest: background photographs and non-vehicle distractor stamps
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends blender torcs-data \
+  tuxpaint-stamps-default mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers-16.04 \
+  lomiri-wallpapers-20.04 gnome-backgrounds
+python -m training.synthetic --out data/synth --count 2000 --seed 0            # drawn scenes (~6 min)
+python -m training.synthetic --out data/synth_test --count 400 --seed 1        # their independent test set
+python -m training.rendered --out data/rendered --count 260 --seed 1           # Blender, ~5 s per car on 2 cores
+python -m training.compose --rendered data/rendered --out data/photoreal_a --count 1200 --seed 0 --renders 100
+python -m training.compose --rendered data/rendered --out data/photoreal_b --count 1500 --seed 1 --renders 260
