@@ -84,6 +84,10 @@ class Background:
             return
         path = Path(spec)
         if not path.exists():
+            if spec.startswith("#"):
+                raise InputError(f"background {spec!r} is not a colour (#RRGGBB or #RGB)", HELP)
+            if path.suffix or "/" in spec:  # meant as a file
+                raise InputError(f"background file not found: {spec}", "check the path; " + HELP)
             raise InputError(f"background {spec!r} is neither a file nor a colour", HELP)
         if path.suffix.lower() in IMAGE_EXTS:
             self.kind = "image"

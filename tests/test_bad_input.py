@@ -80,8 +80,9 @@ def test_corrupt_header(clip, tmp_path):
 
 
 @pytest.mark.parametrize("bg,words", [
-    ("nonexistent.png", ["neither a file nor a colour"]),
-    ("#12345", ["neither a file nor a colour"]),
+    ("nonexistent.png", ["background file not found: nonexistent.png"]),
+    ("#12345", ["is not a colour"]),
+    ("sunsetorange", ["neither a file nor a colour"]),
     ("BROKEN", ["cannot read background image"]),
 ])
 def test_unusable_background(clip, tmp_path, bg, words):
@@ -111,15 +112,15 @@ def test_output_folder_not_writable(clip, tmp_path):
 def test_output_is_input(clip, tmp_path):
     src = tmp_path / "in.mp4"
     src.write_bytes(clip.read_bytes())
-    expect_error(["run", src, "-o", src], 2, "is the input")
-    expect_error(["run", src, "-o", tmp_path / "." / "in.mp4", "--overwrite"], 2, "is the input")
+    expect_error(["run", src, "-o", src], 3, "is the input")
+    expect_error(["run", src, "-o", tmp_path / "." / "in.mp4", "--overwrite"], 3, "is the input")
     assert src.read_bytes() == clip.read_bytes()
 
 
 def test_existing_output_needs_overwrite(clip, tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious")
-    expect_error(["run", clip, "-o", out], 2, "already exists", "--overwrite")
+    expect_error(["run", clip, "-o", out], 3, "already exists", "--overwrite")
     assert out.read_bytes() == b"precious"
     assert cli("run", clip, "-o", out, "--overwrite", "-q").code == 0
     assert out.stat().st_size > 1000
@@ -161,3 +162,13 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
     p = subprocess.run([sys.executable, "-m", "streamseg", "run", str(bad)], capture_output=True, text=True)
     assert p.returncode == 2
     assert "Traceback" not in p.stderr and "cannot read notes.mp4" in p.stderr
+
+
+@pytest.mark.parametrize("name,fmt", [("out.mov", "webm"), ("out.webm", "mov"), ("out.mp4", "png"), ("out.mp4", "mov")])
+def test_output_name_and_format_must_agree(clip, tmp_path, name, fmt):
+    expect_error(["run", clip, "-o", tmp_path / name, "-f", fmt], 2, f"-f {fmt} writes")
+    assert not (tmp_path / name).exists()
+
+
+def test_matching_name_and_format_are_accepted(clip, tmp_path):
+    assert cli("run", clip, "-o", tmp_path / "m.mp4", "-f", "matte", "-q").code == 0

@@ -61,7 +61,14 @@ def choose_format(output: Path | str | None, name: str | None) -> OutputFormat:
     if name:
         if name not in FORMATS:
             raise InputError(f"unknown format {name!r}", f"use one of: {', '.join(FORMATS)}")
-        return FORMATS[name]
+        fmt = FORMATS[name]
+        suffix = "" if output is None or is_stream(output) else Path(output).suffix.lower()
+        if suffix in SUFFIX_FORMAT and FORMATS[SUFFIX_FORMAT[suffix]].container != fmt.container:
+            # a file named .mov holding WebM (or a PNG folder named .mp4) misleads every player and editor
+            writes = "a folder of PNGs" if fmt.container is None else f"{fmt.suffix} ({fmt.container})"
+            raise InputError(f"-o {Path(str(output)).name} names a {suffix} file but -f {name} writes {writes}",
+                             f"name the output {Path(str(output)).stem}{fmt.suffix or '/'}, or leave out -f")
+        return fmt
     if output is None or is_stream(output):
         return FORMATS["mp4"]
     output = Path(output)
@@ -260,7 +267,7 @@ def check_output(source: Path | str, output: Path | str, fmt: OutputFormat, over
     output = Path(output)
     input_path = Path(source)
     if not is_stream(source) and output.exists() and output.resolve() == input_path.resolve():
-        raise InputError(f"the output {output} is the input itself", "choose another name with -o")
+        raise OutputError(f"the output {output} is the input itself", "choose another name with -o")
     parent = output.parent
     if not parent.is_dir():
         raise OutputError(f"the output folder {parent} does not exist", "create it, or choose another -o")
@@ -271,6 +278,6 @@ def check_output(source: Path | str, output: Path | str, fmt: OutputFormat, over
             raise InputError(f"{output} exists and is not a streamseg PNG sequence",
                              "choose another -o; streamseg replaces only its own output folders")
         if not overwrite:
-            raise InputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
+            raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
         if fmt.container is not None and output.is_dir():
             raise InputError(f"{output} is a folder", "choose a file name with -o")
