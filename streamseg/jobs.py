@@ -20,7 +20,7 @@ from pathlib import Path
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import is_stream
-from streamseg.io.writer import OutputFormat, check_output, default_output
+from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
 from streamseg.pipeline import RunOptions, run
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
@@ -83,10 +83,18 @@ class Manifest:
         return latest
 
     def append(self, record: dict) -> None:
-        with self.lock, open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        """Raises OutputError (no space, permission) and never leaves an empty manifest behind."""
+        with self.lock:
+            existed = self.path.exists()
+            try:
+                with open(self.path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                if not existed and self.path.is_file() and self.path.stat().st_size == 0:
+                    self.path.unlink()
+                raise output_error(self.path, e) from None
 
 
 def is_complete(record: dict | None, job: Job) -> bool:
@@ -141,6 +149,7 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
         else:
             todo.put(job)
     errors: list[BaseException] = []
+    fatal: list[StreamsegError] = []  # the manifest cannot be written: stop everything
     cancel = threading.Event()
 
     def worker(device: str) -> None:
@@ -153,7 +162,12 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
                         return
                     rec = process(job, backend, template, may_replace(done.get(job.source), job, overwrite, resume),
                                   cancel)
-                    manifest.append(rec)
+                    try:
+                        manifest.append(rec)
+                    except StreamsegError as e:
+                        fatal.append(e)
+                        cancel.set()
+                        return
                     results.append(rec)
                     report(rec)
         except Interrupted:
@@ -173,6 +187,8 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
         for t in threads:
             t.join()
         raise Interrupted("interrupted; finished inputs are in the manifest, partial outputs were removed") from None
+    if fatal:
+        raise fatal[0]
     if not todo.empty():  # every worker died: report why
         raise errors[0] if errors else StreamsegError("no worker could run the jobs")
     return results

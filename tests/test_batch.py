@@ -107,3 +107,27 @@ def test_resume_never_replaces_a_file_it_did_not_write(folder, tmp_path, runner)
     by_name = {rec["input"].rsplit("/", 1)[-1]: rec for rec in manifest_lines(out / "streamseg-manifest.jsonl")}
     assert by_name["car0.mp4"]["status"] == "ok"
     assert by_name["car1.mp4"]["status"] == "failed" and "already exists" in by_name["car1.mp4"]["error"]
+
+
+def test_manifest_on_a_full_disk_is_an_output_error(folder, tmp_path):
+    """/dev/full fails every write with ENOSPC: the documented message and exit 3, not an internal error."""
+    r = cli("run", folder / "car0.mp4", folder / "car1.mp4", "-o", tmp_path / "out", "--manifest", "/dev/full", "-q")
+    assert r.code == 3 and "no space left" in r.err and "internal error" not in r.err, r
+
+
+def test_full_disk_leaves_no_empty_manifest(folder, tmp_path):
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)")
+    with pytest.raises(OSError):  # fill the disk
+        (disk / "filler").write_bytes(bytes(128 * 1024))
+    try:
+        r = cli("run", folder / "car0.mp4", folder / "car1.mp4", "-o", tmp_path / "out",
+                "--manifest", disk / "m.jsonl", "-q")
+        assert r.code == 3 and "no space left" in r.err, r
+        assert not (disk / "m.jsonl").exists()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
