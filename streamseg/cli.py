@@ -184,7 +184,7 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
 
         def announce(info, decoder: str) -> None:
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
-                f"{'live' if info.live else (info.expected_frames or '?')} frames) -> {out_name} "
+                f"{info.describe_frames()}) -> {out_name} "
                 f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
                 f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}")
             if not quiet and sys.stderr.isatty():

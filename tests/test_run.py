@@ -195,3 +195,16 @@ def test_info_reports_backend_and_model():
 def test_frame_timing_of_sample_is_exact(clip):
     _, times = decode_all(clip)
     assert times == pytest.approx([float(Fraction(i, 25)) for i in range(12)], abs=1e-4)
+
+
+@pytest.mark.parametrize("name,exact", [("clip.mkv", False), ("clip.mp4", True)])
+def test_run_line_frame_count(tmp_path, name, exact):
+    """MKV has no frame count in its index: the run line estimates it from the duration (here longer than the
+    video by its audio) and says so; it said 26 for these 25 frames."""
+    from media import encode_clip
+
+    src = encode_clip(tmp_path / name, frames=25, fps=25, audio="aac")
+    r = cli("run", src, "-o", tmp_path / "out.mp4", "-f", "matte")
+    assert r.code == 0, r
+    assert f", {'' if exact else 'about '}25 frames)" in r.err, r.err
+    assert "wrote" in r.err and ": 25 frames" in r.err

@@ -104,8 +104,18 @@ class VideoInfo:
 
     @property
     def expected_frames(self) -> int:
-        """Exact where the index says, else an estimate from the duration (for progress only)."""
-        return self.frames or round(self.duration * float(self.rate))
+        """Exact where the index says, else an estimate from the duration (for progress only). N frames at
+        rate r span N/r seconds, and a container's duration only adds to that (a longer audio track, the
+        last frame's display time), so the estimate rounds down."""
+        return self.frames or int(self.duration * float(self.rate) + 1e-6)
+
+    def describe_frames(self) -> str:
+        """For the run line: '75 frames', 'about 75 frames' (estimated), or 'live'."""
+        if self.live:
+            return "live"
+        if not self.expected_frames:
+            return "? frames"
+        return f"{'' if self.frames else 'about '}{self.expected_frames} frames"
 
     @property
     def frame_step(self) -> int:
