@@ -359,6 +359,27 @@ def test_build_engine_command(use_tensorrt, model_dir, tmp_path):
     assert json.loads(sidecar_path(out).read_text())["precision"] == "fp16"
 
 
+def test_build_engine_command_for_isnet(use_tensorrt, isnet_onnx, tmp_path, monkeypatch):
+    """IS-Net takes the same road: FP16 ONNX export of our PyTorch IS-Net, parsed, profiled at its own
+    1024x1024 input, its spec and preprocessing in the sidecar."""
+    monkeypatch.setenv("STREAMSEG_CACHE", str(tmp_path / "cache"))
+    assert cli("models", "fetch", "isnet", "--from", isnet_onnx).code == 0
+    calls = use_tensorrt(TRT11)
+    out = tmp_path / "isnet.engine"
+    r = cli("build-engine", "--model", "isnet", "--out", out, "--max-batch", "2", "--opt-batch", "1")
+    assert r.code == 0, r
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "isnet.onnx"), load_external_data=False)
+    assert named(calls, "parse")[0][0] == (tmp_path / "isnet.onnx").read_bytes()
+    assert graph.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    # the whole network: the ONNX file's 119 convolutions less the five side heads the mask does not use
+    assert sum(n.op_type == "Conv" for n in graph.graph.node) == 114
+    assert named(calls, "set_shape") == [("frames", (1, 3, 1024, 1024), (1, 3, 1024, 1024), (2, 3, 1024, 1024))]
+    side = json.loads(sidecar_path(out).read_text())
+    assert side["spec"]["arch"] == "isnet" and side["preprocessing"]["mean"] == [128 / 255] * 3
+
+
 @pytest.mark.parametrize("options,message", [
     (["--min-batch", "9", "--max-batch", "4"], "1 <= min <= opt <= max"),
     (["--height", "100"], "height = 100 must be a positive multiple of 16"),
