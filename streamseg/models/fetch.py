@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamseg.engine import file_sha256 as sha256
 from streamseg.errors import InputError, OutputError
 from streamseg.models.names import installed_path, models_dir
 
@@ -66,14 +67,6 @@ def fetch(name: str, from_file: Path | None = None, say: Callable[[str], None] =
     if not (checkpoint.is_file() and read_sidecar(checkpoint).get("onnx_sha256") == source.sha256):
         convert(onnx_path, checkpoint, source, say)
     return checkpoint
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def copy_checked(src: Path, dst: Path, source: NpmModel) -> None:
