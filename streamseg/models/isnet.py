@@ -103,12 +103,15 @@ class ISNet(nn.Module):
         super().__init__()
         self.conv_in = nn.Conv2d(3, 64, 3, stride=2, padding=1)  # no BN/ReLU after it in the reference either
         # (depth, in, mid, out, dilated) from the reference, finest first
-        self.encoder = nn.ModuleList(RSU(*a) for a in [
-            (7, 64, 32, 64), (6, 64, 32, 128), (5, 128, 64, 256), (4, 256, 128, 512),
-            (4, 512, 256, 512, True), (4, 512, 256, 512, True)])
+        encoder: list[tuple[int, int, int, int, bool]] = [
+            (7, 64, 32, 64, False), (6, 64, 32, 128, False), (5, 128, 64, 256, False), (4, 256, 128, 512, False),
+            (4, 512, 256, 512, True), (4, 512, 256, 512, True)]
+        self.encoder = nn.ModuleList(RSU(*a) for a in encoder)
         # deepest first, in execution order: the reference's stage5d, 4d, 3d, 2d, 1d
-        self.decoder = nn.ModuleList(RSU(*a) for a in [
-            (4, 1024, 256, 512, True), (4, 1024, 128, 256), (5, 512, 64, 128), (6, 256, 32, 64), (7, 128, 16, 64)])
+        decoder: list[tuple[int, int, int, int, bool]] = [
+            (4, 1024, 256, 512, True), (4, 1024, 128, 256, False), (5, 512, 64, 128, False), (6, 256, 32, 64, False),
+            (7, 128, 16, 64, False)]
+        self.decoder = nn.ModuleList(RSU(*a) for a in decoder)
         # side k (the reference's side{k+1}) reads decoder level k, finest first; side[5] reads the bottom stage
         self.side = nn.ModuleList(nn.Conv2d(c, 1, 3, padding=1) for c in (64, 64, 128, 256, 512, 512))
 
