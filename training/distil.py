@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from streamseg import engine
 from streamseg.errors import InputError, StreamsegError
 from streamseg.models import ModelSpec, load_checkpoint, save_checkpoint
 from training.dataset import IMAGE_EXTS, Sample, split
@@ -101,11 +102,7 @@ def file_sha256(path: Path, memo: dict[str, str]) -> str:
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     if key not in memo:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        memo[key] = digest.hexdigest()
+        memo[key] = engine.file_sha256(path)
     return memo[key]
 
 

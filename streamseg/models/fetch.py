@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamseg.engine import file_sha256 as sha256
+from streamseg.engine import sidecar_path
 from streamseg.errors import InputError, OutputError
 from streamseg.models.names import installed_path, models_dir
 
@@ -122,14 +123,14 @@ def convert(onnx_path: Path, checkpoint: Path, source: NpmModel, say: Callable[[
             "onnx_sha256": source.sha256}
     # the graph's weights are FP16, so a half-precision checkpoint loses nothing
     write_atomic(checkpoint, lambda tmp: save_checkpoint(tmp, model, isnet_spec(), meta, half=True))
-    write_atomic(checkpoint.with_name(checkpoint.name + ".json"),
+    write_atomic(sidecar_path(checkpoint),
                  lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
     say(f"converted {onnx_path.name} to {checkpoint}")
 
 
 def read_sidecar(checkpoint: Path) -> dict:
     try:
-        return json.loads(checkpoint.with_name(checkpoint.name + ".json").read_text())
+        return json.loads(sidecar_path(checkpoint).read_text())
     except (OSError, ValueError):
         return {}
 
