@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from streamseg.backends.registry import create_backend
 from streamseg.batching import FrameBatch
 from streamseg.models.names import resolve_model
-from streamseg.pipeline import process_batch
+from streamseg.pipeline import make_compositor, process_batch
 from streamseg.sample import SampleSpec, car_frames
 
 
@@ -41,7 +41,8 @@ def measure(model: str, frames: int, width: int, height: int, band: int, seeds: 
             spec = SampleSpec(width=width, height=height, frames=frames, seed=seed, audio=None)
             for rgb, truth in car_frames(spec):
                 batch = FrameBatch(torch.from_numpy(np.ascontiguousarray(rgb))[None], [0], [0.0], 0)
-                matte = process_batch(batch, backend, None, "matte", refine=True)[0, ..., 0].numpy() / 255
+                one_frame = make_compositor(backend.device, "matte", smooth=False)
+                matte = process_batch(batch, backend, None, one_frame)[0, ..., 0].numpy() / 255
                 near, far = band_masks(truth, band)
                 near_err.append(float(np.abs(matte - truth)[near].mean()))
                 away.append(float(matte[far].mean()))

@@ -20,7 +20,7 @@ from streamseg.backends.registry import create_backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.models.names import resolve_model
-from streamseg.pipeline import process_batch
+from streamseg.pipeline import make_compositor, process_batch
 
 
 def composite(rgb: np.ndarray, model: str, bg: str) -> np.ndarray:
@@ -28,7 +28,8 @@ def composite(rgb: np.ndarray, model: str, bg: str) -> np.ndarray:
     h, w = rgb.shape[:2]
     with create_backend("cpu", resolve_model(model)) as backend:
         batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [0.0], 0)
-        out = process_batch(batch, backend, Background(bg, h, w, backend.device), "rgb", refine=True)
+        out = process_batch(batch, backend, Background(bg, h, w, backend.device),
+                            make_compositor(backend.device, "rgb", smooth=False))
     return out[0].numpy()
 
 

@@ -24,7 +24,7 @@ from streamseg.batching import Batcher
 from streamseg.io.reader import Frame, VideoReader
 from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS, open_writer
-from streamseg.pipeline import RunOptions, process_batch, run
+from streamseg.pipeline import RunOptions, make_compositor, process_batch, run
 
 
 @dataclass
@@ -151,11 +151,12 @@ def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "m
         bg = Background("studio", info.height, info.width, backend.device)
         writer = open_writer(workdir / f"serial{fmt.suffix}", fmt, info, None)
         batcher = Batcher(1)
+        compositor = make_compositor(backend.device, fmt.layers)
         t = time.perf_counter()
         n = 0
         for frame in reader:
             batch = batcher.add(frame)
-            out = process_batch(batch, backend, bg, fmt.layers, refine=True)
+            out = process_batch(batch, backend, bg, compositor)
             writer.write(out[0].numpy(), frame.pts)
             n += 1
         writer.close()

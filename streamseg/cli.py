@@ -58,6 +58,15 @@ def main() -> None:
     """Remove the background from car videos: composite over a backdrop, or deliver an alpha matte."""
 
 
+def parse_batch_size(text: str) -> int | None:
+    """--batch-size: "auto" -> None (the pipeline picks per device), else 1..256."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise click.BadParameter(f"{text!r} is not auto or a number from 1 to 256")
+    return int(text)
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--bg", "background", default="studio", show_default=True,
@@ -68,12 +77,15 @@ def main() -> None:
 @click.option("-f", "--format", "format_name", type=click.Choice(FORMAT_NAMES),
               help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
                    "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
-@click.option("--backend", default="auto", show_default=True, help="auto, tensorrt, compiled, cuda or cpu.")
+@click.option("--backend", default="auto", show_default=True,
+              help="auto, tensorrt, compiled, cuda, openvino or cpu (auto: the first that can run, in that order, "
+                   "compiled only when asked for).")
 @click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "nvdec", "pyav"]),
               help="Video decoding: nvdec (the GPU's decoder, via PyNvVideoCodec) or pyav (FFmpeg on the CPU); "
                    "auto takes nvdec where it can decode the file, and says so.")
 @click.option("--model", default="default", show_default=True, help=MODEL_HELP)
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
+              help="Frames per inference call, 1-256; auto: 1 on the CPU (fastest there), 8 on a GPU.")
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Temporal smoothing: steadies the matte where the picture does not change.")
@@ -94,7 +106,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        decoder: str, model: str, batch_size: int, no_refine: bool, smooth: bool, overwrite: bool,
+        decoder: str, model: str, batch_size: int | None, no_refine: bool, smooth: bool, overwrite: bool,
         max_latency_ms: float | None,
         realtime: bool, reconnects: int, timeout: float, manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:

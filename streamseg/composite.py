@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from streamseg.models import ModelSpec
+from streamseg.temporal import TemporalSmoother
 
 
 def model_size(height: int, width: int, spec: ModelSpec) -> tuple[int, int]:
@@ -62,6 +63,12 @@ def refine(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, guide_hr: torch.Tenso
 
     alpha_lr [N,1,h,w], guide_lr [N,3,h,w], guide_hr [N,3,H,W] (all float32) -> alpha [N,1,H,W] in 0..1.
     """
+    return apply_coefficients(guided_coefficients(alpha_lr, guide_lr, radius, eps), guide_hr)
+
+
+def guided_coefficients(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, radius: int = 1,
+                        eps: float = 1e-4) -> torch.Tensor:
+    """The model-resolution half of `refine`: [N,4,h,w] = window means of a (3 channels) and b."""
     i, p = guide_lr.contiguous(), alpha_lr.contiguous()  # plain layout: channel slices stay cheap
     # one box pass over everything that needs a local mean: I (3), p (1), I*p (3), I_a*I_b (6)
     pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
@@ -79,8 +86,12 @@ def refine(alpha_lr: torch.Tensor, guide_lr: torch.Tensor, guide_hr: torch.Tenso
                    inv_rg * cr + inv_gg * cg + inv_gb * cb,
                    inv_rb * cr + inv_gb * cg + inv_bb * cb], dim=1) / det
     b = mean_p - (a * mean_i).sum(1, keepdim=True)
-    ab = F.interpolate(box(torch.cat([a, b], 1), radius), size=guide_hr.shape[-2:], mode="bilinear",
-                       align_corners=False)
+    return box(torch.cat([a, b], 1), radius)
+
+
+def apply_coefficients(ab_lr: torch.Tensor, guide_hr: torch.Tensor) -> torch.Tensor:
+    """The full-resolution half of `refine`: alpha = a . rgb + b with a, b upsampled, clamped to 0..1."""
+    ab = F.interpolate(ab_lr, size=guide_hr.shape[-2:], mode="bilinear", align_corners=False)
     q = ab[:, 3:4] + ab[:, 0:1] * guide_hr[:, 0:1]
     q.addcmul_(ab[:, 1:2], guide_hr[:, 1:2]).addcmul_(ab[:, 2:3], guide_hr[:, 2:3])
     return q.clamp_(0, 1)
@@ -107,3 +118,22 @@ def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: str, background: 
     out = out.mul(255).round_().clamp_(0, 255).to(torch.uint8, memory_format=torch.channels_last)
     return out.permute(0, 2, 3, 1).contiguous()  # a no-op copy: channels_last is already [N,H,W,C]
 
+
+
+class TensorCompositor:
+    """Matte and composite with the tensor ops above, on the frames' device (the GPU path, and the
+    reference the fused CPU path is held to); carries the smoother's state from batch to batch."""
+
+    def __init__(self, layers: str, refine: bool, smoother: TemporalSmoother | None) -> None:
+        self.layers, self.refine, self.smoother = layers, refine, smoother
+
+    def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
+                 background: torch.Tensor | None) -> torch.Tensor:
+        """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
+        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8."""
+        h, w = pixels.shape[1:3]
+        frames = to_planar(pixels)  # [N,3,H,W] float 0..1
+        alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
+        if self.smoother is not None:
+            alpha = self.smoother(alpha, small)
+        return compose(frames, alpha, self.layers, background)

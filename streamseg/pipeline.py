@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from streamseg import composite
-from streamseg.backends.base import Backend
+from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
 from streamseg.errors import InputError, Interrupted, StreamsegError
@@ -44,7 +44,7 @@ class RunOptions:
     output: Path | str  # file or folder, or a URL for a live stream
     fmt: OutputFormat
     background: str = "studio"
-    batch_size: int = 8
+    batch_size: int | None = None  # None: auto_batch_size for the device
     refine: bool = True
     smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
     queue_size: int = 4  # batches in flight between two stages
@@ -140,9 +140,17 @@ class _Run:
                     return TIMEOUT
 
 
-def batch_frames(batch_size: int, info: VideoInfo) -> int:
-    """The batch size asked for, made smaller for very large frames (8K: 1) so memory stays bounded."""
-    return max(1, min(batch_size, BATCH_PIXELS // (info.width * info.height)))
+def auto_batch_size(device: torch.device) -> int:
+    """1 on the CPU (batching only adds latency and memory there: 15.0 against 10.9 frames/s for 8 on a
+    720p clip, BENCHMARKS.md), 8 on a GPU (fills it)."""
+    return 1 if device.type == "cpu" else 8
+
+
+def batch_frames(batch_size: int | None, info: VideoInfo, device: torch.device) -> int:
+    """The batch size asked for (None: auto for `device`), made smaller for very large frames (8K: 1)
+    so memory stays bounded."""
+    size = batch_size or auto_batch_size(device)
+    return max(1, min(size, BATCH_PIXELS // (info.width * info.height)))
 
 
 def check_frame_size(info: VideoInfo, name: str) -> None:
@@ -151,27 +159,48 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
                          f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE}", "use a larger video")
 
 
-def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, layers: str,
-                  refine: bool, smoother: TemporalSmoother | None = None) -> torch.Tensor:
-    """One batch through the model and the compositor: [N,H,W,3] uint8 -> [N,H,W,C] uint8 (host)."""
-    dev = backend.device
-    pixels = batch.frames.to(dev, non_blocking=True)  # [N,H,W,3] uint8
+def make_compositor(device: torch.device, layers: str, refine: bool = True, smooth: bool = True):
+    """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
+    one grey level: tests/test_cpu_compositor.py)."""
+    smoother = TemporalSmoother() if smooth else None
+    if device.type == "cpu":
+        from streamseg.cpu_compositor import CpuCompositor
+
+        return CpuCompositor(layers, refine, smoother)
+    return composite.TensorCompositor(layers, refine, smoother)
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """A batch after the network, on its way to the compositor."""
+    batch: FrameBatch
+    pixels: torch.Tensor  # [N,H,W,3] uint8 on the backend's device
+    small: torch.Tensor  # [N,3,h,w] float 0..1: the model's input picture
+    alpha_lr: torch.Tensor  # [N,1,h,w] 0..1: the network's matte
+
+
+def infer_batch(batch: FrameBatch, backend: Backend) -> Inferred:
+    pixels = batch.frames.to(backend.device, non_blocking=True)
     h, w = pixels.shape[1:3]
     small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(h, w, backend.spec))
-    frames = composite.to_planar(pixels)  # [N,3,H,W] float 0..1
-    alpha_lr = backend(composite.normalise(small, backend.spec))
-    alpha = composite.refine(alpha_lr, small, frames) if refine else composite.upsample(alpha_lr, (h, w))
-    if smoother is not None:
-        alpha = smoother(alpha, small)
-    bg = background.batch(len(batch)) if background is not None else None
-    images = composite.compose(frames, alpha, layers, bg)
-    if dev.type != "cuda":
+    return Inferred(batch, pixels, small, backend(composite.normalise(small, backend.spec)))
+
+
+def composite_batch(x: Inferred, background: Background | None, compositor) -> torch.Tensor:
+    """The images to encode, [N,H,W,C] uint8 on the host."""
+    bg = background.batch(len(x.batch)) if background is not None else None
+    images = compositor(x.pixels, x.small, x.alpha_lr, bg)
+    if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
     host.copy_(images, non_blocking=True)  # DMA straight into page-locked memory
-    torch.cuda.current_stream(dev).synchronize()
+    torch.cuda.current_stream(images.device).synchronize()
     return host
 
+
+def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor) -> torch.Tensor:
+    """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
+    return composite_batch(infer_batch(batch, backend), background, compositor)
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
         announce: Callable[[VideoInfo, str], None] | None = None, finish: threading.Event | None = None,
@@ -182,13 +211,25 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
     is processed. Setting `finish` ends the input early but finishes the output properly (how a live
     recording is stopped); setting `cancel` abandons the run like Ctrl-C (how a batch is stopped).
     """
+    threads = torch.get_num_threads()
+    if backend.device.type == "cpu":  # leave cores to FFmpeg's decoder and encoder threads
+        torch.set_num_threads(compute_threads())
+    try:
+        return _run(opts, backend, progress, announce, finish, cancel)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
+         announce: Callable[[VideoInfo, str], None] | None, finish: threading.Event | None,
+         cancel: threading.Event | None) -> RunSummary:
     source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder, backend.device)
     info = source.info
     background = writer = None
     stop_input = finish or threading.Event()
     state = _Run(stop_input, cancel)
     started = time.perf_counter()
-    busy = {"decode": 0.0, "infer+composite": 0.0, "encode": 0.0}
+    busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}
     counts = {"in": 0, "out": 0, "dropped": 0}
     latencies: collections.deque[float] = collections.deque(maxlen=100_000)
     try:
@@ -199,7 +240,9 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
         # real time: at most one batch waits before inference and one after, so a late frame is
         # dropped at once instead of aging in a queue
         depth = 1 if opts.realtime else opts.queue_size
-        decoded: queue.Queue = queue.Queue(maxsize=depth * opts.batch_size)
+        batch_size = batch_frames(opts.batch_size, info, backend.device)
+        decoded: queue.Queue = queue.Queue(maxsize=depth * batch_size)
+        inferred: queue.Queue = queue.Queue(maxsize=depth)
         finished: queue.Queue = queue.Queue(maxsize=depth)
         audio: queue.Queue = queue.Queue()  # compressed audio: small, and bounded by the input's interleaving
         if announce:
@@ -250,24 +293,36 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
                 if progress:
                     progress(len(batch))
 
-        stages = [Stage("decode", decode, state), Stage("encode", encode, state)]
+        compositor = make_compositor(backend.device, opts.fmt.layers, opts.refine, opts.smooth)
+
+        def compose() -> None:  # its own thread: on a CPU it overlaps the next batch's inference
+            while True:
+                item = state.get(inferred)
+                if item is END:
+                    state.put(finished, END)
+                    return
+                t = time.perf_counter()
+                images = composite_batch(item, background, compositor)
+                busy["composite"] += time.perf_counter() - t
+                state.put(finished, (images, item.batch))
+
+        stages = [Stage("decode", decode, state), Stage("composite", compose, state), Stage("encode", encode, state)]
         for s in stages:
             s.start()
         max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
-        batcher = Batcher(batch_frames(opts.batch_size, info), pin_memory=backend.device.type == "cuda",
+        batcher = Batcher(batch_size, pin_memory=backend.device.type == "cuda",
                           max_wait=max_wait)
-        smoother = TemporalSmoother() if opts.smooth else None
         try:
             while True:
                 item = state.get(decoded, batcher.wait_left())
                 batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
                 if batch is not None:
                     t = time.perf_counter()
-                    out = process_batch(batch, backend, background, opts.fmt.layers, opts.refine, smoother)
-                    busy["infer+composite"] += time.perf_counter() - t
-                    state.put(finished, (out, batch))
+                    out = infer_batch(batch, backend)
+                    busy["infer"] += time.perf_counter() - t
+                    state.put(inferred, out)
                 if item is END:
-                    state.put(finished, END)
+                    state.put(inferred, END)
                     break
         except _Stop:
             pass

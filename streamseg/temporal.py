@@ -29,12 +29,20 @@ class TemporalSmoother:
         keeps sensor noise from looking like motion) of consecutive frames, in order."""
         out = []
         for a, im in zip(alpha.split(1), image.split(1)):
-            prev_a, prev_im = self.prev_alpha, self.prev_image
-            if prev_a is not None and prev_a.shape == a.shape:
-                still = torch.exp(-(im - prev_im).abs().mean(1, keepdim=True) / self.image_sigma)
+            prev_a = self.prev_alpha
+            still = self.stillness(im)
+            if still is not None and prev_a is not None and prev_a.shape == a.shape:
                 still = F.interpolate(still, size=a.shape[-2:], mode="bilinear", align_corners=False)
                 agree = torch.exp(-(a - prev_a).abs() / self.alpha_tau)
                 a = torch.lerp(a, prev_a, self.strength * still * agree)
-            self.prev_alpha, self.prev_image = a, im
+            self.prev_alpha = a
             out.append(a)
         return torch.cat(out)
+
+    def stillness(self, image: torch.Tensor) -> torch.Tensor | None:
+        """[1,1,h,w]: 1 where this frame's picture [1,3,h,w] equals the previous one's, falling toward 0
+        as it changes; None for the first frame (or after a size change). Remembers `image`."""
+        prev, self.prev_image = self.prev_image, image
+        if prev is None or prev.shape != image.shape:
+            return None
+        return torch.exp(-(image - prev).abs().mean(1, keepdim=True) / self.image_sigma)

@@ -169,7 +169,7 @@ def test_json_summary(clip, tmp_path):
     r = cli("run", clip, "-o", tmp_path / "j.mp4", "--json", "-q")
     assert r.code == 0, r
     summary = json.loads(r.out)
-    assert summary["frames"] == 12 and summary["backend"].startswith("cpu") and summary["fps"] > 0
+    assert summary["frames"] == 12 and summary["backend"].startswith("openvino") and summary["fps"] > 0
     assert summary["device"] == "cpu" and summary["audio"] == "aac"
 
 
@@ -187,7 +187,7 @@ def test_info_reports_backend_and_model():
     r = cli("info", "--json")
     assert r.code == 0, r
     report = json.loads(r.out)
-    assert report["streamseg_backend_auto"] in ("cpu", "cuda", "tensorrt")
+    assert report["streamseg_backend_auto"] in ("openvino", "cuda", "tensorrt")
     assert report["codecs"]["libx264"] == "yes"
     assert report["model"]["held_out"]["dice"] > 0.9
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 import torch
 
 from streamseg.models import ModelSpec
+
+
+def compute_threads() -> int:
+    """Threads for inference and compositing on the CPU: half the cores, so decoding and encoding (FFmpeg's
+    own threads) keep the rest. On 2 cores, 1 compute thread ran 1080p at 12.0 frames/s against 10.6 with
+    2 that fought the encoder (BENCHMARKS.md)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class Backend(ABC):

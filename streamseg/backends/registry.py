@@ -54,6 +54,20 @@ def _cpu(model_path: Path, device: str | None) -> Backend:
     return CpuBackend(model_path)
 
 
+def _openvino_missing() -> str | None:
+    if importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed (pip install openvino)"
+    return None
+
+
+def _openvino(model_path: Path, device: str | None) -> Backend:
+    from streamseg.backends.openvino import OpenVinoBackend
+
+    if device not in (None, "cpu"):
+        raise InputError(f"the openvino backend runs on the CPU, not {device!r}", "use --devices cpu")
+    return OpenVinoBackend(model_path)
+
+
 def _cuda(model_path: Path, device: str | None) -> Backend:
     from streamseg.backends.torch_cuda import CudaBackend
 
@@ -76,10 +90,12 @@ BACKENDS = {
         BackendEntry("compiled", "AOTInductor package (torch.export), FP16 on a GPU; built once and cached",
                      _compiled_missing, _compiled),
         BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last, CUDA graphs", _cuda_missing, _cuda),
-        BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere)", lambda: None, _cpu),
+        BackendEntry("openvino", "OpenVINO on the CPU: BF16 where the CPU has it natively, else FP32; "
+                     "converted once and cached", _openvino_missing, _openvino),
+        BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere; the reference)", lambda: None, _cpu),
     )
 }
-AUTO_ORDER = ("tensorrt", "cuda", "cpu")  # "compiled" only when asked for: its first build takes minutes
+AUTO_ORDER = ("tensorrt", "cuda", "openvino", "cpu")  # "compiled" only when asked for: its first build takes minutes
 
 
 def resolve(name: str) -> str:

@@ -1,0 +1,249 @@
+"""CpuCompositor: the full-resolution half of the compositor, for frames on the CPU, in one fused pass.
+
+On a GPU, composite.py's tensor ops are fast. On a CPU each of them is a trip through memory over
+millions of float pixels (a 1080p frame as float RGB is 25 MB), and the full-resolution work cost more
+than the network. Here, one compiled loop (numba) reads each pixel of the uint8 frame once and does all
+of it: the bilinear upsampling of the guided filter's coefficients (and of the smoother's stillness
+map), the refined matte, the temporal smoothing, and the blend over the background, rounding to uint8.
+The model-resolution half (the coefficients, the stillness) stays in composite.py and temporal.py,
+shared with the GPU path. tests/test_cpu_compositor.py holds the two paths within one grey level.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from streamseg.temporal import TemporalSmoother
+
+LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
+CHANNELS = {"rgb": 3, "rgba": 4, "matte": 3}
+
+
+@numba.njit(cache=True)
+def _taps(n_out, n_in):  # pragma: no cover (compiled)
+    """Bilinear taps, align_corners=False as torch's interpolate and OpenCV's resize: source index
+    (dst + 0.5) * n_in / n_out - 0.5, clamped at the edges. -> (i0, i1, weight of i1)."""
+    scale = np.float32(n_in / n_out)
+    i0 = np.empty(n_out, np.int64)
+    i1 = np.empty(n_out, np.int64)
+    t = np.empty(n_out, np.float32)
+    for x in range(n_out):
+        s = max((x + np.float32(0.5)) * scale - np.float32(0.5), np.float32(0))
+        i = min(int(s), n_in - 1)
+        i0[x], i1[x], t[x] = i, min(i + 1, n_in - 1), s - i
+    return i0, i1, t
+
+
+@numba.njit(fastmath=True, cache=True)
+def _box(planes, r):  # pragma: no cover (compiled)
+    """Mean over a (2r+1)^2 window per plane of [C,h,w], edges replicated (as composite.box)."""
+    n, h, w = planes.shape
+    rows = np.empty_like(planes)
+    out = np.empty_like(planes)
+    norm = np.float32(1 / (2 * r + 1) ** 2)
+    for c in range(n):
+        for i in range(h):
+            src, dst = planes[c, i], rows[c, i]
+            for j in range(w):
+                dst[j] = 0
+            for d in range(-r, r + 1):  # interior: plain shifted sums (vectorised); edges: clamped
+                for j in range(r, w - r):
+                    dst[j] += src[j + d]
+                for j in range(0, min(r, w)):
+                    dst[j] += src[min(max(j + d, 0), w - 1)]
+                for j in range(max(r, w - r), w):
+                    dst[j] += src[min(max(j + d, 0), w - 1)]
+        for i in range(h):
+            dst = out[c, i]
+            for j in range(w):
+                dst[j] = 0
+            for d in range(-r, r + 1):
+                src = rows[c, min(max(i + d, 0), h - 1)]
+                for j in range(w):
+                    dst[j] += src[j]
+            for j in range(w):
+                dst[j] *= norm
+    return out
+
+
+@numba.njit(fastmath=True, error_model="numpy", cache=True)
+def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
+    """composite.guided_coefficients for one frame: alpha [h,w], guide [3,h,w] 0..1 -> [4,h,w], with
+    a per grey level (divided by 255) so it applies to the uint8 frame directly."""
+    h, w = alpha.shape
+    stats = np.empty((13, h, w), np.float32)  # I (3), p, I*p (3), I_a*I_b for the 6 pairs
+    for i in range(h):
+        red, grn, blu, p, st = guide[0, i], guide[1, i], guide[2, i], alpha[i], stats[:, i]
+        for j in range(w):  # one statement per plane: simple loops that LLVM vectorises
+            st[0, j] = red[j]
+            st[1, j] = grn[j]
+            st[2, j] = blu[j]
+            st[3, j] = p[j]
+            st[4, j] = red[j] * p[j]
+            st[5, j] = grn[j] * p[j]
+            st[6, j] = blu[j] * p[j]
+            st[7, j] = red[j] * red[j]
+            st[8, j] = red[j] * grn[j]
+            st[9, j] = red[j] * blu[j]
+            st[10, j] = grn[j] * grn[j]
+            st[11, j] = grn[j] * blu[j]
+            st[12, j] = blu[j] * blu[j]
+    m = _box(stats, r)
+    ab = np.empty((4, h, w), np.float32)
+    for i in range(h):
+        mi, o = m[:, i], ab[:, i]
+        for j in range(w):
+            mr, mg, mb, mp = mi[0, j], mi[1, j], mi[2, j], mi[3, j]
+            cr = mi[4, j] - mr * mp
+            cg = mi[5, j] - mg * mp
+            cb = mi[6, j] - mb * mp
+            rr = mi[7, j] - mr * mr + eps
+            rg = mi[8, j] - mr * mg
+            rb = mi[9, j] - mr * mb
+            gg = mi[10, j] - mg * mg + eps
+            gb = mi[11, j] - mg * mb
+            bb = mi[12, j] - mb * mb + eps
+            irr = gg * bb - gb * gb
+            irg = gb * rb - rg * bb
+            irb = rg * gb - gg * rb
+            inv_det = np.float32(1) / (rr * irr + rg * irg + rb * irb)
+            ar = (irr * cr + irg * cg + irb * cb) * inv_det
+            ag = (irg * cr + (rr * bb - rb * rb) * cg + (rb * rg - rr * gb) * cb) * inv_det
+            ac = (irb * cr + (rb * rg - rr * gb) * cg + (rr * gg - rg * rg) * cb) * inv_det
+            o[0, j] = ar
+            o[1, j] = ag
+            o[2, j] = ac
+            o[3, j] = mp - (ar * mr + ag * mg + ac * mb)
+    ab = _box(ab, r)
+    for c in range(3):
+        ab[c] /= np.float32(255)
+    return ab
+
+
+@numba.njit(fastmath=True, cache=True)
+def _widen(coef, width):  # pragma: no cover (compiled)
+    """[C,h,w] -> [C,h,width]: the horizontal half of the bilinear upsampling, done once per model row
+    (4x fewer rows than the frame has) so the per-pixel pass below only blends two rows."""
+    x0, x1, t = _taps(width, coef.shape[2])
+    out = np.empty((coef.shape[0], coef.shape[1], width), np.float32)
+    for r in range(coef.shape[0] * coef.shape[1]):
+        c, i = r // coef.shape[1], r % coef.shape[1]
+        for x in range(width):
+            out[c, i, x] = (1 - t[x]) * coef[c, i, x0[x]] + t[x] * coef[c, i, x1[x]]
+    return out
+
+
+@numba.njit(fastmath=True, error_model="numpy", cache=True)
+def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out):  # pragma: no cover
+    """frame uint8 [H,W,3]; wide float32 [5,h,W] (coefficients widened to the frame: a per grey level
+    (3), b, stillness, the last read when `smooth`); prev float32 [H,W] (the previous matte, read when
+    `smooth`); bg uint8 [1 or H,1 or W,3]; layers 0 rgb / 1 rgba / 2 matte.
+    Writes out uint8 [H,W,C] and alpha_out float32 [H,W]."""
+    height, width = frame.shape[0], frame.shape[1]
+    y0, y1, ty = _taps(height, wide.shape[1])
+    half, one, zero, top = np.float32(0.5), np.float32(1), np.float32(0), np.float32(255)
+    inv_tau = one / (tau * np.float32(64))
+    for y in range(height):
+        t = ty[y]
+        u = one - t
+        # whole-row slices and branch-free inner loops, so LLVM vectorises them
+        a0, a1 = wide[:, y0[y]], wide[:, y1[y]]  # [5, W] each
+        fr, q, p = frame[y], alpha_out[y], prev[y]
+        if smooth:
+            for x in range(width):
+                v = (u * a0[3, x] + t * a1[3, x] + (u * a0[0, x] + t * a1[0, x]) * np.float32(fr[x, 0])
+                     + (u * a0[1, x] + t * a1[1, x]) * np.float32(fr[x, 1])
+                     + (u * a0[2, x] + t * a1[2, x]) * np.float32(fr[x, 2]))
+                v = min(max(v, zero), one)
+                d = p[x] - v
+                # exp(-|d|/tau) as (1 + |d|/(64 tau))^-64: six squarings that vectorise, within 0.002
+                e = one + abs(d) * inv_tau
+                e *= e
+                e *= e
+                e *= e
+                e *= e
+                e *= e
+                e *= e
+                q[x] = v + strength * (u * a0[4, x] + t * a1[4, x]) * d / e
+        else:
+            for x in range(width):
+                v = (u * a0[3, x] + t * a1[3, x] + (u * a0[0, x] + t * a1[0, x]) * np.float32(fr[x, 0])
+                     + (u * a0[1, x] + t * a1[1, x]) * np.float32(fr[x, 1])
+                     + (u * a0[2, x] + t * a1[2, x]) * np.float32(fr[x, 2]))
+                q[x] = min(max(v, zero), one)
+        o = out[y]
+        if layers == 0:
+            b = bg[min(np.int64(y), bg.shape[0] - 1)]
+            if b.shape[0] == 1:  # one colour
+                for c in range(3):
+                    k = np.float32(b[0, c])
+                    for x in range(width):
+                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
+            else:
+                for x in range(width):
+                    for c in range(3):
+                        k = np.float32(b[x, c])
+                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
+        elif layers == 1:
+            for x in range(width):
+                o[x, 0], o[x, 1], o[x, 2] = fr[x, 0], fr[x, 1], fr[x, 2]
+                o[x, 3] = np.uint8(q[x] * top + half)
+        else:
+            for x in range(width):
+                m = np.uint8(q[x] * top + half)
+                o[x, 0], o[x, 1], o[x, 2] = m, m, m
+
+
+class CpuCompositor:
+    """Matte and composite for one run on the CPU; carries the smoother's state from batch to batch."""
+
+    def __init__(self, layers: str, refine: bool, smoother: TemporalSmoother | None) -> None:
+        if layers not in LAYERS:
+            raise ValueError(f"layers = {layers!r} must be rgb, rgba or matte")
+        self.layers, self.refine, self.smoother = layers, refine, smoother
+        self.prev_alpha: np.ndarray | None = None
+        self._spare: np.ndarray | None = None
+        self._bg: tuple[torch.Tensor, np.ndarray] | None = None  # a static background, converted once
+
+    def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
+                 background: torch.Tensor | None) -> torch.Tensor:
+        """frames [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
+        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8, as
+        composite.compose(...) after composite.refine(...) and TemporalSmoother would give."""
+        n, height, width = frames.shape[:3]
+        small_np = small.contiguous().numpy()
+        alpha_np = alpha_lr.contiguous().numpy()
+        bg_all = np.zeros((1, 1, 1, 3), np.uint8)  # unused unless rgb
+        if background is not None:
+            bg_all = self._background(background)
+        out = np.empty((n, height, width, CHANNELS[self.layers]), np.uint8)
+        pixels = frames.numpy()
+        for k in range(n):
+            if self.refine:
+                coef = _coefficients(alpha_np[k, 0], small_np[k], 1, np.float32(1e-4))
+            else:  # plain upsampling: a = 0, b = the matte
+                coef = np.concatenate([np.zeros_like(small_np[k]), alpha_np[k]])
+            still = self.smoother.stillness(small[k:k + 1]) if self.smoother is not None else None
+            smooth = still is not None and self.prev_alpha is not None and self.prev_alpha.shape == (height, width)
+            if smooth:
+                coef = np.concatenate([coef, still[0].numpy()])
+            bg = bg_all[min(k, len(bg_all) - 1)]
+            alpha = self._spare if self._spare is not None and self._spare.shape == (height, width) \
+                else np.empty((height, width), np.float32)
+            _fused(pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
+                   np.float32(self.smoother.strength if smooth else 0),
+                   np.float32(self.smoother.alpha_tau if smooth else 1), bg, LAYERS[self.layers], out[k], alpha)
+            self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
+            self.prev_alpha = alpha
+        return torch.from_numpy(out)
+
+    def _background(self, background: torch.Tensor) -> np.ndarray:
+        """[N or 1,H or 1,W or 1,3] uint8: exact for colours and the studio sweep, within half a grey
+        level for pictures and videos (so the blend stays within one level of composite.compose)."""
+        if self._bg is not None and self._bg[0] is background:
+            return self._bg[1]
+        u8 = background.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        self._bg = (background, u8)
+        return u8

@@ -1,0 +1,59 @@
+"""The fused CPU compositor gives the tensor compositor's pixels within one grey level (issue 10)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from streamseg import composite
+from streamseg.background import Background
+from streamseg.cpu_compositor import CpuCompositor
+from streamseg.synthetic import scene
+from streamseg.temporal import TemporalSmoother
+
+
+def scene_frames(n: int, height: int, width: int) -> torch.Tensor:
+    """n consecutive frames of a drawn street with a car moving, [n,H,W,3] uint8, with sensor noise."""
+    rng = np.random.default_rng(0)
+    frames = []
+    rgb, _ = scene(np.random.default_rng(3), height, width)
+    for k in range(n):
+        noisy = np.roll(rgb, k * 7, axis=1).astype(np.int16) + rng.integers(-3, 4, rgb.shape)
+        frames.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    return torch.from_numpy(np.stack(frames))
+
+
+def model_inputs(pixels: torch.Tensor, size=(64, 112)) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model-resolution picture and a plausible soft matte of it (the network is not under test)."""
+    small = composite.downscale(pixels.permute(0, 3, 1, 2), size)
+    alpha_lr = torch.sigmoid((small[:, 0:1] - small[:, 2:3]) * 12 + (small.mean(1, keepdim=True) - 0.45) * 20)
+    return small, alpha_lr
+
+
+@pytest.mark.parametrize("layers", ["rgb", "rgba", "matte"])
+@pytest.mark.parametrize("refine", [True, False])
+@pytest.mark.parametrize("background", ["studio", "#1e90ff"])
+def test_fused_cpu_path_matches_tensor_path(layers, refine, background):
+    pixels = scene_frames(4, 180, 320)
+    small, alpha_lr = model_inputs(pixels)
+    bg = Background(background, 180, 320, torch.device("cpu")) if layers == "rgb" else None
+    ref = composite.TensorCompositor(layers, refine, TemporalSmoother())
+    fused = CpuCompositor(layers, refine, TemporalSmoother())
+    for k in range(len(pixels)):  # frame by frame, so the smoothing's memory is compared too
+        one = slice(k, k + 1)
+        want = ref(pixels[one], small[one], alpha_lr[one], bg.batch(1) if bg else None)
+        got = fused(pixels[one], small[one], alpha_lr[one], bg.batch(1) if bg else None)
+        assert got.shape == want.shape and got.dtype == torch.uint8
+        diff = (got.int() - want.int()).abs()
+        assert diff.max() <= 1, (k, diff.max().item(), (diff > 1).sum().item())
+
+
+def test_fused_cpu_path_batches_like_single_frames():
+    pixels = scene_frames(3, 120, 208)
+    small, alpha_lr = model_inputs(pixels, (64, 112))
+    bg = Background("studio", 120, 208, torch.device("cpu"))
+    one = CpuCompositor("rgb", True, TemporalSmoother())
+    singles = torch.cat([one(pixels[k:k + 1], small[k:k + 1], alpha_lr[k:k + 1], bg.batch(1)) for k in range(3)])
+    batched = CpuCompositor("rgb", True, TemporalSmoother())(pixels, small, alpha_lr, bg.batch(3))
+    assert torch.equal(singles, batched)
