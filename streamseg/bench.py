@@ -8,6 +8,7 @@ and its ratio to the slowest stage it depends on are measured in the same run.
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import threading
 import time
@@ -24,7 +25,24 @@ from streamseg.batching import Batcher
 from streamseg.io.reader import Frame, VideoReader
 from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS, open_writer
-from streamseg.pipeline import RunOptions, make_compositor, process_batch, run
+from streamseg.pipeline import (
+    Inferred,
+    RunOptions,
+    auto_batch_size,
+    composite_batch,
+    make_compositor,
+    process_batch,
+    run,
+)
+
+SPREAD_LIMIT = 0.2  # repeated measurements of one stage further apart than this: warn
+REPEATS = 3  # each stage alone is measured this many times; the median is reported
+
+
+def median_and_spread(rates: list[float]) -> tuple[float, float]:
+    """The median of repeated frames/s measurements and how far apart they are ((max - min) / median)."""
+    mid = statistics.median(rates)
+    return round(mid, 2), (round((max(rates) - min(rates)) / mid, 3) if mid > 0 else 0.0)
 
 
 @dataclass
@@ -37,7 +55,7 @@ class BenchReport:
     backend: str
     decoder: str = ""
     decode_fps: float = 0.0
-    infer_fps: dict = field(default_factory=dict)  # "backend/bN/HxW" -> frames/s
+    infer_fps: dict = field(default_factory=dict)  # "backend batch N at HxW" -> frames/s
     composite_fps: float = 0.0
     encode_fps: dict = field(default_factory=dict)  # format -> frames/s
     pipeline_fps: float = 0.0
@@ -46,6 +64,7 @@ class BenchReport:
     slowest_fps: float = 0.0
     peak_gpu_mb: float | None = None
     gpu_util: float | None = None
+    spread: dict = field(default_factory=dict)  # stage -> (max - min) / median of its repeated measurements
 
     def limit(self, fmt: str) -> float:
         """The slower of decode and encode: what the pipeline cannot beat."""
@@ -53,6 +72,16 @@ class BenchReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def keep(self, stage: str, rates: list[float]) -> float:
+        """Record a stage's repeated measurements; returns their median."""
+        median, self.spread[stage] = median_and_spread(rates)
+        return median
+
+    def warnings(self, limit: float = SPREAD_LIMIT) -> list[str]:
+        return [f"{stage}: repeated measurements differ by {100 * x:.0f}% (a busy machine?): "
+                f"take this figure with care, or measure again on a quiet one"
+                for stage, x in self.spread.items() if x > limit]
 
 
 def sync(device: torch.device) -> None:
@@ -64,29 +93,45 @@ def rate(frames: int, seconds: float) -> float:
     return round(frames / seconds, 2) if seconds > 0 else 0.0
 
 
-def bench_decode(clip: Path, device: torch.device) -> tuple[float, int, str]:
+def chunk_rates(durations: list[float], counts: list[int] | None = None) -> list[float]:
+    """frames/s over REPEATS consecutive parts of a run, from each item's duration (and frame count)."""
+    counts = counts or [1] * len(durations)
+    parts = max(1, min(REPEATS, len(durations)))
+    bounds = [round(i * len(durations) / parts) for i in range(parts + 1)]
+    return [rate(sum(counts[a:b]), sum(durations[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
+def bench_decode(clip: Path, device: torch.device) -> tuple[list[float], int, str]:
     """Decoding alone, with the decoder a run on `device` would choose (NVDEC where it can work)."""
     source = Source(clip, decoder="auto", device=device)
     try:
+        durations = []
         t = time.perf_counter()
-        n = sum(isinstance(item, Frame) for item in source.items(threading.Event()))
-        sync(device)
-        return rate(n, time.perf_counter() - t), n, source.decoder
+        for item in source.items(threading.Event()):
+            if isinstance(item, Frame):
+                sync(device)
+                now = time.perf_counter()
+                durations.append(now - t)
+                t = now
+        return chunk_rates(durations), len(durations), source.decoder
     finally:
         source.close()
 
 
-def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: float = 3.0) -> float:
+def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: float = 3.0) -> list[float]:
     x = torch.rand(batch, 3, *size, device=backend.device)
     for _ in range(2):  # warm-up: kernel selection, graph capture, allocator
         backend(x)
     sync(backend.device)
-    n, t = 0, time.perf_counter()
-    while time.perf_counter() - t < seconds or n < 3:
-        backend(x)
-        n += 1
-    sync(backend.device)
-    return rate(n * batch, time.perf_counter() - t)
+    rates = []
+    for _ in range(REPEATS):
+        n, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds / REPEATS or n < 3:
+            backend(x)
+            n += 1
+        sync(backend.device)
+        rates.append(rate(n * batch, time.perf_counter() - t))
+    return rates
 
 
 def decoded_frames(clip: Path, limit: int) -> list:
@@ -99,34 +144,34 @@ def decoded_frames(clip: Path, limit: int) -> list:
         return frames, reader.info
 
 
-def bench_composite(frames, info, backend: Backend, batch: int) -> float:
-    """Everything around the network: upload, resize, refine, blend, download (network replaced by
-    the downscaled luma, which costs nothing)."""
+def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
+    """Everything around the network, as a run does it on this device: upload, resize, refine, smooth,
+    blend, download (the network replaced by the downscaled luma, which costs nothing)."""
     dev = backend.device
     bg = Background("studio", info.height, info.width, dev)
     batcher = Batcher(batch, pin_memory=dev.type == "cuda")
     batches = [b for f in frames if (b := batcher.add(f)) is not None]
     if not batches:
         batches = [batcher.flush()]
+    compositor = make_compositor(dev, "rgb")
 
     def once(b):
-        x = composite.to_planar(b.frames.to(dev, non_blocking=True))
-        small = composite.downscale(x, composite.model_size(*x.shape[-2:], backend.spec))
-        alpha = composite.refine(small.mean(1, keepdim=True), small, x)
-        return composite.compose(x, alpha, "rgb", bg.batch(len(b))).cpu()
+        pixels = b.frames.to(dev, non_blocking=True)
+        small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(*pixels.shape[1:3], backend.spec))
+        return composite_batch(Inferred(b, pixels, small, small.mean(1, keepdim=True)), bg, compositor)
 
     once(batches[0])
     sync(dev)
-    t = time.perf_counter()
-    n = 0
+    durations = []
     for b in batches:
+        t = time.perf_counter()
         once(b)
-        n += len(b)
-    sync(dev)
-    return rate(n, time.perf_counter() - t)
+        sync(dev)
+        durations.append(time.perf_counter() - t)
+    return chunk_rates(durations, [len(b) for b in batches])
 
 
-def bench_encode(frames, info, fmt_name: str, workdir: Path) -> float:
+def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
     fmt = FORMATS[fmt_name]
     images = []
     for f in frames:
@@ -136,11 +181,15 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> float:
         images.append((img.numpy(), f.pts))
     out = workdir / f"enc_{fmt_name}{fmt.suffix or '_png'}"
     writer = open_writer(out, fmt, info, None)
-    t = time.perf_counter()
+    durations = []
     for img, pts in images:
+        t = time.perf_counter()
         writer.write(img, pts)
-    writer.close()
-    return rate(len(images), time.perf_counter() - t)
+        durations.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    writer.close()  # the encoder's last frames: counted in the last part
+    durations[-1] += time.perf_counter() - t
+    return chunk_rates(durations)
 
 
 def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "mp4") -> float:
@@ -204,37 +253,39 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
               extra_backends: list[Backend] | None = None, serial: bool = True,
               encode_frames: int = 120, log: Callable[[str], None] = lambda s: None) -> BenchReport:
     dev = backend.device
+    run_batch = auto_batch_size(dev)  # what `streamseg run` uses here
     with tempfile.TemporaryDirectory(prefix="streamseg-bench-") as tmp:
         work = Path(tmp)
         log("decode ...")
-        decode_fps, n, decoder = bench_decode(clip, dev)
+        rates, n, decoder = bench_decode(clip, dev)
         frames, info = decoded_frames(clip, encode_frames)
         report = BenchReport(clip=str(clip), width=info.width, height=info.height, frames=n,
-                             device=str(dev), backend=backend.describe(), decoder=decoder, decode_fps=decode_fps)
+                             device=str(dev), backend=backend.describe(), decoder=decoder)
+        report.decode_fps = report.keep("decode", rates)
         size = composite.model_size(info.height, info.width, backend.spec)
         for b in [backend, *(extra_backends or [])]:
-            for bs in batch_sizes:
-                log(f"inference {b.name} batch {bs} ...")
-                report.infer_fps[f"{b.name}/b{bs}/{size[0]}x{size[1]}"] = bench_infer(b, bs, size)
-                if size != (256, 256):
-                    report.infer_fps[f"{b.name}/b{bs}/256x256"] = bench_infer(b, bs, (256, 256))
+            for bs in sorted({*batch_sizes, run_batch}):
+                for hw in [size] + ([(256, 256)] if size != (256, 256) else []):
+                    log(f"inference {b.name} batch {bs} at {hw[0]}x{hw[1]} ...")
+                    key = infer_key(b.name, bs, hw)
+                    report.infer_fps[key] = report.keep(f"inference {key}", bench_infer(b, bs, hw))
         log("composite ...")
-        report.composite_fps = bench_composite(frames, info, backend, max(batch_sizes))
+        report.composite_fps = report.keep("composite", bench_composite(frames, info, backend, run_batch))
         for fmt in formats:
             log(f"encode {fmt} ...")
-            report.encode_fps[fmt] = bench_encode(frames, info, fmt, work)
+            report.encode_fps[fmt] = report.keep(f"encode {fmt}", bench_encode(frames, info, fmt, work))
         del frames
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         log("pipeline ...")
-        opts = RunOptions(clip, work / "pipeline.mp4", FORMATS["mp4"], batch_size=max(batch_sizes))
+        opts = RunOptions(clip, work / "pipeline.mp4", FORMATS["mp4"])  # batch size: auto, as a run
         summary, report.gpu_util = GpuSampler(dev).measure(lambda: run(opts, backend))
         report.pipeline_fps = summary.fps
         if dev.type == "cuda":
             report.peak_gpu_mb = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
         stages = {"decode": report.decode_fps, "composite": report.composite_fps,
                   "encode mp4": report.encode_fps.get("mp4", float("inf")),
-                  "inference": report.infer_fps[f"{backend.name}/b{max(batch_sizes)}/{size[0]}x{size[1]}"]}
+                  "inference": report.infer_fps[infer_key(backend.name, run_batch, size)]}
         report.slowest_stage = min(stages, key=stages.get)
         report.slowest_fps = stages[report.slowest_stage]
         if serial:
@@ -243,24 +294,34 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
     return report
 
 
+def infer_key(backend: str, batch: int, size: tuple[int, int]) -> str:
+    return f"{backend} batch {batch} at {size[0]}x{size[1]}"
+
+
 def format_report(r: BenchReport) -> str:
+    """The report in plain words: each stage alone, then the pipeline against what bounds it."""
+    rows = [(f"decode ({r.decoder})", r.decode_fps)]
+    rows += [(f"inference {k}", v) for k, v in r.infer_fps.items()]
+    rows += [("composite (everything but the network)", r.composite_fps)]
+    rows += [(f"encode {k}", v) for k, v in r.encode_fps.items()]
+    width = max(len(name) for name, _ in rows) + 2
     lines = [f"clip {r.clip}: {r.width}x{r.height}, {r.frames} frames; device {r.device}; backend {r.backend}",
-             f"  decode                 {r.decode_fps:8.1f} frames/s ({r.decoder})"]
-    for k, v in r.infer_fps.items():
-        lines.append(f"  inference {k:22s} {v:8.1f} frames/s")
-    lines.append(f"  composite (no model)   {r.composite_fps:8.1f} frames/s")
-    for k, v in r.encode_fps.items():
-        lines.append(f"  encode {k:15s} {v:8.1f} frames/s")
+             f"each stage alone (median of {REPEATS} measurements):"]
+    lines += [f"  {name:{width}s}{fps:9.1f} frames/s" for name, fps in rows]
+    lines.append(f"whole run (pipelined, mp4): {r.pipeline_fps:.1f} frames/s")
     limit = r.limit("mp4")
-    lines.append(f"  pipeline (mp4)         {r.pipeline_fps:8.1f} frames/s   "
-                 f"= {r.pipeline_fps / limit:.2f} x min(decode, encode mp4) = {limit:.1f}")
-    lines.append(f"  pipeline / slowest stage it runs ({r.slowest_stage}, {r.slowest_fps:.1f}): "
-                 f"{r.pipeline_fps / r.slowest_fps:.2f}")
+    lines.append(f"  decode and mp4 encode alone would allow at most {limit:.1f} frames/s; "
+                 f"the run reaches {100 * r.pipeline_fps / limit:.0f}% of that")
+    lines.append(f"  the slowest stage it runs is {r.slowest_stage} ({r.slowest_fps:.1f} frames/s alone); "
+                 f"the run reaches {100 * r.pipeline_fps / r.slowest_fps:.0f}% of it")
     if r.serial_fps:
-        lines.append(f"  frame by frame, no overlap {r.serial_fps:8.1f} frames/s; "
-                     f"pipeline is {r.pipeline_fps / r.serial_fps:.2f}x faster")
+        ratio = r.pipeline_fps / r.serial_fps
+        verdict = (f"the pipeline is {ratio:.2f}x as fast" if ratio >= 1 else
+                   f"the pipeline is slower, {100 * (1 - ratio):.0f}% below it")
+        lines.append(f"  frame by frame with no overlap: {r.serial_fps:.1f} frames/s; {verdict}")
     if r.peak_gpu_mb is not None:
         lines.append(f"  peak GPU memory {r.peak_gpu_mb:.0f} MB, GPU utilisation {r.gpu_util}%")
+    lines += [f"warning: {w}" for w in r.warnings()]
     return "\n".join(lines)
 
 

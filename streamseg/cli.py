@@ -22,8 +22,10 @@ FORMAT_NAMES = ("mp4", "mov", "webm", "png", "matte")
 MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
 
 
-def fail(e: StreamsegError) -> None:
+def fail(e: StreamsegError, as_json: bool = False) -> None:
     click.echo(f"streamseg: error: {e}", err=True)
+    if as_json:  # --json promises one object on stdout, failure included (even with -q)
+        click.echo(json.dumps({"status": "failed", "error": e.problem, "fix": e.fix, "exit_code": e.exit_code}))
     sys.exit(e.exit_code)
 
 
@@ -33,17 +35,18 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("as_json"))
         try:
             return command(*args, **kwargs)
         except StreamsegError as e:
-            fail(e)
+            fail(e, as_json)
         except KeyboardInterrupt:
-            fail(Interrupted("interrupted"))
+            fail(Interrupted("interrupted"), as_json)
         except Exception as e:  # noqa: BLE001  a bug: say so plainly instead of a traceback
             if os.environ.get("STREAMSEG_DEBUG"):
                 raise
             fail(StreamsegError(f"internal error: {type(e).__name__}: {e}",
-                                "run again with STREAMSEG_DEBUG=1 to see where, and report it"))
+                                "run again with STREAMSEG_DEBUG=1 to see where, and report it"), as_json)
 
     return wrapper
 
@@ -56,6 +59,17 @@ def on_sigterm(signum, frame) -> None:  # noqa: ARG001
 @click.version_option(package_name="streamseg")
 def main() -> None:
     """Remove the background from car videos: composite over a backdrop, or deliver an alpha matte."""
+
+
+def parse_frame_size(text: str) -> tuple[int, int]:
+    """--size WIDTHxHEIGHT for generated clips: even, at least 64x64."""
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit()):
+        raise InputError(f"--size {text!r} is not WIDTHxHEIGHT", "e.g. --size 1920x1080")
+    width, height = int(w), int(h)
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise InputError(f"--size {text} must be even and at least 64x64", "e.g. --size 1280x720")
+    return width, height
 
 
 def parse_batch_size(text: str) -> int | None:
@@ -187,16 +201,15 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
                       quiet: bool, as_json: bool, say, finish) -> None:
     from dataclasses import replace
 
-    from streamseg.io.reader import is_stream, source_name
+    from streamseg.io.reader import source_name
     from streamseg.pipeline import run as run_pipeline
 
-    out_name = str(out) if is_stream(out) else out.name
     with open_backend(backend, model_path) as engine:
         bars = []
 
         def announce(info, decoder: str) -> None:
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
-                f"{info.describe_frames()}) -> {out_name} "
+                f"{info.describe_frames()}) -> {out} "
                 f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
                 f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}")
             if not quiet and sys.stderr.isatty():
@@ -218,6 +231,18 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
         f"({summary.fps:.1f} frames/s{extra})")
     if as_json:
         click.echo(json.dumps(asdict(summary)))
+
+
+def describe_scores(held_out: dict | None) -> str:
+    """A checkpoint's held-out scores in words: "held-out Dice 0.936, IoU 0.888 on 392 images (...)"."""
+    if not held_out or "dice" not in held_out:
+        return "held-out scores: not recorded in the checkpoint"
+    text = f"held-out Dice {held_out['dice']:.3f}"
+    if "iou" in held_out:
+        text += f", IoU {held_out['iou']:.3f}"
+    if "images" in held_out:
+        text += f" on {held_out['images']} images"
+    return text + (f" ({held_out['split']})" if held_out.get("split") else "")
 
 
 def describe_model(path: Path, spec) -> str:
@@ -307,8 +332,8 @@ def info(as_json: bool) -> None:
     click.echo("decoders: " + ", ".join(f"{k} {v}" for k, v in decoders.items()))
     click.echo(f"torch {torch.__version__}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
     click.echo("codecs: " + ", ".join(f"{k} {v}" for k, v in codecs.items()))
-    click.echo(f"model: {path} (width {spec.width}, input {spec.input_height}x{spec.input_width}, "
-               f"held-out {meta.get('held_out')})")
+    click.echo(f"model: {path} ({spec.arch}, width {spec.width}, input {spec.input_height}x{spec.input_width})")
+    click.echo(f"  {describe_scores(meta.get('held_out'))}")
     click.echo("models: " + ", ".join(f"{m['name']} {'installed' if m['installed'] else 'not installed'}"
                                       for m in report["models"]))
 
@@ -326,19 +351,17 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
     from streamseg.io.writer import output_error
     from streamseg.sample import SampleSpec, write_sample
 
-    w, _, h = size.lower().partition("x")
-    try:
-        width, height = int(w), int(h)
-    except ValueError:
-        raise InputError(f"--size {size!r} is not WIDTHxHEIGHT", "e.g. --size 1920x1080") from None
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise InputError(f"--size {size} must be even and at least 64x64", "e.g. --size 1280x720")
+    width, height = parse_frame_size(size)
     if output.exists() and not overwrite:
         raise InputError(f"{output} already exists", "pass --overwrite or choose another name")
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")  # the suffix names the container
+    from tqdm import tqdm
+
+    frames = max(1, round(seconds * fps))
     try:
-        write_sample(partial, SampleSpec(width=width, height=height, frames=max(1, round(seconds * fps)),
-                                         fps=fps, seed=seed))
+        with tqdm(total=frames, unit="frame", desc=f"drawing {output.name}", dynamic_ncols=True) as bar:
+            write_sample(partial, SampleSpec(width=width, height=height, frames=frames, fps=fps, seed=seed),
+                         progress=bar.update)
         os.replace(partial, output)
     except OSError as e:
         raise output_error(output, e) from None
@@ -354,7 +377,8 @@ def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwri
 @click.option("--backend", default="auto", show_default=True)
 @click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--compare", multiple=True, help="Also measure inference on these backends.")
-@click.option("--batch-sizes", default="1,8", show_default=True, help="Comma-separated.")
+@click.option("--batch-sizes", default="1,8", show_default=True,
+              help="Comma-separated, for inference alone (the run itself uses --batch-size auto).")
 @click.option("--formats", default="mp4,mov,webm", show_default=True, help="Encoders to measure.")
 @click.option("--no-serial", is_flag=True, help="Skip the frame-by-frame baseline.")
 @click.option("--soak", type=click.IntRange(10), help="Instead: this many frames of a generated live stream, "
@@ -373,7 +397,12 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
     from streamseg.sample import SampleSpec, write_sample
 
     model_path = resolve_model(model)
-    sizes = [int(b) for b in batch_sizes.split(",")]
+    parts = [b.strip() for b in batch_sizes.split(",") if b.strip()]
+    if not parts or not all(b.isdigit() and 1 <= int(b) <= 256 for b in parts):
+        raise InputError(f"--batch-sizes {batch_sizes!r} is not a list of numbers from 1 to 256",
+                         "e.g. --batch-sizes 1,8")
+    sizes = [int(b) for b in parts]
+    width, height = parse_frame_size(size)
     fmts = [f for f in formats.split(",") if f]
     unknown = [f for f in fmts if f not in FORMAT_NAMES]
     if unknown:
@@ -382,9 +411,8 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
     if soak:
         from streamseg.bench import soak as run_soak
 
-        w, _, h = size.lower().partition("x")
         with create_backend(backend, model_path) as engine:
-            report = run_soak(engine, soak, int(w), int(h), log)
+            report = run_soak(engine, soak, width, height, log)
         if as_json:
             click.echo(json.dumps(report, indent=2))
         else:
@@ -396,10 +424,11 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
         return
     with tempfile.TemporaryDirectory(prefix="streamseg-clip-") as tmp:
         if clip is None:
-            w, _, h = size.lower().partition("x")
             clip = Path(tmp) / "bench.mp4"
-            log(f"writing a {w}x{h} clip of {frames} frames ...")
-            write_sample(clip, SampleSpec(width=int(w), height=int(h), frames=frames, fps=30))
+            log(f"writing a {width}x{height} clip of {frames} frames ...")
+            write_sample(clip, SampleSpec(width=width, height=height, frames=frames, fps=30))
+        elif not clip.is_file():
+            raise InputError(f"input not found: {clip}", "check the path, or leave out --input for a generated clip")
         engine = create_backend(backend, model_path)
         extra = [create_backend(name, model_path) for name in compare]
         report = benchmark(clip, engine, sizes, fmts, extra, serial=not no_serial, log=log)

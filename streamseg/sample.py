@@ -10,6 +10,7 @@ import math
 import multiprocessing as mp
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -82,8 +83,10 @@ def engine_sound(seconds: float, rate: int = 48000, seed: int = 0) -> np.ndarray
     return np.stack([wave, np.roll(wave, 40)]).astype(np.float32)
 
 
-def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool = False):
-    """Write the clip; returns the true masks ([frames] of [H,W] float) when keep_masks, else None."""
+def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool = False,
+                 progress: Callable[[int], None] | None = None):
+    """Write the clip; returns the true masks ([frames] of [H,W] float) when keep_masks, else None.
+    `progress(1)` is called after each frame."""
     time_base = Fraction(1, spec.fps * 100)
     masks = []
     with av.open(str(path), "w") as out:
@@ -109,6 +112,8 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
             out.mux(stream.encode(frame))
             if keep_masks:
                 masks.append(mask)
+            if progress:
+                progress(1)
         out.mux(stream.encode(None))
         if audio is not None:
             seconds = float(times[-1]) + 1 / spec.fps

@@ -75,7 +75,11 @@ def test_writer_output_shows_the_colours_it_was_given(tmp_path, fmt):
     with av.open(str(out)) as c:
         frame = next(c.decode(video=0))
         assert (frame.colorspace, c.streams.video[0].codec_context.colorspace) == (1, 1)  # tagged BT.709
+        # primaries and transfer too, as decoded from the bitstream (ProRes keeps them in each frame's header)
+        assert (frame.color_primaries, frame.color_trc) == (1, 1), (frame.color_primaries, frame.color_trc)
         shown = frame.to_ndarray(format="rgb24")  # as a player: by the tag
+        if fmt == "mov":  # the format's description names what ffprobe and editors will report
+            assert frame.format.name in FORMATS[fmt].description, frame.format.name
     assert np.abs(centres(shown) - PAINT).max() <= 4, centres(shown).tolist()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 
 import av
@@ -192,6 +193,13 @@ def test_info_reports_backend_and_model():
     assert report["model"]["held_out"]["dice"] > 0.9
 
 
+def test_info_says_the_model_scores_in_words():
+    r = cli("info")
+    assert r.code == 0, r
+    assert re.search(r"held-out Dice 0\.\d{3}, IoU 0\.\d{3} on \d+ images", r.out), r.out
+    assert "{" not in r.out, r.out  # no raw Python dict
+
+
 def test_frame_timing_of_sample_is_exact(clip):
     _, times = decode_all(clip)
     assert times == pytest.approx([float(Fraction(i, 25)) for i in range(12)], abs=1e-4)
@@ -208,3 +216,41 @@ def test_run_line_frame_count(tmp_path, name, exact):
     assert r.code == 0, r
     assert f", {'' if exact else 'about '}25 frames)" in r.err, r.err
     assert "wrote" in r.err and ": 25 frames" in r.err
+
+
+def test_sample_shows_progress(tmp_path):
+    """A 1080p sample takes tens of seconds: the frames drawn are shown as they go."""
+    r = cli("sample", tmp_path / "s.mp4", "--size", "128x72", "--seconds", "0.4")
+    assert r.code == 0, r
+    assert "10/10" in r.err and "frame" in r.err, r.err
+    assert (tmp_path / "s.mp4").is_file()
+
+
+def test_json_failure_is_a_json_object_even_when_quiet(tmp_path):
+    r = cli("run", tmp_path / "nosuch.mp4", "--json", "-q")
+    assert r.code == 2, r
+    report = json.loads(r.out)
+    assert report["status"] == "failed" and "input not found" in report["error"] and report["exit_code"] == 2
+
+
+def test_start_and_end_lines_name_the_output_alike(clip, tmp_path):
+    out = tmp_path / "sub" / "named.mp4"
+    out.parent.mkdir()
+    r = cli("run", clip, "-o", out)
+    assert r.code == 0, r
+    start, end = [line for line in r.err.splitlines() if line.startswith("streamseg:")][:2]
+    assert f"-> {out} [" in start and f"wrote {out}:" in end, r.err
+
+
+def test_readme_layout_names_every_command():
+    from pathlib import Path
+
+    from streamseg.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("streamseg/cli.py ")
+    listing = readme[start:readme.index("streamseg/pipeline.py", start)]
+    missing = [name for name in main.commands if name not in listing]
+    assert not missing, missing
+    for sub in main.commands["models"].commands:  # and the subcommands of `models`
+        assert sub in listing, sub

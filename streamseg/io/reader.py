@@ -62,8 +62,11 @@ class Colour:
 
     def from_rgb(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
         """An RGB(A) frame to `pix_fmt` with this matrix, limited range (the encoder's own conversion
-        would use BT.601 whatever the tag says)."""
-        return frame.reformat(format=pix_fmt, dst_colorspace=self.matrix_name, dst_color_range="MPEG")
+        would use BT.601 whatever the tag says). The frame is tagged as well: some encoders (ProRes) write
+        each frame's own primaries and transfer into its header, not the stream's."""
+        out = frame.reformat(format=pix_fmt, dst_colorspace=self.matrix_name, dst_color_range="MPEG")
+        out.colorspace, out.color_primaries, out.color_trc = self.matrix, self.primaries, self.trc
+        return out
 
 
 BT709 = Colour(1, 1, 1)  # HD video's colour, and what streamseg's own samples are made in

@@ -44,7 +44,8 @@ FORMATS = {
                      {"movflags": "+faststart"}, "composite over the background, H.264 MP4"),
         OutputFormat("mov", ".mov", "rgba", "mov", "prores_ks", "yuva444p10le",
                      {"profile": "4", "vendor": "apl0", "alpha_bits": "16"}, {},
-                     "car with alpha, ProRes 4444 MOV (yuva444p10le) for editors"),
+                     "car with alpha, ProRes 4444 MOV for editors (10-bit colour and alpha; "
+                     "ffprobe shows yuva444p12le, the ProRes decoder's format)"),
         OutputFormat("webm", ".webm", "rgba", "webm", "libvpx-vp9", "yuva420p",
                      {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}, {},
                      "car with alpha, VP9 WebM (yuva420p), audio as Opus"),
