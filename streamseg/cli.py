@@ -448,15 +448,23 @@ def train(ctx: click.Context) -> None:
         distil: label your own videos/photos with the teacher and fine-tune the fast UNet on them
         (arguments of `python -m training.distil`; prints Dice vs the teacher before and after).
     """
-    try:
-        if "--teacher" in ctx.args or any(a.startswith("--teacher=") for a in ctx.args):
-            from training.distil import main as train_main
-        else:
-            from training.train import main as train_main
-    except ImportError:
-        raise InputError("training code is not installed",
-                         "run from a source checkout: pip install -e '.[train]'") from None
-    train_main(ctx.args)
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("training") is None:
+        raise InputError("training code is not installed", "run from a source checkout: pip install -e '.[train]'")
+    # a program of its own: the runtime package never imports the training folder (training imports it)
+    with subprocess.Popen(train_command(ctx.args), stdout=subprocess.PIPE, text=True, bufsize=1) as child:
+        for line in child.stdout or ():
+            click.echo(line, nl=False)
+    if child.returncode:
+        sys.exit(child.returncode)
+
+
+def train_command(args: list[str]) -> list[str]:
+    """`streamseg train ARGS` as the training program it runs: distillation with --teacher, else train."""
+    distil = "--teacher" in args or any(a.startswith("--teacher=") for a in args)
+    return [sys.executable, "-m", "training.distil" if distil else "training.train", *args]
 
 
 @main.command("build-engine")

@@ -75,47 +75,46 @@ def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
     h, w = alpha.shape
     stats = np.empty((13, h, w), np.float32)  # I (3), p, I*p (3), I_a*I_b for the 6 pairs
     for i in range(h):
-        red, grn, blu, p, st = guide[0, i], guide[1, i], guide[2, i], alpha[i], stats[:, i]
-        for j in range(w):  # one statement per plane: simple loops that LLVM vectorises
-            st[0, j] = red[j]
-            st[1, j] = grn[j]
-            st[2, j] = blu[j]
-            st[3, j] = p[j]
-            st[4, j] = red[j] * p[j]
-            st[5, j] = grn[j] * p[j]
-            st[6, j] = blu[j] * p[j]
-            st[7, j] = red[j] * red[j]
-            st[8, j] = red[j] * grn[j]
-            st[9, j] = red[j] * blu[j]
-            st[10, j] = grn[j] * grn[j]
-            st[11, j] = grn[j] * blu[j]
-            st[12, j] = blu[j] * blu[j]
+        # one contiguous row per plane, one statement each: loops that LLVM vectorises
+        red, grn, blu, p = guide[0, i], guide[1, i], guide[2, i], alpha[i]
+        s0, s1, s2, s3, s4, s5, s6 = stats[0, i], stats[1, i], stats[2, i], stats[3, i], stats[4, i], stats[5, i], \
+            stats[6, i]
+        s7, s8, s9, s10, s11, s12 = stats[7, i], stats[8, i], stats[9, i], stats[10, i], stats[11, i], stats[12, i]
+        for j in range(w):
+            s0[j], s1[j], s2[j], s3[j] = red[j], grn[j], blu[j], p[j]
+            s4[j], s5[j], s6[j] = red[j] * p[j], grn[j] * p[j], blu[j] * p[j]
+            s7[j], s8[j], s9[j] = red[j] * red[j], red[j] * grn[j], red[j] * blu[j]
+            s10[j], s11[j], s12[j] = grn[j] * grn[j], grn[j] * blu[j], blu[j] * blu[j]
     m = _box(stats, r)
     ab = np.empty((4, h, w), np.float32)
+    one = np.float32(1)
     for i in range(h):
-        mi, o = m[:, i], ab[:, i]
+        m0, m1, m2, m3, m4, m5, m6 = m[0, i], m[1, i], m[2, i], m[3, i], m[4, i], m[5, i], m[6, i]
+        m7, m8, m9, m10, m11, m12 = m[7, i], m[8, i], m[9, i], m[10, i], m[11, i], m[12, i]
+        o0, o1, o2, o3 = ab[0, i], ab[1, i], ab[2, i], ab[3, i]
         for j in range(w):
-            mr, mg, mb, mp = mi[0, j], mi[1, j], mi[2, j], mi[3, j]
-            cr = mi[4, j] - mr * mp
-            cg = mi[5, j] - mg * mp
-            cb = mi[6, j] - mb * mp
-            rr = mi[7, j] - mr * mr + eps
-            rg = mi[8, j] - mr * mg
-            rb = mi[9, j] - mr * mb
-            gg = mi[10, j] - mg * mg + eps
-            gb = mi[11, j] - mg * mb
-            bb = mi[12, j] - mb * mb + eps
+            mr, mg, mb, mp = m0[j], m1[j], m2[j], m3[j]
+            cr = m4[j] - mr * mp
+            cg = m5[j] - mg * mp
+            cb = m6[j] - mb * mp
+            rr = m7[j] - mr * mr + eps
+            rg = m8[j] - mr * mg
+            rb = m9[j] - mr * mb
+            gg = m10[j] - mg * mg + eps
+            gb = m11[j] - mg * mb
+            bb = m12[j] - mb * mb + eps
             irr = gg * bb - gb * gb
             irg = gb * rb - rg * bb
             irb = rg * gb - gg * rb
-            inv_det = np.float32(1) / (rr * irr + rg * irg + rb * irb)
+            igg = rr * bb - rb * rb
+            igb = rb * rg - rr * gb
+            ibb = rr * gg - rg * rg
+            inv_det = one / (rr * irr + rg * irg + rb * irb)
             ar = (irr * cr + irg * cg + irb * cb) * inv_det
-            ag = (irg * cr + (rr * bb - rb * rb) * cg + (rb * rg - rr * gb) * cb) * inv_det
-            ac = (irb * cr + (rb * rg - rr * gb) * cg + (rr * gg - rg * rg) * cb) * inv_det
-            o[0, j] = ar
-            o[1, j] = ag
-            o[2, j] = ac
-            o[3, j] = mp - (ar * mr + ag * mg + ac * mb)
+            ag = (irg * cr + igg * cg + igb * cb) * inv_det
+            ac = (irb * cr + igb * cg + ibb * cb) * inv_det
+            o0[j], o1[j], o2[j] = ar, ag, ac
+            o3[j] = mp - (ar * mr + ag * mg + ac * mb)
     ab = _box(ab, r)
     for c in range(3):
         ab[c] /= np.float32(255)
@@ -149,13 +148,16 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out)
         t = ty[y]
         u = one - t
         # whole-row slices and branch-free inner loops, so LLVM vectorises them
-        a0, a1 = wide[:, y0[y]], wide[:, y1[y]]  # [5, W] each
+        i0, i1 = y0[y], y1[y]
+        r0, r1, g0, g1, b0, b1 = wide[0, i0], wide[0, i1], wide[1, i0], wide[1, i1], wide[2, i0], wide[2, i1]
+        c0, c1 = wide[3, i0], wide[3, i1]  # b
+        s0, s1 = (wide[4, i0], wide[4, i1]) if smooth else (c0, c1)  # stillness (only when smoothing)
         fr, q, p = frame[y], alpha_out[y], prev[y]
         if smooth:
             for x in range(width):
-                v = (u * a0[3, x] + t * a1[3, x] + (u * a0[0, x] + t * a1[0, x]) * np.float32(fr[x, 0])
-                     + (u * a0[1, x] + t * a1[1, x]) * np.float32(fr[x, 1])
-                     + (u * a0[2, x] + t * a1[2, x]) * np.float32(fr[x, 2]))
+                v = (u * c0[x] + t * c1[x] + (u * r0[x] + t * r1[x]) * np.float32(fr[x, 0])
+                     + (u * g0[x] + t * g1[x]) * np.float32(fr[x, 1])
+                     + (u * b0[x] + t * b1[x]) * np.float32(fr[x, 2]))
                 v = min(max(v, zero), one)
                 d = p[x] - v
                 # exp(-|d|/tau) as (1 + |d|/(64 tau))^-64: six squarings that vectorise, within 0.002
@@ -166,12 +168,12 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out)
                 e *= e
                 e *= e
                 e *= e
-                q[x] = v + strength * (u * a0[4, x] + t * a1[4, x]) * d / e
+                q[x] = v + strength * (u * s0[x] + t * s1[x]) * d / e
         else:
             for x in range(width):
-                v = (u * a0[3, x] + t * a1[3, x] + (u * a0[0, x] + t * a1[0, x]) * np.float32(fr[x, 0])
-                     + (u * a0[1, x] + t * a1[1, x]) * np.float32(fr[x, 1])
-                     + (u * a0[2, x] + t * a1[2, x]) * np.float32(fr[x, 2]))
+                v = (u * c0[x] + t * c1[x] + (u * r0[x] + t * r1[x]) * np.float32(fr[x, 0])
+                     + (u * g0[x] + t * g1[x]) * np.float32(fr[x, 1])
+                     + (u * b0[x] + t * b1[x]) * np.float32(fr[x, 2]))
                 q[x] = min(max(v, zero), one)
         o = out[y]
         if layers == 0:

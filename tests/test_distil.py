@@ -107,10 +107,20 @@ def test_cli_reuses_labels_and_teacher_as_init_agrees(first):
     assert again["init_vs_teacher"]["dice"] > 0.95
 
 
-def test_cli_train_without_teacher_still_goes_to_train(tmp_path, monkeypatch):
-    import training.train
+def test_cli_train_runs_the_training_programs():
+    from streamseg.cli import train_command
 
-    seen = []
-    monkeypatch.setattr(training.train, "main", lambda argv: seen.append(argv))
-    assert cli("train", "--data", tmp_path, "--out", tmp_path / "run").code == 0
-    assert seen == [["--data", str(tmp_path), "--out", str(tmp_path / "run")]]
+    assert train_command(["--data", "d", "--out", "r"])[1:] == ["-m", "training.train", "--data", "d", "--out", "r"]
+    assert train_command(["--teacher", "isnet", "c.mp4"])[1:3] == ["-m", "training.distil"]
+    assert train_command(["--teacher=isnet", "c.mp4"])[1:3] == ["-m", "training.distil"]
+
+
+def test_runtime_package_never_imports_training():
+    """training uses streamseg, never the reverse (issue 10): no import of it anywhere under streamseg/."""
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "streamseg"
+    offenders = [f"{p.relative_to(package)}:{n}" for p in package.rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1)
+                 if re.match(r"\s*(from|import)\s+training\b", line)]
+    assert not offenders, offenders
