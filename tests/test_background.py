@@ -42,7 +42,12 @@ def test_video_background_loops(tmp_path):
     again = bg.batch(3)
     assert first.shape == (3, 3, 24, 32)
     torch.testing.assert_close(first, again)  # after 3 frames it starts over
+    assert (first[0] - first[1]).abs().max() > 0.05 and (first[1] - first[2]).abs().max() > 0.05  # it plays
     bg.close()
+    split = Background(str(path), 24, 32, torch.device("cpu"))  # batches that straddle the loop point
+    split.batch(2)
+    torch.testing.assert_close(split.batch(2), first[[2, 0]])
+    split.close()
 
 
 def test_bad_backgrounds(tmp_path):

@@ -68,6 +68,40 @@ def test_glob_and_several_workers(folder, tmp_path):
     assert {rec["device"] for rec in records} == {"cpu"}
 
 
+def test_every_worker_takes_jobs(tmp_path, monkeypatch):
+    """Two devices, two workers at once: each job waits until the other worker holds one too, so a
+    run that only starts the first worker cannot finish (the barrier breaks)."""
+    import threading
+
+    from streamseg import jobs
+    from streamseg.io.writer import FORMATS
+    from streamseg.pipeline import RunOptions
+
+    both = threading.Barrier(2, timeout=20)
+    seen = []
+
+    class Device:
+        def __init__(self, name):
+            self.device = name
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    def process(job, backend, template, overwrite, cancel=None):
+        seen.append(backend.device)
+        both.wait()
+        return {"input": job.source, "output": job.output, "device": backend.device, "status": "ok"}
+
+    monkeypatch.setattr(jobs, "process", process)
+    plan = [jobs.Job(f"in{k}.mp4", str(tmp_path / f"out{k}.mp4")) for k in range(4)]
+    records = jobs.run_jobs(plan, RunOptions("", "", FORMATS["mp4"]), Device, ["dev-a", "dev-b"],
+                            jobs.Manifest(tmp_path / "m.jsonl"), resume=False, overwrite=False)
+    assert len(records) == 4 and sorted(set(seen)) == ["dev-a", "dev-b"]
+
+
 def test_outputs_must_go_to_a_folder(folder, tmp_path):
     r = cli("run", folder, "-o", tmp_path / "one.mp4")
     assert r.code == 2 and "need a folder" in r.err

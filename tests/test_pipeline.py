@@ -18,7 +18,7 @@ from PIL import Image
 from streamseg.backends.cpu import CpuBackend
 from streamseg.errors import Interrupted
 from streamseg.io import writer as writer_module
-from streamseg.io.reader import VideoReader
+from streamseg.io.reader import AudioPacket
 from streamseg.io.writer import FORMATS
 from streamseg.pipeline import RunOptions, run
 from streamseg.sample import SampleSpec, write_sample
@@ -131,29 +131,35 @@ def test_full_disk_small_tmpfs(long_clip, tmp_path):
 
 
 def test_slow_encoder_applies_back_pressure(long_clip, backend, tmp_path, monkeypatch):
-    """With a slow encoder, decoding waits: frames in flight stay within the queue bounds."""
+    """With a slow encoder, decoding waits: frames in flight stay within the queue bounds. Frames are
+    counted where the pipeline reads them (Source.items), as they leave the decoder."""
+    from streamseg.io.source import Source
+
     state = {"decoded": 0, "written": 0, "peak": 0}
-    real_iter = VideoReader.__iter__
+    real_items = Source.items
     real_write = writer_module.VideoWriter.write
 
-    def counting_iter(self):
-        for frame in real_iter(self):
-            state["decoded"] += 1
-            state["peak"] = max(state["peak"], state["decoded"] - state["written"])
-            yield frame
+    def counting_items(self, stop):
+        for item in real_items(self, stop):
+            if not isinstance(item, AudioPacket):
+                state["decoded"] += 1
+                state["peak"] = max(state["peak"], state["decoded"] - state["written"])
+            yield item
 
     def slow_write(self, image, pts):
         time.sleep(0.03)
         real_write(self, image, pts)
         state["written"] += 1
 
-    monkeypatch.setattr(VideoReader, "__iter__", counting_iter)
+    monkeypatch.setattr(Source, "items", counting_items)
     monkeypatch.setattr(writer_module.VideoWriter, "write", slow_write)
     opts = RunOptions(long_clip, tmp_path / "o.mp4", FORMATS["mp4"], batch_size=2, queue_size=2)
     run(opts, backend)
-    # decoded queue (queue_size * batch) + batcher + one batch in inference + finished queue + one being written
-    bound = opts.queue_size * opts.batch_size + opts.batch_size * (opts.queue_size + 3)
-    assert state["written"] == 40
+    b, q = opts.batch_size, opts.queue_size
+    # decoded queue (q * b) + the batcher + a batch in inference + inferred queue (q batches) + a batch in
+    # the compositor + finished queue (q batches) + a batch being written, + the frame that waits to be queued
+    bound = q * b + b + b + q * b + b + q * b + b + 1
+    assert state["decoded"] == state["written"] == 40, state
     assert state["peak"] <= bound < 40, state
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from streamseg.models import load_checkpoint
+from streamseg.models import ModelSpec, UNet, load_checkpoint
 from training import evaluate, synthetic, train
 from training.dataset import SegmentationDataset, find_samples, read_mask, split
 
@@ -74,6 +74,10 @@ def test_train_steps_reduce_loss_and_export(tmp_path, capsys):
     assert meta["held_out"]["dice"] == max(e["dice"] for e in log)
     assert meta["command"].startswith("python -m training.train")
     assert next(iter(torch.load(exported, weights_only=True)["state_dict"].values())).dtype == torch.float16
+    # the steps learned something: the exported model fits the data better than untrained ones
+    trained = data_loss(model.float(), data)
+    untrained = min(data_loss(UNet(width=4), data, seed) for seed in range(3))
+    assert trained < 0.95 * untrained, (trained, untrained)  # untrained: about ln 2 (0.69) whatever the seed
     # resume continues from the saved step rather than starting over
     train.main(["--data", str(data), "--out", str(out), "--width", "4", "--steps", "40", "--batch", "4",
                 "--crop", "64x64", "--input-size", "64x112", "--eval-every", "10", "--workers", "0",
@@ -82,6 +86,19 @@ def test_train_steps_reduce_loss_and_export(tmp_path, capsys):
     evaluate.main(["--data", str(data), "--model", str(exported), "--val-fraction", "0.25"])
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert scores["images"] > 0 and 0 <= scores["dice"] <= 1
+
+
+def data_loss(model: torch.nn.Module, data, seed: int | None = None) -> float:
+    """Mean binary cross-entropy of `model` over every image of `data` at 64x112 (seed: re-initialise)."""
+    if seed is not None:
+        torch.manual_seed(seed)
+        model = UNet(width=4)
+    ds = SegmentationDataset(find_samples(data), resize=(64, 112), augment=False)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    y = torch.stack([ds[i][1] for i in range(len(ds))])
+    with torch.inference_mode():
+        prob = model.eval()(evaluate.normalise(x, ModelSpec(width=4, input_height=64, input_width=112)))
+    return torch.nn.functional.binary_cross_entropy(prob.clamp(1e-6, 1 - 1e-6), y).item()
 
 
 def test_loss_is_lower_for_better_predictions():
