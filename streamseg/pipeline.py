@@ -286,10 +286,10 @@ def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | N
                 for image, p in zip(images.numpy(), batch.pts):
                     audio_until(float(p * info.time_base))
                     writer.write(image, p)
+                    counts["out"] += 1  # frames really written: the guard after the run compares
                 now = time.monotonic()
                 latencies.extend(now - a for a in batch.arrived)
                 busy["encode"] += time.perf_counter() - t
-                counts["out"] += len(batch)
                 if progress:
                     progress(len(batch))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -13,7 +14,11 @@ from click.testing import CliRunner
 from streamseg.cli import main
 from streamseg.sample import SampleSpec, write_sample
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+# GPU tests skip where there is no GPU, unless STREAMSEG_REQUIRE_GPU=1 (a GPU machine's run): then they run
+# and fail, so a GPU run cannot pass by skipping them
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available() and os.environ.get("STREAMSEG_REQUIRE_GPU") != "1",
+                               reason="no GPU (STREAMSEG_REQUIRE_GPU=1 turns this skip into a failure)")
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_gpu)]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import needs_gpu
 
 from streamseg.aot import ensure_package, package_is_current
 from streamseg.backends.compiled import CompiledBackend
@@ -65,7 +66,7 @@ def test_size_outside_the_profile_is_a_clear_error(compiled):
         backend(torch.rand(1, 3, 64, 64))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@needs_gpu
 def test_cuda_graphs_match_eager_fp32_reference(tiny):
     from streamseg.backends.torch_cuda import CudaBackend
 
