@@ -1,0 +1,180 @@
+"""Prove the tests bite: apply each known breakage to a scratch copy of the repository and check that the
+tests guarding it go red. Exit 1 if any breakage survives (its tests stay green) or no longer applies.
+
+    python scripts/mutation_check.py            # all
+    python scripts/mutation_check.py --list
+    python scripts/mutation_check.py --only resume-keeps-user-file,unbounded-queues
+
+Each mutation is an exact text replacement in one file (so the list stays honest as the code changes: a
+replacement that no longer matches is reported, not skipped) and the tests that must catch it. The copy is
+imported through PYTHONPATH, so the installed package is untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+M = Mutation
+MUTATIONS = [
+    # issue 12, data loss and silent wrong output
+    M("resume-keeps-user-file", "streamseg/jobs.py", "    return overwrite or (resume and record is not None",
+      "    return overwrite or (resume", ("tests/test_batch.py::test_resume_never_replaces_a_file_it_did_not_write",)),
+    M("manifest-no-space", "streamseg/jobs.py", "                raise output_error(self.path, e) from None",
+      "                raise", ("tests/test_batch.py::test_manifest_on_a_full_disk_is_an_output_error",)),
+    M("empty-manifest-left", "streamseg/jobs.py", "                    self.path.unlink()\n",
+      "                    pass\n", ("tests/test_batch.py::test_full_disk_leaves_no_empty_manifest",)),
+    M("frame-count-rounds-up", "streamseg/io/reader.py", "int(self.duration * float(self.rate) + 1e-6)",
+      "round(self.duration * float(self.rate) + 0.5)", ("tests/test_run.py::test_run_line_frame_count",)),
+    M("frame-count-not-about", "streamseg/io/reader.py", "{'' if self.frames else 'about '}", "",
+      ("tests/test_run.py::test_run_line_frame_count",)),
+    # issue 12, tests that could not fail
+    M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * batch_size)", "queue.Queue()",
+      ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),
+    M("no-optimiser-step", "training/train.py", "        scaler.step(opt)\n", "        pass\n",
+      ("tests/test_training.py::test_train_steps_reduce_loss_and_export",)),
+    M("frozen-video-backdrop", "streamseg/background.py",
+      "            frame = next(self.frames)\n        return frame.rgb",
+      "            frame = next(self.frames)\n        self.first = getattr(self, 'first', frame.rgb)\n"
+      "        return self.first", ("tests/test_background.py::test_video_background_loops",)),
+    M("first-worker-only", "streamseg/jobs.py", "for d in devices]", "for d in devices[:1]]",
+      ("tests/test_batch.py::test_every_worker_takes_jobs",)),
+    M("no-batch-deadline-in-batcher", "streamseg/batching.py", "        if self.max_wait is None or not self.pending:",
+      "        if True:", ("tests/test_guards.py::test_batcher_deadline_closes_a_short_batch",)),
+    M("no-batch-deadline-in-run", "streamseg/pipeline.py",
+      "max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None", "max_wait = None",
+      ("tests/test_guards.py::test_live_batch_deadline_reaches_the_batcher",)),
+    M("inputs-table-out-of-date", "streamseg/io/reader.py", "input is empty (0 bytes)", "input has no bytes",
+      ("tests/test_corpus.py",)),
+    M("hdr-backdrop-unmapped", "streamseg/background.py",
+      "return rgb if self.colour is None else sdr_to_output(rgb, self.colour)", "return rgb",
+      ("tests/test_guards.py::test_sdr_backdrop_is_mapped_into_an_hdr_output_by_a_run",)),
+    M("smoothing-off-by-default", "streamseg/cli.py", '@click.option("--smooth/--no-smooth", default=True',
+      '@click.option("--smooth/--no-smooth", default=False',
+      ("tests/test_guards.py::test_smoothing_is_on_by_default_and_no_refine_changes_the_matte",)),
+    M("no-refine-ignored", "streamseg/cli.py", "refine=not no_refine,", "refine=True,",
+      ("tests/test_guards.py::test_smoothing_is_on_by_default_and_no_refine_changes_the_matte",)),
+    M("devices-digits-ignored", "streamseg/backends/registry.py", 'devices.append(f"cuda:{index}")',
+      'devices.append("cuda")', ("tests/test_guards.py::test_devices_parsing",)),
+    M("bench-size-unchecked", "streamseg/cli.py", "    if not (w.isdigit() and h.isdigit()):", "    if False:",
+      ("tests/test_bench.py",)),
+    M("bench-says-faster-when-slower", "streamseg/bench.py", "if ratio >= 1 else", "if True else",
+      ("tests/test_bench.py",)),
+    M("bench-no-disagreement-warning", "streamseg/bench.py", "for stage, x in self.spread.items() if x > limit]",
+      "for stage, x in self.spread.items() if False]", ("tests/test_bench.py",)),
+    M("sample-silent", "streamseg/cli.py", "progress=bar.update)", "progress=None)",
+      ("tests/test_run.py::test_sample_shows_progress",)),
+    M("train-always-trains", "streamseg/cli.py", '"training.distil" if distil else "training.train"',
+      '"training.train"', ("tests/test_distil.py::test_cli_train_runs_the_training_programs",)),
+    M("cache-env-ignored", "streamseg/models/names.py", 'os.environ.get("STREAMSEG_CACHE")', "None",
+      ("tests/test_guards.py::test_streamseg_cache_holds_the_converted_model",)),
+    M("no-8k-refusal", "streamseg/io/reader.py", "if ctx.width * ctx.height > MAX_PIXELS:", "if False:",
+      ("tests/test_guards.py::test_larger_than_8k_is_refused",)),
+    M("internal-error-escapes", "streamseg/cli.py", "        except Exception as e:  # noqa: BLE001  a bug",
+      "        except ArithmeticError as e:  # noqa: BLE001  a bug",
+      ("tests/test_guards.py::test_a_bug_is_reported_as_an_internal_error",)),
+    M("no-frame-count-guard", "streamseg/pipeline.py", 'if counts["out"] != counts["in"]:', "if False:",
+      ("tests/test_guards.py::test_frames_lost_between_decoder_and_encoder_fail_the_run",)),
+    M("batcher-drops-tail", "streamseg/batching.py", "        if not self.pending:\n            return None",
+      "        if len(self.pending) < self.batch_size:\n            return None",
+      ("tests/test_guards.py::test_batcher_fills_flushes_and_keeps_order",)),
+    # issue 10
+    M("fused-compositor-no-smoothing", "streamseg/cpu_compositor.py",
+      "q[x] = v + strength * (u * s0[x] + t * s1[x]) * d / e", "q[x] = v", ("tests/test_cpu_compositor.py",)),
+    M("fused-compositor-corner-aligned", "streamseg/cpu_compositor.py",
+      "s = max((x + np.float32(0.5)) * scale - np.float32(0.5), np.float32(0))", "s = max(x * scale, np.float32(0))",
+      ("tests/test_cpu_compositor.py",)),
+    M("prores-untagged-frames", "streamseg/io/reader.py",
+      "out.colorspace, out.color_primaries, out.color_trc = self.matrix, self.primaries, self.trc",
+      "out.colorspace = self.matrix", ("tests/test_colour.py::test_writer_output_shows_the_colours_it_was_given",)),
+    M("json-failure-silent", "streamseg/cli.py", "    if as_json:  # --json promises",
+      "    if False:  # --json promises",
+      ("tests/test_run.py::test_json_failure_is_a_json_object_even_when_quiet",)),
+    M("info-raw-dict", "streamseg/cli.py", """click.echo(f"  {describe_scores(meta.get('held_out'))}")""",
+      """click.echo(f"  {meta.get('held_out')}")""", ("tests/test_run.py::test_info_says_the_model_scores_in_words",)),
+    M("cpu-batch-8", "streamseg/pipeline.py", 'return 1 if device.type == "cpu" else 8', "return 8",
+      ("tests/test_cpu_path.py::test_auto_batch_size_is_one_on_the_cpu",)),
+]
+
+
+def scratch_copy(dest: Path) -> None:
+    """The tracked and untracked-but-not-ignored files of the checkout (no venv, data or caches)."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def check(m: Mutation, copy: Path, timeout: int) -> tuple[str, float]:
+    """'caught', 'SURVIVED' or 'STALE' (the text to replace is gone), and the seconds its tests took."""
+    path = copy / m.file
+    original = path.read_text()
+    if original.count(m.old) != 1:
+        return "STALE", 0.0
+    path.write_text(original.replace(m.old, m.new))
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    t = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
+                              cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        verdict = "caught" if done.returncode != 0 else "SURVIVED"
+    except subprocess.TimeoutExpired:
+        verdict = "caught"  # a hang is a failure too
+    finally:
+        path.write_text(original)
+    return verdict, time.perf_counter() - t
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated mutation names")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per mutation's tests")
+    args = ap.parse_args(argv)
+    chosen = MUTATIONS
+    if args.only:
+        names = set(args.only.split(","))
+        chosen = [m for m in MUTATIONS if m.name in names]
+        if unknown := names - {m.name for m in chosen}:
+            raise SystemExit(f"unknown mutation(s): {', '.join(sorted(unknown))}")
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:32s} {m.file:32s} {' '.join(m.tests)}")
+        return
+    bad = []
+    with tempfile.TemporaryDirectory(prefix="streamseg-mutants-") as tmp:
+        copy = Path(tmp)
+        scratch_copy(copy)
+        for m in chosen:
+            verdict, seconds = check(m, copy, args.timeout)
+            print(f"{verdict:8s} {m.name:32s} ({seconds:.0f} s; {' '.join(m.tests)})", flush=True)
+            if verdict != "caught":
+                bad.append(m.name)
+    print(f"{len(chosen) - len(bad)} of {len(chosen)} breakages caught" + (f"; not: {', '.join(bad)}" if bad else ""))
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
