@@ -47,6 +47,8 @@ MUTATIONS = [
       "round(self.duration * float(self.rate) + 0.5)", ("tests/test_run.py::test_run_line_frame_count",)),
     M("frame-count-not-about", "streamseg/io/reader.py", "{'' if self.frames else 'about '}", "",
       ("tests/test_run.py::test_run_line_frame_count",)),
+    M("interlaced-not-deinterlaced", "streamseg/io/reader.py", "        if info.deinterlaced:\n            items =",
+      "        if False:\n            items =", ("tests/test_interlaced.py",)),
     # issue 12, tests that could not fail
     M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * batch_size)", "queue.Queue()",
       ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),

@@ -97,6 +97,8 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "nvdec", "pyav"]),
               help="Video decoding: nvdec (the GPU's decoder, via PyNvVideoCodec) or pyav (FFmpeg on the CPU); "
                    "auto takes nvdec where it can decode the file, and says so.")
+@click.option("--deinterlace", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
+              help="Deinterlace with FFmpeg's bwdif: auto when the video is coded as fields, on, or off.")
 @click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
               help="Frames per inference call, 1-256; auto: 1 on the CPU (fastest there), 8 on a GPU.")
@@ -120,9 +122,9 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        decoder: str, model: str, batch_size: int | None, no_refine: bool, smooth: bool, overwrite: bool,
-        max_latency_ms: float | None,
-        realtime: bool, reconnects: int, timeout: float, manifest: Path | None, resume: bool, devices: str | None,
+        decoder: str, deinterlace: str, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
+        overwrite: bool, max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
+        manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
     background or with an alpha matte."""
@@ -143,7 +145,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
                           refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
-                          reconnects=reconnects, timeout=timeout, decoder=decoder)
+                          reconnects=reconnects, timeout=timeout, decoder=decoder, deinterlace=deinterlace)
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
         return
@@ -211,7 +213,7 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
                 f"{info.describe_frames()}) -> {out} "
                 f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
-                f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}")
+                f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}{fields(info)}")
             if not quiet and sys.stderr.isatty():
                 from tqdm import tqdm
 
@@ -231,6 +233,13 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
         f"({summary.fps:.1f} frames/s{extra})")
     if as_json:
         click.echo(json.dumps(asdict(summary)))
+
+
+def fields(info) -> str:
+    """For the run line: what was done about an interlaced input."""
+    if info.deinterlaced:
+        return "; deinterlaced (bwdif)" + ("" if info.interlaced else ", as asked")
+    return "; interlaced, left as it is (--deinterlace off)" if info.interlaced else ""
 
 
 def describe_scores(held_out: dict | None) -> str:

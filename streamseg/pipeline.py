@@ -54,6 +54,7 @@ class RunOptions:
     reconnect_delay: float = 0.5  # seconds before the first retry, doubling after
     timeout: float = 10.0  # seconds to open or read a stream before giving up
     decoder: str = "auto"  # auto (NVDEC where it can work, else PyAV), nvdec or pyav
+    deinterlace: str = "auto"  # auto (when the video is interlaced), on or off
 
 
 @dataclass
@@ -75,6 +76,8 @@ class RunSummary:
     source_end: str = ""  # for live sources: how the input ended
     latency_ms: dict = field(default_factory=dict)  # frame decoded -> frame written: p50, p95, max
     stages: dict = field(default_factory=dict)  # seconds each stage spent working
+    interlaced: bool = False  # the input's frames are coded as fields
+    deinterlaced: bool = False  # and were deinterlaced (bwdif) before segmentation
 
 
 class _Stop(Exception):
@@ -223,7 +226,8 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
 def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
          announce: Callable[[VideoInfo, str], None] | None, finish: threading.Event | None,
          cancel: threading.Event | None) -> RunSummary:
-    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder, backend.device)
+    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder, backend.device,
+                    opts.deinterlace)
     info = source.info
     background = writer = None
     stop_input = finish or threading.Event()
@@ -357,7 +361,7 @@ def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | N
         width=info.width, height=info.height,
         audio=info.audio_codec, dropped=counts["dropped"], reconnects=source.reconnected,
         source_end=source.ended if info.live else "", latency_ms=latency_summary(latencies),
-        stages={k: round(v, 3) for k, v in busy.items()},
+        stages={k: round(v, 3) for k, v in busy.items()}, interlaced=info.interlaced, deinterlaced=info.deinterlaced,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
+import av.filter
 import numpy as np
 
 from streamseg.errors import InputError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 STDIN = ("-", "pipe:", "pipe:0")  # how a source names standard input
 UNTAGGED = 2  # FFmpeg's "unspecified" colour matrix, primaries and transfer
+DEINTERLACE = ("auto", "on", "off")
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
 
@@ -104,6 +106,8 @@ class VideoInfo:
     audio_codec: str | None
     live: bool = False  # a URL or pipe: read once, no length known
     colour: Colour = BT709  # from the first frame
+    interlaced: bool = False  # the first frame is coded as two fields
+    deinterlaced: bool = False  # frames go through FFmpeg's bwdif before anything else sees them
 
     @property
     def expected_frames(self) -> int:
@@ -197,9 +201,13 @@ class VideoReader:
     (damaged or truncated), so a run never silently writes fewer frames than the input has.
     """
 
-    def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0) -> None:
+    def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0,
+                 deinterlace: str = "auto") -> None:
+        if deinterlace not in DEINTERLACE:
+            raise InputError(f"--deinterlace {deinterlace!r} is not one of {', '.join(DEINTERLACE)}",
+                             "use auto (when the video is interlaced), on or off")
         self.source, self.name, self.live = source, source_name(source), is_stream(source)
-        self.timeout = timeout
+        self.timeout, self.deinterlace = timeout, deinterlace
         self.container = open_input(source, timeout)
         try:
             self._open_streams(audio)
@@ -243,7 +251,8 @@ class VideoReader:
             frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
             audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
-            colour=Colour.of(first),
+            colour=Colour.of(first), interlaced=bool(first.interlaced_frame),
+            deinterlaced=self.deinterlace == "on" or (self.deinterlace == "auto" and bool(first.interlaced_frame)),
         )
 
     def _demux(self) -> Iterator[av.VideoFrame | AudioPacket]:
@@ -277,6 +286,8 @@ class VideoReader:
         info, k, stored = self.info, self.info.rotation // 90, self.stored_size
         last_pts, index = None, 0
         items, self.head = itertools.chain(self.head, self.items_), None
+        if info.deinterlaced:
+            items = self._deinterlaced(items)
         try:
             for item in items:
                 if isinstance(item, AudioPacket):
@@ -302,6 +313,39 @@ class VideoReader:
             raise InputError(f"{self.name} is damaged: decoding failed after {index} frames "
                              f"({e.strerror or e})", "re-export or re-download the input") from None
         check_complete(self.name, index, info)
+
+    def _deinterlaced(self, items: Iterator) -> Iterator:
+        """Video frames through FFmpeg's bwdif (one frame out per frame in, so the rate and the count stay;
+        with auto only the frames coded as fields), audio packets as they are."""
+        graph = av.filter.Graph()
+        source = graph.add_buffer(template=self.stream)
+        deint = "interlaced" if self.deinterlace == "auto" else "all"
+        bwdif = graph.add("bwdif", f"mode=send_frame:parity=auto:deint={deint}")
+        source.link_to(bwdif)
+        bwdif.link_to(graph.add("buffersink"))
+        graph.configure()
+        scale = None  # bwdif halves the time base (it could send fields): back to the stream's
+
+        def pull() -> Iterator[av.VideoFrame]:
+            nonlocal scale
+            while True:
+                try:
+                    frame = graph.pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    return
+                if frame.pts is not None:
+                    scale = scale or Fraction(frame.time_base) / Fraction(self.stream.time_base)
+                    frame.pts = round(frame.pts * scale)
+                yield frame
+
+        for item in items:
+            if isinstance(item, av.VideoFrame):
+                graph.push(item)
+                yield from pull()
+            else:
+                yield item
+        graph.push(None)  # the last frame waits for a next one that never comes: flush it
+        yield from pull()
 
     def audio_packets(self) -> Iterator[AudioPacket]:
         """The audio packets alone, video packets skipped undecoded (for a decoder that reads the video

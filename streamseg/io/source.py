@@ -22,9 +22,9 @@ from streamseg.io.reader import AudioPacket, Frame, VideoReader, is_pipe
 
 class Source:
     def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0,
-                 decoder: str = "auto", device: torch.device | None = None) -> None:
-        self.source, self.delay, self.timeout = source, delay, timeout
-        self.reader: VideoReader | NvdecReader = VideoReader(source, timeout=timeout)
+                 decoder: str = "auto", device: torch.device | None = None, deinterlace: str = "auto") -> None:
+        self.source, self.delay, self.timeout, self.deinterlace = source, delay, timeout, deinterlace
+        self.reader: VideoReader | NvdecReader = VideoReader(source, timeout=timeout, deinterlace=deinterlace)
         self.decoder = self._choose_decoder(decoder, device or torch.device("cpu"))
         self.info = self.reader.info
         self.audio_stream = self.reader.audio_stream
@@ -38,6 +38,8 @@ class Source:
         if decoder == "pyav":
             return "pyav"
         why = nvdec.unavailable(self.reader, device)
+        if why is None and self.reader.info.deinterlaced:
+            why = "the video is deinterlaced, by FFmpeg on the CPU"
         if why is None:
             try:
                 self.reader = NvdecReader(self.reader, device)
@@ -54,7 +56,7 @@ class Source:
             if stop.wait(self.delay * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
                 return None
             try:
-                reader = VideoReader(self.source, timeout=self.timeout)
+                reader = VideoReader(self.source, timeout=self.timeout, deinterlace=self.deinterlace)
             except InputError as e:
                 self.ended = f"reconnect {attempt + 1} failed: {e.problem}"
                 continue
