@@ -49,6 +49,8 @@ MUTATIONS = [
       ("tests/test_run.py::test_run_line_frame_count",)),
     M("interlaced-not-deinterlaced", "streamseg/io/reader.py", "        if info.deinterlaced:\n            items =",
       "        if False:\n            items =", ("tests/test_interlaced.py",)),
+    M("dropped-streams-unsaid", "streamseg/io/reader.py", "            if s.index in kept:\n                continue",
+      "            continue", ("tests/test_streams_dropped.py",)),
     # issue 12, tests that could not fail
     M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * batch_size)", "queue.Queue()",
       ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),

@@ -214,6 +214,9 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
                 f"{info.describe_frames()}) -> {out} "
                 f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
                 f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}{fields(info)}")
+            if info.dropped:
+                say(f"streamseg: not carried into the output: {', '.join(info.dropped)} (streamseg keeps the "
+                    "first video and the first audio stream; subtitles are not copied yet)")
             if not quiet and sys.stderr.isatty():
                 from tqdm import tqdm
 

@@ -78,6 +78,7 @@ class RunSummary:
     stages: dict = field(default_factory=dict)  # seconds each stage spent working
     interlaced: bool = False  # the input's frames are coded as fields
     deinterlaced: bool = False  # and were deinterlaced (bwdif) before segmentation
+    dropped_streams: list = field(default_factory=list)  # the input's streams the output does not carry
 
 
 class _Stop(Exception):
@@ -362,6 +363,7 @@ def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | N
         audio=info.audio_codec, dropped=counts["dropped"], reconnects=source.reconnected,
         source_end=source.ended if info.live else "", latency_ms=latency_summary(latencies),
         stages={k: round(v, 3) for k, v in busy.items()}, interlaced=info.interlaced, deinterlaced=info.deinterlaced,
+        dropped_streams=list(info.dropped),
     )
 
 

@@ -107,6 +107,7 @@ class VideoInfo:
     live: bool = False  # a URL or pipe: read once, no length known
     colour: Colour = BT709  # from the first frame
     interlaced: bool = False  # the first frame is coded as two fields
+    dropped: tuple[str, ...] = ()  # the input's other streams, which the output does not carry
     deinterlaced: bool = False  # frames go through FFmpeg's bwdif before anything else sees them
 
     @property
@@ -251,9 +252,22 @@ class VideoReader:
             frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
             audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
-            colour=Colour.of(first), interlaced=bool(first.interlaced_frame),
+            colour=Colour.of(first), interlaced=bool(first.interlaced_frame), dropped=self._dropped_streams(),
             deinterlaced=self.deinterlace == "on" or (self.deinterlace == "auto" and bool(first.interlaced_frame)),
         )
+
+    def _dropped_streams(self) -> tuple[str, ...]:
+        """What the output will not carry: streams past the first video and the first audio, subtitles
+        (not copied yet), data and attachments; e.g. 'subtitle #2 (subrip, eng)'."""
+        kept = {self.stream.index, self.audio_stream.index if self.audio_stream else -1}
+        dropped = []
+        for s in self.container.streams:
+            if s.index in kept:
+                continue
+            codec = s.codec_context.name if s.codec_context else getattr(s, "codec_tag", "") or "unknown"
+            language = (s.metadata or {}).get("language")
+            dropped.append(f"{s.type} #{s.index} ({codec}{', ' + language if language else ''})")
+        return tuple(dropped)
 
     def _demux(self) -> Iterator[av.VideoFrame | AudioPacket]:
         streams = [s for s in (self.stream, self.audio_stream) if s is not None]
