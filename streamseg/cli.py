@@ -206,6 +206,11 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
     from streamseg.io.reader import source_name
     from streamseg.pipeline import run as run_pipeline
 
+    if backend == "openvino":
+        from streamseg.backends.openvino import is_converted
+
+        if not is_converted(model_path):  # IS-Net takes about a minute: say why nothing moves yet
+            say(f"streamseg: converting {model_path.stem} for OpenVINO (once; kept in the cache) ...")
     with open_backend(backend, model_path) as engine:
         bars = []
 

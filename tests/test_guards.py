@@ -131,8 +131,11 @@ def test_sdr_backdrop_is_mapped_into_an_hdr_output_by_a_run(tmp_path):
 
 def test_streamseg_cache_holds_the_converted_model(clip, tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMSEG_CACHE", str(tmp_path / "cache"))
-    assert cli("run", clip, "-o", tmp_path / "o.mp4", "-q", "--backend", "openvino").code == 0
+    first = cli("run", clip, "-o", tmp_path / "o.mp4", "--backend", "openvino")
+    assert first.code == 0 and "converting default for OpenVINO" in first.err, first
     assert list((tmp_path / "cache" / "engines").glob("default-*-openvino*.xml"))
+    again = cli("run", clip, "-o", tmp_path / "p.mp4", "--backend", "openvino")
+    assert again.code == 0 and "converting" not in again.err and "OpenVINO model cached" in again.err
 
 
 def test_live_batch_deadline_reaches_the_batcher(clip, tmp_path, monkeypatch):

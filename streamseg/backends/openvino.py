@@ -29,6 +29,13 @@ def ir_path(model_path: Path, cache_dir: Path, version: str) -> Path:
     return cache_dir / f"{model_path.stem}-{file_sha256(model_path)[:16]}-openvino{release}.xml"
 
 
+def is_converted(model_path: Path, cache_dir: Path | None = None) -> bool:
+    """Whether the model's OpenVINO form is already in the cache (else the first run converts it)."""
+    import openvino as ov
+
+    return ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__).is_file()
+
+
 class OpenVinoBackend(Backend):
     name = "openvino"
 
