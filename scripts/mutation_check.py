@@ -52,7 +52,7 @@ MUTATIONS = [
     M("dropped-streams-unsaid", "streamseg/io/reader.py", "            if s.index in kept:\n                continue",
       "            continue", ("tests/test_streams_dropped.py",)),
     # issue 12, tests that could not fail
-    M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * batch_size)", "queue.Queue()",
+    M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * self.batch_size)", "queue.Queue()",
       ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),
     M("no-optimiser-step", "training/train.py", "        scaler.step(opt)\n", "        pass\n",
       ("tests/test_training.py::test_train_steps_reduce_loss_and_export",)),
@@ -96,7 +96,7 @@ MUTATIONS = [
     M("internal-error-escapes", "streamseg/cli.py", "        except Exception as e:  # noqa: BLE001  a bug",
       "        except ArithmeticError as e:  # noqa: BLE001  a bug",
       ("tests/test_guards.py::test_a_bug_is_reported_as_an_internal_error",)),
-    M("no-frame-count-guard", "streamseg/pipeline.py", 'if counts["out"] != counts["in"]:', "if False:",
+    M("no-frame-count-guard", "streamseg/pipeline.py", "if self.frames_out != self.frames_in:", "if False:",
       ("tests/test_guards.py::test_frames_lost_between_decoder_and_encoder_fail_the_run",)),
     M("batcher-drops-tail", "streamseg/batching.py", "        if not self.pending:\n            return None",
       "        if len(self.pending) < self.batch_size:\n            return None",

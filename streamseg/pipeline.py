@@ -227,108 +227,65 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
 def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
          announce: Callable[[VideoInfo, str], None] | None, finish: threading.Event | None,
          cancel: threading.Event | None) -> RunSummary:
-    source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder, backend.device,
-                    opts.deinterlace)
-    info = source.info
-    background = writer = None
-    stop_input = finish or threading.Event()
-    state = _Run(stop_input, cancel)
-    started = time.perf_counter()
-    busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}
-    counts = {"in": 0, "out": 0, "dropped": 0}
-    latencies: collections.deque[float] = collections.deque(maxlen=100_000)
+    pipeline = Pipeline(opts, backend, progress, finish, cancel)
     try:
-        check_frame_size(info, source.reader.name)
+        pipeline.open()
+        if announce:
+            announce(pipeline.info, pipeline.source.decoder)
+        pipeline.run()
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; the partial output was removed") from None
+    finally:
+        pipeline.close()
+    return pipeline.summary()
+
+
+class Pipeline:
+    """One run: a method per stage (decode, batch + infer, composite, encode), each in its own thread
+    but batch + infer, which runs in the caller's; the queues between them and the counters as attributes."""
+
+    def __init__(self, opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
+                 finish: threading.Event | None, cancel: threading.Event | None) -> None:
+        self.opts, self.backend, self.progress = opts, backend, progress
+        self.source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder,
+                             backend.device, opts.deinterlace)
+        self.info = self.source.info
+        self.stop_input = finish or threading.Event()  # set: stop reading; the stages after it drain
+        self.state = _Run(self.stop_input, cancel)
+        self.background: Background | None = None
+        self.writer = None
+        self.started = time.perf_counter()
+        self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
+        self.frames_in = self.frames_out = self.dropped = 0
+        self.latencies: collections.deque[float] = collections.deque(maxlen=100_000)
+        self.finished_at: float | None = None
+
+    def open(self) -> None:
+        """Background, output and queues; raises before any frame is processed when one cannot open."""
+        opts, info, dev = self.opts, self.info, self.backend.device
+        check_frame_size(info, self.source.reader.name)
         if opts.fmt.layers == "rgb":
-            background = Background(opts.background, info.height, info.width, backend.device, info.colour)
-        writer = open_writer(opts.output, opts.fmt, info, source.audio_stream)
+            self.background = Background(opts.background, info.height, info.width, dev, info.colour)
+        self.writer = open_writer(opts.output, opts.fmt, info, self.source.audio_stream)
         # real time: at most one batch waits before inference and one after, so a late frame is
         # dropped at once instead of aging in a queue
         depth = 1 if opts.realtime else opts.queue_size
-        batch_size = batch_frames(opts.batch_size, info, backend.device)
-        decoded: queue.Queue = queue.Queue(maxsize=depth * batch_size)
-        inferred: queue.Queue = queue.Queue(maxsize=depth)
-        finished: queue.Queue = queue.Queue(maxsize=depth)
-        audio: queue.Queue = queue.Queue()  # compressed audio: small, and bounded by the input's interleaving
-        if announce:
-            announce(info, source.decoder)
+        self.batch_size = batch_frames(opts.batch_size, info, dev)
+        self.decoded: queue.Queue = queue.Queue(maxsize=depth * self.batch_size)
+        self.inferred: queue.Queue = queue.Queue(maxsize=depth)
+        self.finished: queue.Queue = queue.Queue(maxsize=depth)
+        self.audio: queue.Queue = queue.Queue()  # compressed audio: small, bounded by the input's interleaving
+        self.compositor = make_compositor(dev, opts.fmt.layers, opts.refine, opts.smooth)
 
-        def decode() -> None:
-            for item in timed(source.items(stop_input), busy, "decode"):
-                if isinstance(item, AudioPacket):
-                    audio.put(item)
-                    continue
-                if opts.realtime:
-                    try:
-                        decoded.put_nowait(item)
-                    except queue.Full:  # behind a live source: skip this frame rather than lag
-                        counts["dropped"] += 1
-                        continue
-                else:
-                    state.put(decoded, item)
-                counts["in"] += 1
-            state.put(decoded, END)
-
-        def encode() -> None:
-            waiting: collections.deque[AudioPacket] = collections.deque()
-
-            def audio_until(seconds: float | None) -> None:
-                while True:
-                    try:
-                        waiting.append(audio.get_nowait())
-                    except queue.Empty:
-                        break
-                while waiting and (seconds is None or waiting[0].seconds <= seconds):
-                    writer.write_audio(waiting.popleft().packet)
-
-            while True:
-                item = state.get(finished)
-                if item is END:
-                    audio_until(None)  # the decoder queued all audio before it sent END
-                    return
-                images, batch = item
-                t = time.perf_counter()
-                for image, p in zip(images.numpy(), batch.pts):
-                    audio_until(float(p * info.time_base))
-                    writer.write(image, p)
-                    counts["out"] += 1  # frames really written: the guard after the run compares
-                now = time.monotonic()
-                latencies.extend(now - a for a in batch.arrived)
-                busy["encode"] += time.perf_counter() - t
-                if progress:
-                    progress(len(batch))
-
-        compositor = make_compositor(backend.device, opts.fmt.layers, opts.refine, opts.smooth)
-
-        def compose() -> None:  # its own thread: on a CPU it overlaps the next batch's inference
-            while True:
-                item = state.get(inferred)
-                if item is END:
-                    state.put(finished, END)
-                    return
-                t = time.perf_counter()
-                images = composite_batch(item, background, compositor)
-                busy["composite"] += time.perf_counter() - t
-                state.put(finished, (images, item.batch))
-
-        stages = [Stage("decode", decode, state), Stage("composite", compose, state), Stage("encode", encode, state)]
+    def run(self) -> None:
+        """All stages until the end of the input (or the first error, raised here once)."""
+        state = self.state
+        stages = [Stage(name, work, state) for name, work in
+                  (("decode", self.decode), ("composite", self.compose), ("encode", self.encode))]
         for s in stages:
             s.start()
-        max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
-        batcher = Batcher(batch_size, pin_memory=backend.device.type == "cuda",
-                          max_wait=max_wait)
         try:
-            while True:
-                item = state.get(decoded, batcher.wait_left())
-                batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
-                if batch is not None:
-                    t = time.perf_counter()
-                    out = infer_batch(batch, backend)
-                    busy["infer"] += time.perf_counter() - t
-                    state.put(inferred, out)
-                if item is END:
-                    state.put(inferred, END)
-                    break
+            self.batch_and_infer()
         except _Stop:
             pass
         except BaseException as e:  # noqa: BLE001  includes KeyboardInterrupt: stop the others first
@@ -341,30 +298,106 @@ def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | N
                     state.fail(e)
         if state.error is not None:
             raise state.error
-        if counts["out"] != counts["in"]:
-            raise StreamsegError(f"wrote {counts['out']} frames but decoded {counts['in']}")
-        writer.close()
-        writer = None
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted; the partial output was removed") from None
-    finally:
-        state.stop.set()
-        if writer is not None:
-            writer.abort()
-        if background is not None:
-            background.close()
-        source.close()
-    seconds = time.perf_counter() - started
-    return RunSummary(
-        input=str(opts.source), output=str(opts.output), format=opts.fmt.name, frames=counts["out"],
-        seconds=round(seconds, 3), fps=round(counts["out"] / seconds, 2) if seconds else 0.0,
-        backend=backend.describe(), device=str(backend.device), decoder=source.decoder,
-        width=info.width, height=info.height,
-        audio=info.audio_codec, dropped=counts["dropped"], reconnects=source.reconnected,
-        source_end=source.ended if info.live else "", latency_ms=latency_summary(latencies),
-        stages={k: round(v, 3) for k, v in busy.items()}, interlaced=info.interlaced, deinterlaced=info.deinterlaced,
-        dropped_streams=list(info.dropped),
-    )
+        if self.frames_out != self.frames_in:
+            raise StreamsegError(f"wrote {self.frames_out} frames but decoded {self.frames_in}")
+        self.writer.close()
+        self.writer = None
+        self.finished_at = time.perf_counter()
+
+    def decode(self) -> None:
+        for item in timed(self.source.items(self.stop_input), self.busy, "decode"):
+            if isinstance(item, AudioPacket):
+                self.audio.put(item)
+                continue
+            if self.opts.realtime:
+                try:
+                    self.decoded.put_nowait(item)
+                except queue.Full:  # behind a live source: skip this frame rather than lag
+                    self.dropped += 1
+                    continue
+            else:
+                self.state.put(self.decoded, item)
+            self.frames_in += 1
+        self.state.put(self.decoded, END)
+
+    def batch_and_infer(self) -> None:
+        opts = self.opts
+        max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
+        batcher = Batcher(self.batch_size, pin_memory=self.backend.device.type == "cuda", max_wait=max_wait)
+        while True:
+            item = self.state.get(self.decoded, batcher.wait_left())
+            batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
+            if batch is not None:
+                t = time.perf_counter()
+                out = infer_batch(batch, self.backend)
+                self.busy["infer"] += time.perf_counter() - t
+                self.state.put(self.inferred, out)
+            if item is END:
+                self.state.put(self.inferred, END)
+                return
+
+    def compose(self) -> None:
+        """Its own thread: on a CPU it overlaps the next batch's inference."""
+        while True:
+            item = self.state.get(self.inferred)
+            if item is END:
+                self.state.put(self.finished, END)
+                return
+            t = time.perf_counter()
+            images = composite_batch(item, self.background, self.compositor)
+            self.busy["composite"] += time.perf_counter() - t
+            self.state.put(self.finished, (images, item.batch))
+
+    def encode(self) -> None:
+        waiting: collections.deque[AudioPacket] = collections.deque()
+        while True:
+            item = self.state.get(self.finished)
+            if item is END:
+                self._audio_until(None, waiting)  # the decoder queued all audio before it sent END
+                return
+            images, batch = item
+            t = time.perf_counter()
+            for image, p in zip(images.numpy(), batch.pts):
+                self._audio_until(float(p * self.info.time_base), waiting)
+                self.writer.write(image, p)
+                self.frames_out += 1  # frames really written: run() compares them with those decoded
+            now = time.monotonic()
+            self.latencies.extend(now - a for a in batch.arrived)
+            self.busy["encode"] += time.perf_counter() - t
+            if self.progress:
+                self.progress(len(batch))
+
+    def _audio_until(self, seconds: float | None, waiting: collections.deque[AudioPacket]) -> None:
+        """Write the audio packets due before `seconds` (all of them for None), interleaved by time."""
+        while True:
+            try:
+                waiting.append(self.audio.get_nowait())
+            except queue.Empty:
+                break
+        while waiting and (seconds is None or waiting[0].seconds <= seconds):
+            self.writer.write_audio(waiting.popleft().packet)
+
+    def close(self) -> None:
+        """Stop every stage; drop an unfinished output; release the input and the background."""
+        self.state.stop.set()
+        if self.writer is not None:
+            self.writer.abort()
+        if self.background is not None:
+            self.background.close()
+        self.source.close()
+
+    def summary(self) -> RunSummary:
+        info, opts, source = self.info, self.opts, self.source
+        seconds = (self.finished_at or time.perf_counter()) - self.started
+        return RunSummary(
+            input=str(opts.source), output=str(opts.output), format=opts.fmt.name, frames=self.frames_out,
+            seconds=round(seconds, 3), fps=round(self.frames_out / seconds, 2) if seconds else 0.0,
+            backend=self.backend.describe(), device=str(self.backend.device), decoder=source.decoder,
+            width=info.width, height=info.height, audio=info.audio_codec, dropped=self.dropped,
+            reconnects=source.reconnected, source_end=source.ended if info.live else "",
+            latency_ms=latency_summary(self.latencies), stages={k: round(v, 3) for k, v in self.busy.items()},
+            interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
+        )
 
 
 def latency_summary(seconds: Iterable[float]) -> dict:
