@@ -101,6 +101,9 @@ MUTATIONS = [
     M("batcher-drops-tail", "streamseg/batching.py", "        if not self.pending:\n            return None",
       "        if len(self.pending) < self.batch_size:\n            return None",
       ("tests/test_guards.py::test_batcher_fills_flushes_and_keeps_order",)),
+    # issue 11
+    M("photo-not-upright", "streamseg/photo.py", "upright = ImageOps.exif_transpose(im)", "upright = im",
+      ("tests/test_photos.py",)),
     # issue 10
     M("fused-compositor-no-smoothing", "streamseg/cpu_compositor.py",
       "q[x] = v + strength * (u * s0[x] + t * s1[x]) * d / e", "q[x] = v", ("tests/test_cpu_compositor.py",)),

@@ -133,6 +133,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     from streamseg.io.writer import choose_format
     from streamseg.jobs import expand_sources
     from streamseg.models.names import resolve_model
+    from streamseg.photo import is_photo
     from streamseg.pipeline import RunOptions
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -141,6 +142,10 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     entry = Path(sources[0])
     single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
                                     not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
+    if single and is_photo(sources[0]):
+        run_one_photo(Path(sources[0]), output, format_name, background, resolve(backend), backend == "auto",
+                      model_path, not no_refine, overwrite, as_json, say)
+        return
     fmt = choose_format(output if single else None, format_name)  # several inputs: -o is a folder
     chosen = resolve(backend)
     template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
@@ -197,6 +202,28 @@ def run_one(source: str, output: str | None, template, backend: str, auto: bool,
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def run_one_photo(source: Path, output: str | None, format_name: str | None, background: str, backend: str,
+                  auto: bool, model_path: Path, refine: bool, overwrite: bool, as_json: bool, say) -> None:
+    """A still image: the composite (default), an RGBA cut-out (-f png) or the matte (-f matte)."""
+    from streamseg import photo
+
+    if format_name not in photo.LAYERS:
+        raise InputError(f"-f {format_name} is a video format; {source.name} is a photo",
+                         "leave out -f for a composite, or use -f png (cut-out) or -f matte")
+    layers = photo.LAYERS[format_name]
+    out = Path(output) if output else photo.default_output(source, layers)
+    if not source.is_file():
+        raise InputError(f"input not found: {source}", "check the path")
+    photo.check_photo_output(source, out, layers, overwrite)
+    with open_backend(backend, model_path) as engine:
+        summary = photo.run_photo(source, out, layers, engine, background, refine)
+    say(f"streamseg: {source.name} ({summary.width}x{summary.height}, {summary.colour}) -> {out} "
+        f"[{summary.format}]; model {describe_model(model_path, engine.spec)}; backend {summary.backend}"
+        f"{' (auto)' if auto else ''}; {summary.seconds:.1f}s")
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
 
 
 def run_with_progress(source: str, out: Path | str, template, backend: str, auto: bool, model_path: Path,

@@ -1,0 +1,146 @@
+"""Photos: one still image through the same model and compositor as a video frame, at full resolution.
+
+JPEG, PNG, WebP, TIFF and BMP in; EXIF orientation applied; an embedded ICC profile converted to sRGB (the
+model and the backdrops are sRGB), and the summary says which. Out: the composite (JPEG, PNG, WebP or TIFF
+by the output's extension), an RGBA cut-out (`-f png`), or the matte (`-f matte`), written under a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from streamseg.backends.base import Backend
+from streamseg.background import Background
+from streamseg.batching import FrameBatch
+from streamseg.errors import InputError, OutputError
+from streamseg.io.writer import output_error, partial_path
+from streamseg.models import SIZE_MULTIPLE
+
+PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+SAVE_AS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+LAYERS = {None: "rgb", "mp4": "rgb", "png": "rgba", "matte": "matte"}  # -f -> what a photo's output holds
+Image.MAX_IMAGE_PIXELS = 200_000_000  # a 100 MP camera is fine; a decompression bomb is not
+
+
+def is_photo(source: str | Path) -> bool:
+    return Path(str(source)).suffix.lower() in PHOTO_EXTS
+
+
+@dataclass
+class PhotoSummary:
+    input: str
+    output: str
+    format: str  # "composite", "cut-out" or "matte"
+    width: int
+    height: int
+    colour: str  # what was done about the photo's colour space
+    seconds: float
+    backend: str
+    device: str
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "frames": 1}
+
+
+def read_photo(path: Path) -> tuple[np.ndarray, str]:
+    """[H,W,3] uint8 sRGB, upright, and a note on its colour space."""
+    if not path.is_file():
+        raise InputError(f"input not found: {path}", "check the path")
+    try:
+        with Image.open(path) as im:
+            im.load()  # a truncated or damaged file fails here, not half-way through the work
+            upright = ImageOps.exif_transpose(im)
+            icc = im.info.get("icc_profile")
+            if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
+                raise InputError(f"{path.name} has pixel mode {upright.mode}, which streamseg does not read",
+                                 "save it as 8-bit RGB")
+            rgb = upright.convert("RGB") if upright.mode not in ("I;16", "I", "F") else to_8bit(upright)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"cannot read {path.name} as an image ({e})",
+                         "the file is damaged, truncated or not an image; re-export it") from None
+    note = "sRGB (no embedded profile)"
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            name = ImageCms.getProfileDescription(source).strip() or "embedded profile"
+            if "srgb" not in name.lower():
+                rgb = ImageCms.profileToProfile(rgb, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+                note = f"converted from {name} to sRGB"
+            else:
+                note = f"sRGB ({name})"
+        except (ImageCms.PyCMSError, OSError) as e:
+            note = f"embedded ICC profile unreadable ({e}); taken as sRGB"
+    return np.asarray(rgb, dtype=np.uint8).copy(), note
+
+
+def to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit or float greyscale to 8-bit RGB by its range."""
+    a = np.asarray(im, dtype=np.float32)
+    scale = 65535.0 if im.mode in ("I;16", "I") else 1.0
+    return Image.fromarray((np.clip(a / scale, 0, 1) * 255 + 0.5).astype(np.uint8)).convert("RGB")
+
+
+def default_output(source: Path, layers: str) -> Path:
+    """photo_streamseg.jpg beside the input (a composite keeps JPEG for a JPEG); PNG for cut-outs and mattes."""
+    tag = "matte" if layers == "matte" else "streamseg"
+    suffix = source.suffix.lower() if layers == "rgb" and source.suffix.lower() in SAVE_AS else ".png"
+    return source.with_name(f"{source.stem}_{tag}{suffix}")
+
+
+def check_photo_output(source: Path, output: Path, layers: str, overwrite: bool) -> None:
+    suffix = output.suffix.lower()
+    if suffix not in SAVE_AS:
+        raise InputError(f"a photo's output must be an image: {output.name}",
+                         f"use one of {', '.join(sorted(SAVE_AS))}")
+    if layers == "rgba" and SAVE_AS[suffix] == "JPEG":
+        raise InputError(f"JPEG has no alpha channel for a cut-out: {output.name}", "name the output .png")
+    if output.exists() and output.resolve() == source.resolve():
+        raise OutputError(f"the output {output} is the input itself", "choose another name with -o")
+    if not output.parent.is_dir():
+        raise OutputError(f"the output folder {output.parent} does not exist", "create it, or choose another -o")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
+
+
+def run_photo(source: Path, output: Path, layers: str, backend: Backend, background: str = "studio",
+              refine: bool = True) -> PhotoSummary:
+    """One photo, whole, through the model and the compositor; the output appears only when complete."""
+    from streamseg.pipeline import make_compositor, process_batch
+
+    started = time.perf_counter()
+    rgb, note = read_photo(source)
+    h, w = rgb.shape[:2]
+    if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
+        raise InputError(f"{source.name} is {w}x{h}; photos must be at least {SIZE_MULTIPLE}x{SIZE_MULTIPLE}",
+                         "use a larger image")
+    bg = Background(background, h, w, backend.device) if layers == "rgb" else None
+    try:
+        batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [time.monotonic()], 0)
+        image = process_batch(batch, backend, bg, make_compositor(backend.device, layers, refine, smooth=False))
+    finally:
+        if bg is not None:
+            bg.close()
+    pixels = image[0].cpu().numpy()
+    picture = Image.fromarray(pixels[..., 0] if layers == "matte" else pixels)
+    partial = partial_path(output)
+    kind = SAVE_AS[output.suffix.lower()]
+    try:
+        picture.save(partial, format=kind, **({"quality": 95} if kind in ("JPEG", "WEBP") else {}))
+        partial.replace(output)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise output_error(output, e) from None
+    return PhotoSummary(input=str(source), output=str(output),
+                        format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
+                        width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
+                        backend=backend.describe(), device=str(backend.device))

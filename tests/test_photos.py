@@ -1,0 +1,85 @@
+"""Photos (issue 11, first part): stills in every common format, upright, full size, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import cli
+from PIL import Image, ImageOps
+
+
+def picture(width: int = 320, height: int = 200) -> Image.Image:
+    """A street-like picture with a dark car-ish block, different in every corner (so a turn shows)."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // width, y * 255 // height, np.full_like(x, 120)], -1).astype(np.uint8)
+    rgb[height // 2:height // 2 + 40, width // 4:width // 4 + 120] = (20, 20, 30)
+    return Image.fromarray(rgb)
+
+
+@pytest.mark.parametrize("ext,out_ext", [(".jpg", ".jpg"), (".png", ".png"), (".webp", ".webp"),
+                                         (".tif", ".tif"), (".bmp", ".png")])
+def test_each_format_round_trips(tmp_path, ext, out_ext):
+    src = tmp_path / f"car{ext}"
+    picture().save(src)
+    r = cli("run", src, "--json")
+    assert r.code == 0, r
+    out = tmp_path / f"car_streamseg{out_ext}"
+    assert json.loads(r.out)["output"] == str(out)
+    with Image.open(out) as im:
+        assert im.size == (320, 200) and im.mode == "RGB"
+
+
+def test_exif_orientation_is_applied_and_the_cut_out_keeps_the_pixels(tmp_path):
+    src = tmp_path / "phone.png"
+    stored = picture(320, 200)
+    exif = stored.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    stored.save(src, exif=exif)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(src)).convert("RGB"))
+    assert upright.shape == (320, 200, 3)
+    r = cli("run", src, "-f", "png", "-o", tmp_path / "cut.png")
+    assert r.code == 0, r
+    cut = np.asarray(Image.open(tmp_path / "cut.png"))
+    assert cut.shape == (320, 200, 4) and np.array_equal(cut[..., :3], upright)  # alpha added, nothing moved
+    assert 0 < cut[..., 3].mean() < 255
+
+
+def test_full_resolution_is_kept(tmp_path):
+    src = tmp_path / "big.jpg"
+    picture(3000, 2000).save(src, quality=90)
+    r = cli("run", src, "-o", tmp_path / "big_out.jpg", "--json", "-q")
+    assert r.code == 0, r
+    assert Image.open(tmp_path / "big_out.jpg").size == (3000, 2000)
+    assert json.loads(r.out)["colour"] == "sRGB (no embedded profile)"
+
+
+def test_matte_of_a_photo(tmp_path):
+    src = tmp_path / "m.png"
+    picture().save(src)
+    assert cli("run", src, "-f", "matte").code == 0
+    with Image.open(tmp_path / "m_matte.png") as im:
+        assert im.mode == "L" and im.size == (320, 200)
+
+
+def test_damaged_photo_is_a_clear_error(tmp_path):
+    src = tmp_path / "cut_short.jpg"
+    picture().save(tmp_path / "whole.jpg")
+    src.write_bytes((tmp_path / "whole.jpg").read_bytes()[:400])
+    r = cli("run", src)
+    assert r.code == 2 and not r.crashed, r
+    assert "cannot read cut_short.jpg as an image" in r.err and "fix:" in r.err
+    assert not list(tmp_path.glob("cut_short_streamseg*")) and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-f", "webm"], "-f webm is a video format"),
+    (["-f", "png", "-o", "cut.jpg"], "JPEG has no alpha channel"),
+    (["-o", "out.mp4"], "a photo's output must be an image"),
+])
+def test_photo_output_mistakes_are_named(tmp_path, args, message):
+    src = tmp_path / "p.png"
+    picture().save(src)
+    r = cli("run", src, *[str(tmp_path / a) if a.endswith((".jpg", ".mp4")) else a for a in args])
+    assert r.code == 2 and message in r.err, r
