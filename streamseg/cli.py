@@ -320,9 +320,10 @@ def run_many(files: list[str], output: str | None, template, backend: str, model
             click.echo(json.dumps(rec))
 
     if ray_address:
+        from streamseg.backends.registry import uses_gpu
         from streamseg.ray_runner import run_on_ray
 
-        gpus = 1.0 if backend in ("cuda", "tensorrt") else 0.0
+        gpus = 1.0 if uses_gpu(backend) else 0.0  # compiled too, where it compiles for the GPU
         run_on_ray(jobs, template, backend, model_path, ray_address, ray_workers, gpus, manifest, resume,
                    overwrite, report)
     else:

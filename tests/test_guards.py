@@ -162,3 +162,11 @@ def test_soak_reports_memory(tmp_path):
     report = json.loads(r.out)
     assert report["frames"] == 40 and report["rss_mb"]["peak"] >= report["rss_mb"]["start"] > 0
     assert Path(tmp_path).exists()
+
+
+def test_ray_asks_for_a_gpu_for_every_gpu_backend():
+    from streamseg.backends.registry import BACKENDS, uses_gpu
+
+    assert uses_gpu("tensorrt") and uses_gpu("cuda")
+    assert not uses_gpu("openvino") and not uses_gpu("cpu")
+    assert set(BACKENDS) == {"tensorrt", "compiled", "cuda", "openvino", "cpu"}

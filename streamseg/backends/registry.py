@@ -80,22 +80,28 @@ class BackendEntry:
     description: str
     missing: Callable[[], str | None]  # None when it can run here, else why not
     create: Callable[[Path, str | None], Backend]  # (model, device such as "cuda:1"; None: default)
+    gpu: bool = False  # runs on a GPU (a Ray worker then asks for one)
 
 
 BACKENDS = {
     e.name: e
     for e in (
         BackendEntry("tensorrt", "TensorRT engine, FP16, built once per GPU and TensorRT version and cached",
-                     _tensorrt_missing, _tensorrt),
+                     _tensorrt_missing, _tensorrt, gpu=True),
         BackendEntry("compiled", "AOTInductor package (torch.export), FP16 on a GPU; built once and cached",
-                     _compiled_missing, _compiled),
-        BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last, CUDA graphs", _cuda_missing, _cuda),
+                     _compiled_missing, _compiled, gpu=torch.cuda.is_available()),
+        BackendEntry("cuda", "PyTorch on the GPU, FP16, channels_last, CUDA graphs", _cuda_missing, _cuda, gpu=True),
         BackendEntry("openvino", "OpenVINO on the CPU: BF16 where the CPU has it natively, else FP32; "
                      "converted once and cached", _openvino_missing, _openvino),
         BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere; the reference)", lambda: None, _cpu),
     )
 }
 AUTO_ORDER = ("tensorrt", "cuda", "openvino", "cpu")  # "compiled" only when asked for: its first build takes minutes
+
+
+def uses_gpu(name: str) -> bool:
+    """Whether the (resolved) backend runs on a GPU."""
+    return BACKENDS[name].gpu
 
 
 def resolve(name: str) -> str:
