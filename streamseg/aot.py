@@ -17,6 +17,7 @@ import torch
 
 from streamseg.engine import EngineProfile, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
+from streamseg.files import written_whole
 from streamseg.models import SIZE_MULTIPLE, load_checkpoint
 
 PACKAGE_FORMAT = "streamseg-aoti/1"
@@ -60,13 +61,8 @@ def build_package(model_path: Path, out: Path, device: torch.device, profile: En
         exported = torch.export.export(model, (example.contiguous(memory_format=torch.channels_last),),
                                        dynamic_shapes={"x": {0: batch, 2: SIZE_MULTIPLE * h16,
                                                              3: SIZE_MULTIPLE * w16}})
-        partial = out.with_name(f".{out.stem}.partial.pt2")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with written_whole(out, keep_suffix=True) as partial:  # the packager wants its .pt2 suffix
             torch._inductor.aoti_compile_and_package(exported, package_path=str(partial))
-            partial.replace(out)
-        finally:
-            partial.unlink(missing_ok=True)
     sidecar = {"format": PACKAGE_FORMAT, "model": str(model_path), "model_sha256": file_sha256(model_path),
                **target_here(device), "precision": precision, "profile": profile.to_dict(), "spec": spec.to_dict()}
     write_file(sidecar_path(out), (json.dumps(sidecar, indent=2) + "\n").encode())

@@ -393,25 +393,20 @@ def info(as_json: bool) -> None:
 @user_errors
 def sample(output: Path, size: str, seconds: float, fps: int, seed: int, overwrite: bool) -> None:
     """Write a sample car clip (drawn car, street, engine sound) to try streamseg on."""
-    from streamseg.io.writer import output_error
     from streamseg.sample import SampleSpec, write_sample
 
     width, height = parse_frame_size(size)
     if output.exists() and not overwrite:
         raise InputError(f"{output} already exists", "pass --overwrite or choose another name")
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")  # the suffix names the container
     from tqdm import tqdm
 
+    from streamseg.files import written_whole
+
     frames = max(1, round(seconds * fps))
-    try:
-        with tqdm(total=frames, unit="frame", desc=f"drawing {output.name}", dynamic_ncols=True) as bar:
-            write_sample(partial, SampleSpec(width=width, height=height, frames=frames, fps=fps, seed=seed),
-                         progress=bar.update)
-        os.replace(partial, output)
-    except OSError as e:
-        raise output_error(output, e) from None
-    finally:
-        partial.unlink(missing_ok=True)
+    with tqdm(total=frames, unit="frame", desc=f"drawing {output.name}", dynamic_ncols=True) as bar, \
+            written_whole(output, keep_suffix=True) as partial:  # the suffix names the container
+        write_sample(partial, SampleSpec(width=width, height=height, frames=frames, fps=fps, seed=seed),
+                     progress=bar.update)
     click.echo(f"wrote {output}")
 
 

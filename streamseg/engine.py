@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from streamseg.errors import InputError, OutputError, StreamsegError
+from streamseg.errors import InputError, StreamsegError
+from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
 
 ENGINE_FORMAT = "streamseg-engine/1"
@@ -55,14 +56,7 @@ def read_sidecar(path: Path) -> dict:
 
 def write_file(path: Path, data: bytes | memoryview) -> None:
     """Write under a temporary name and rename, so an interrupted write never looks like a finished file."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        partial.replace(path)
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {e.strerror}", "choose another --out or cache folder") from None
+    write_whole(path, lambda tmp: tmp.write_bytes(data))
 
 
 def default_cache_dir() -> Path:

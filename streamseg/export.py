@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from streamseg.engine import file_sha256, sidecar_path
-from streamseg.errors import InputError, OutputError
+from streamseg.errors import InputError
+from streamseg.files import written_whole
 from streamseg.models import SIZE_MULTIPLE, ModelSpec, load_checkpoint
 
 INPUT_NAME = "frames"
@@ -59,25 +60,16 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
     example = torch.rand(1, 3, spec.input_height, spec.input_width, dtype=dtype)
     dynamic = {0: "batch", 2: "height", 3: "width"}
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create {out.parent}: {e.strerror}", "choose another --out") from None
-    partial = out.with_name(f".{out.name}.partial")  # never leave a half-written graph under the final name
-    try:
-        with warnings.catch_warnings():
+        with written_whole(out) as partial, warnings.catch_warnings():
             # torch >= 2.9 calls the TorchScript exporter legacy; it needs no onnxscript and exports this
             # plain conv net exactly (tests/test_export.py compares it with PyTorch)
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(model, (example,), str(partial), dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                               dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: dynamic})
-        partial.replace(out)
     except ImportError as e:
         raise InputError(f"ONNX export needs a package that is missing: {e}",
                          "pip install 'streamseg[export]'") from None
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {out}: {e.strerror}", "choose another --out") from None
     type_name = "float16" if fp16 else "float32"
     sidecar = {
         "format": SIDECAR_FORMAT,

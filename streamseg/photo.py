@@ -21,7 +21,7 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.errors import InputError, OutputError
-from streamseg.io.writer import output_error, partial_path
+from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
 
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
@@ -132,14 +132,9 @@ def run_photo(source: Path, output: Path, layers: str, backend: Backend, backgro
             bg.close()
     pixels = image[0].cpu().numpy()
     picture = Image.fromarray(pixels[..., 0] if layers == "matte" else pixels)
-    partial = partial_path(output)
     kind = SAVE_AS[output.suffix.lower()]
-    try:
-        picture.save(partial, format=kind, **({"quality": 95} if kind in ("JPEG", "WEBP") else {}))
-        partial.replace(output)
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        raise output_error(output, e) from None
+    write_whole(output, lambda tmp: picture.save(tmp, format=kind, **({"quality": 95} if kind in ("JPEG", "WEBP")
+                                                                     else {})))
     return PhotoSummary(input=str(source), output=str(output),
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),

@@ -45,6 +45,7 @@ from PIL import Image, ImageOps
 
 from streamseg import engine
 from streamseg.errors import InputError, StreamsegError
+from streamseg.files import write_whole
 from streamseg.models import ModelSpec, load_checkpoint, save_checkpoint
 from training.dataset import IMAGE_EXTS, Sample, split
 from training.evaluate_real import dice_iou, predict_alpha
@@ -247,9 +248,7 @@ def frames_of(source: Source, indices: set[int]):
 
 
 def write_atomic(img: Image.Image, path: Path, **options) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="JPEG" if path.suffix == ".jpg" else "PNG", **options)
-    os.replace(tmp, path)
+    write_whole(path, lambda tmp: img.save(tmp, format="JPEG" if path.suffix == ".jpg" else "PNG", **options))
 
 
 def label(items: list[Item], sources: list[Source], teacher, teacher_spec: ModelSpec, folder: Path, side: int,

@@ -19,6 +19,7 @@ import torch
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.engine import default_cache_dir, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
+from streamseg.files import written_whole
 from streamseg.models import load_checkpoint
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -57,11 +58,9 @@ class OpenVinoBackend(Backend):
                 warnings.simplefilter("ignore")
                 example = torch.rand(1, 3, self.spec.input_height, self.spec.input_width)
                 converted = ov.convert_model(model.eval(), example_input=example)
-            cache.mkdir(parents=True, exist_ok=True)
-            partial = xml.with_name(f".{xml.stem}.partial.xml")  # the .bin is written beside it
-            ov.save_model(converted, str(partial), compress_to_fp16=False)
-            partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))
-            partial.replace(xml)
+            with written_whole(xml, keep_suffix=True) as partial:  # the weights (.bin) are written beside it
+                ov.save_model(converted, str(partial), compress_to_fp16=False)
+                partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))  # before the .xml names it whole
             write_file(sidecar_path(xml), (json.dumps({
                 "checkpoint": str(model_path), "checkpoint_sha256": file_sha256(Path(model_path)),
                 "openvino": ov.__version__, "spec": self.spec.to_dict()}, indent=2) + "\n").encode())

@@ -7,7 +7,6 @@ the temporary output.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from streamseg.errors import InputError, OutputError
+from streamseg.files import output_error, partial_path
 from streamseg.io.audio import AudioPassthrough
 from streamseg.io.reader import VideoInfo, is_stream
 
@@ -88,24 +88,11 @@ def default_output(input_path: Path, fmt: OutputFormat, folder: Path | None = No
     return (folder or input_path.parent) / f"{input_path.stem}_{tag}{suffix}"
 
 
-def partial_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.partial")
-
-
 def pixel_format(fmt: OutputFormat, info: VideoInfo) -> str:
     """H.264 4:2:0 cannot store odd sizes; 4:4:4 can, so an odd-sized input keeps its exact size."""
     if fmt.pix_fmt == "yuv420p" and (info.width % 2 or info.height % 2):
         return "yuv444p"
     return fmt.pix_fmt
-
-
-def output_error(path: Path | str, e: Exception) -> OutputError:
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return OutputError(f"no space left writing {path} ({os.strerror(e.errno)})",
-                           "free some space or write elsewhere with -o")
-    if isinstance(e, PermissionError):
-        return OutputError(f"cannot write {path}: permission denied", "choose a writable place with -o")
-    return OutputError(f"writing {path} failed: {e}", "check the output place and the disk")
 
 
 class AudioOut:

@@ -23,6 +23,7 @@ from pathlib import Path
 from streamseg.engine import file_sha256 as sha256
 from streamseg.engine import sidecar_path
 from streamseg.errors import InputError, OutputError
+from streamseg.files import write_whole
 from streamseg.models.names import installed_path, models_dir
 
 
@@ -76,7 +77,7 @@ def copy_checked(src: Path, dst: Path, source: NpmModel) -> None:
     if sha256(src) != source.sha256:
         raise InputError(f"--from {src} is not the expected model (sha256 differs from {source.sha256[:12]}...)",
                          f"use the '{source.resource}' file of {source.package} {source.version}")
-    write_atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
+    write_whole(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def download(source: NpmModel, dst: Path, say: Callable[[str], None]) -> None:
@@ -109,7 +110,7 @@ def download(source: NpmModel, dst: Path, say: Callable[[str], None]) -> None:
                     raise InputError(f"the joined model from {spec} has an unexpected sha256",
                                      "fetch again; if it persists the package changed: report it")
 
-            write_atomic(dst, join)
+            write_whole(dst, join)
 
 
 def convert(onnx_path: Path, checkpoint: Path, source: NpmModel, say: Callable[[str], None]) -> None:
@@ -122,8 +123,8 @@ def convert(onnx_path: Path, checkpoint: Path, source: NpmModel, say: Callable[[
     meta = {"source": f"npm {source.package} {source.version} {source.resource}", "licence": source.licence,
             "onnx_sha256": source.sha256}
     # the graph's weights are FP16, so a half-precision checkpoint loses nothing
-    write_atomic(checkpoint, lambda tmp: save_checkpoint(tmp, model, isnet_spec(), meta, half=True))
-    write_atomic(sidecar_path(checkpoint),
+    write_whole(checkpoint, lambda tmp: save_checkpoint(tmp, model, isnet_spec(), meta, half=True))
+    write_whole(sidecar_path(checkpoint),
                  lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
     say(f"converted {onnx_path.name} to {checkpoint}")
 
@@ -133,18 +134,6 @@ def read_sidecar(checkpoint: Path) -> dict:
         return json.loads(sidecar_path(checkpoint).read_text())
     except (OSError, ValueError):
         return {}
-
-
-def write_atomic(dst: Path, write: Callable[[Path], object]) -> None:
-    """Write through `write(tmp)` and rename, so an interrupted fetch never leaves a file that looks whole."""
-    tmp = dst.with_name(f".{dst.name}.partial")
-    try:
-        write(tmp)
-        tmp.replace(dst)
-    except OSError as e:
-        raise OutputError(f"cannot write {dst}: {e.strerror}", "free some space, or set STREAMSEG_CACHE") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def installed() -> list[dict]:
