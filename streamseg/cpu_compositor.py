@@ -227,16 +227,17 @@ class CpuCompositor:
                 coef = _coefficients(alpha_np[k, 0], small_np[k], 1, np.float32(1e-4))
             else:  # plain upsampling: a = 0, b = the matte
                 coef = np.concatenate([np.zeros_like(small_np[k]), alpha_np[k]])
-            still = self.smoother.stillness(small[k:k + 1]) if self.smoother is not None else None
+            smoother = self.smoother
+            still = smoother.stillness(small[k:k + 1]) if smoother is not None else None
             smooth = still is not None and self.prev_alpha is not None and self.prev_alpha.shape == (height, width)
-            if smooth:
+            if still is not None and smooth:
                 coef = np.concatenate([coef, still[0].numpy()])
             bg = bg_all[min(k, len(bg_all) - 1)]
             alpha = self._spare if self._spare is not None and self._spare.shape == (height, width) \
                 else np.empty((height, width), np.float32)
             _fused(pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
-                   np.float32(self.smoother.strength if smooth else 0),
-                   np.float32(self.smoother.alpha_tau if smooth else 1), bg, LAYERS[self.layers], out[k], alpha)
+                   np.float32(smoother.strength if smoother and smooth else 0),
+                   np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, LAYERS[self.layers], out[k], alpha)
             self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
             self.prev_alpha = alpha
         return torch.from_numpy(out)

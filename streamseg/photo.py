@@ -57,7 +57,7 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
     try:
         with Image.open(path) as im:
             im.load()  # a truncated or damaged file fails here, not half-way through the work
-            upright = ImageOps.exif_transpose(im)
+            upright = ImageOps.exif_transpose(im) or im
             icc = im.info.get("icc_profile")
             if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
                 raise InputError(f"{path.name} has pixel mode {upright.mode}, which streamseg does not read",
@@ -74,7 +74,7 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             name = ImageCms.getProfileDescription(source).strip() or "embedded profile"
             if "srgb" not in name.lower():
-                rgb = ImageCms.profileToProfile(rgb, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+                rgb = ImageCms.profileToProfile(rgb, source, ImageCms.createProfile("sRGB"), outputMode="RGB") or rgb
                 note = f"converted from {name} to sRGB"
             else:
                 note = f"sRGB ({name})"

@@ -29,7 +29,7 @@ from streamseg.batching import Batcher, FrameBatch
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import AudioPacket, VideoInfo
 from streamseg.io.source import Source
-from streamseg.io.writer import OutputFormat, open_writer
+from streamseg.io.writer import OutputFormat, PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.temporal import TemporalSmoother
 
@@ -253,7 +253,7 @@ class Pipeline:
         self.stop_input = finish or threading.Event()  # set: stop reading; the stages after it drain
         self.state = _Run(self.stop_input, cancel)
         self.background: Background | None = None
-        self.writer = None
+        self.writer: VideoWriter | PngSequenceWriter | None = None
         self.started = time.perf_counter()
         self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
         self.frames_in = self.frames_out = self.dropped = 0
@@ -300,6 +300,7 @@ class Pipeline:
             raise state.error
         if self.frames_out != self.frames_in:
             raise StreamsegError(f"wrote {self.frames_out} frames but decoded {self.frames_in}")
+        assert self.writer is not None  # open() made it
         self.writer.close()
         self.writer = None
         self.finished_at = time.perf_counter()
@@ -349,6 +350,8 @@ class Pipeline:
             self.state.put(self.finished, (images, item.batch))
 
     def encode(self) -> None:
+        writer = self.writer
+        assert writer is not None  # open() made it
         waiting: collections.deque[AudioPacket] = collections.deque()
         while True:
             item = self.state.get(self.finished)
@@ -359,7 +362,7 @@ class Pipeline:
             t = time.perf_counter()
             for image, p in zip(images.numpy(), batch.pts):
                 self._audio_until(float(p * self.info.time_base), waiting)
-                self.writer.write(image, p)
+                writer.write(image, p)
                 self.frames_out += 1  # frames really written: run() compares them with those decoded
             now = time.monotonic()
             self.latencies.extend(now - a for a in batch.arrived)
@@ -374,7 +377,7 @@ class Pipeline:
                 waiting.append(self.audio.get_nowait())
             except queue.Empty:
                 break
-        while waiting and (seconds is None or waiting[0].seconds <= seconds):
+        while waiting and (seconds is None or waiting[0].seconds <= seconds) and self.writer is not None:
             self.writer.write_audio(waiting.popleft().packet)
 
     def close(self) -> None:

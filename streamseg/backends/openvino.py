@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,7 +67,7 @@ class OpenVinoBackend(Backend):
                 "openvino": ov.__version__, "spec": self.spec.to_dict()}, indent=2) + "\n").encode())
             self.message = f"OpenVINO model converted and cached ({xml.name})"
         self.model = self.core.read_model(str(xml))
-        self.config = {"PERFORMANCE_HINT": "LATENCY"}
+        self.config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
         if precision == "auto":
             native = "BF16" in self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             precision = "bf16" if native else "fp32"
@@ -75,7 +76,7 @@ class OpenVinoBackend(Backend):
         # (batch or -1, height, width) -> infer request. Batch 1, what a CPU run uses, is compiled for that
         # shape (15% faster than a dynamic batch here); other batch sizes share one dynamic-batch compile,
         # since a live run's deadline closes batches of every length and a compile each would stall it.
-        self.requests: dict[tuple[int, int, int], object] = {}
+        self.requests: dict[tuple[int, int, int], Any] = {}  # openvino.InferRequest
         self.precision = self._compile((1, self.spec.input_height, self.spec.input_width))
 
     def _compile(self, key: tuple[int, int, int]) -> str:

@@ -32,7 +32,7 @@ class AudioPassthrough:
         else:
             codec = TRANSCODE_TO[container_kind]
             rate = in_stream.codec_context.sample_rate or 48000
-            if codec == "libopus" and rate not in av.codec.Codec("libopus", "w").audio_rates:
+            if codec == "libopus" and rate not in (av.codec.Codec("libopus", "w").audio_rates or ()):
                 rate = 48000
             self.out_stream = output.add_stream(codec, rate=rate, layout=in_stream.codec_context.layout.name)
             if codec == "aac":

@@ -245,7 +245,8 @@ class VideoReader:
         if rotation % 180:
             w, h = h, w
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
-        duration = float(self.stream.duration * self.stream.time_base) if self.stream.duration else (
+        time_base = self.stream.time_base
+        duration = float(self.stream.duration * time_base) if self.stream.duration and time_base else (
             c.duration / av.time_base if c.duration else 0.0)
         self.info = VideoInfo(
             width=w, height=h, rate=Fraction(rate), time_base=Fraction(self.stream.time_base or Fraction(1, 90000)),
