@@ -21,6 +21,9 @@ from training.dataset import find_samples, split
 pytest.importorskip("training.distil")
 
 VAL = 0.2
+# "--workers 0": training runs inside this test process, where earlier tests loaded OpenVINO; torch's
+# data-loading worker processes there left the process crashing (SIGSEGV) at a later subprocess. The
+# command line (`streamseg train`) runs training in a process of its own, with workers.
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def first(setup):
     mp.setenv("STREAMSEG_CACHE", str(root / "cache"))
     out = root / "student.pt"
     report = main([str(clip), "--teacher", str(default_model_path()), "--init", str(tiny), "--out", str(out),
-                   "--every", "4", "--steps", "30", "--lr", "3e-3", "--val-fraction", str(VAL)])
+                   "--every", "4", "--steps", "30", "--lr", "3e-3", "--val-fraction", str(VAL), "--workers", "0"])
     yield root, clip, tiny, out, report, mp
     mp.undo()
 
@@ -98,7 +101,7 @@ def test_cli_reuses_labels_and_teacher_as_init_agrees(first):
     out2 = root / "student2.pt"
     teacher = str(default_model_path())
     result = cli("train", "--teacher", teacher, clip, "--init", teacher, "--out", out2, "--every", "4",
-                 "--steps", "1", "--batch", "1", "--val-fraction", str(VAL))
+                 "--steps", "1", "--batch", "1", "--val-fraction", str(VAL), "--workers", "0")
     assert result.code == 0, result
     assert f"reused {report['frames']['labelled']} cached labels" in result.out
     again = json.loads(out2.with_name("student2.pt.distil.json").read_text())

@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--labels", type=Path, help="label folder (default: a cache folder keyed by the inputs)")
     ap.add_argument("--val-fraction", type=float, default=0.2, help="share of frames held out (default: 0.2)")
     ap.add_argument("--label-side", type=int, default=640, help="longest side of stored labels (default: 640)")
+    ap.add_argument("--workers", type=int, default=min(2, max(0, (os.cpu_count() or 1) - 1)),
+                    help="data-loading processes for training (default: one less than the cores, at most 2)")
     ap.add_argument("--run-dir", type=Path, help="training's folder (default: beside --out, OUT-STEM.distil-run)")
     args = ap.parse_intermixed_args(argv)
     if args.every < 1 or args.max_frames < 2 or args.steps < 1 or args.batch < 1 or args.label_side < 32:
@@ -387,7 +389,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "--lr", str(args.lr), "--val-fraction", str(args.val_fraction),
                 "--crop", f"{init_spec.input_height}x{init_spec.input_width}",
                 "--input-size", f"{init_spec.input_height}x{init_spec.input_width}",
-                "--workers", str(min(2, max(0, (os.cpu_count() or 1) - 1)))])
+                "--workers", str(args.workers)])
     train_s = time.time() - t0
 
     t0 = time.time()

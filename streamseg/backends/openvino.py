@@ -38,6 +38,23 @@ def is_converted(model_path: Path, cache_dir: Path | None = None) -> bool:
     return ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__).is_file()
 
 
+def convert(model_path: Path, xml: Path) -> None:
+    """The checkpoint as OpenVINO IR (FP32 weights), written whole, with a sidecar."""
+    import openvino as ov
+
+    model, spec, _ = load_checkpoint(model_path)
+    with warnings.catch_warnings():  # the tracer's deprecation notices say nothing to a user
+        warnings.simplefilter("ignore")
+        example = torch.rand(1, 3, spec.input_height, spec.input_width)
+        converted = ov.convert_model(model.eval(), example_input=example)
+    with written_whole(xml, keep_suffix=True) as partial:  # the weights (.bin) are written beside it
+        ov.save_model(converted, str(partial), compress_to_fp16=False)
+        partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))  # before the .xml names it whole
+    write_file(sidecar_path(xml), (json.dumps({
+        "checkpoint": str(model_path), "checkpoint_sha256": file_sha256(Path(model_path)),
+        "openvino": ov.__version__, "spec": spec.to_dict()}, indent=2) + "\n").encode())
+
+
 class OpenVinoBackend(Backend):
     name = "openvino"
 
@@ -48,23 +65,14 @@ class OpenVinoBackend(Backend):
         if precision not in PRECISIONS:
             raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}", "use auto or fp32")
         self.device = torch.device("cpu")
-        model, self.spec, self.meta = load_checkpoint(model_path)
+        _, self.spec, self.meta = load_checkpoint(model_path)
         self.core = ov.Core()
         cache = cache_dir or default_cache_dir()
         xml = ir_path(Path(model_path), cache, ov.__version__)
         if xml.is_file():
             self.message = f"OpenVINO model cached ({xml.name})"
         else:
-            with warnings.catch_warnings():  # the tracer's deprecation notices say nothing to a user
-                warnings.simplefilter("ignore")
-                example = torch.rand(1, 3, self.spec.input_height, self.spec.input_width)
-                converted = ov.convert_model(model.eval(), example_input=example)
-            with written_whole(xml, keep_suffix=True) as partial:  # the weights (.bin) are written beside it
-                ov.save_model(converted, str(partial), compress_to_fp16=False)
-                partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))  # before the .xml names it whole
-            write_file(sidecar_path(xml), (json.dumps({
-                "checkpoint": str(model_path), "checkpoint_sha256": file_sha256(Path(model_path)),
-                "openvino": ov.__version__, "spec": self.spec.to_dict()}, indent=2) + "\n").encode())
+            convert(Path(model_path), xml)
             self.message = f"OpenVINO model converted and cached ({xml.name})"
         self.model = self.core.read_model(str(xml))
         self.config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
