@@ -21,7 +21,7 @@ LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
 CHANNELS = {"rgb": 3, "rgba": 4, "matte": 3}
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _taps(n_out, n_in):  # pragma: no cover (compiled)
     """Bilinear taps, align_corners=False as torch's interpolate and OpenCV's resize: source index
     (dst + 0.5) * n_in / n_out - 0.5, clamped at the edges. -> (i0, i1, weight of i1)."""
@@ -36,39 +36,31 @@ def _taps(n_out, n_in):  # pragma: no cover (compiled)
     return i0, i1, t
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit(fastmath=True, cache=True, nogil=True)
 def _box(planes, r):  # pragma: no cover (compiled)
     """Mean over a (2r+1)^2 window per plane of [C,h,w], edges replicated (as composite.box)."""
     n, h, w = planes.shape
-    rows = np.empty_like(planes)
-    out = np.empty_like(planes)
+    rows = np.zeros_like(planes)
+    out = np.zeros_like(planes)
     norm = np.float32(1 / (2 * r + 1) ** 2)
     for c in range(n):
         for i in range(h):
             src, dst = planes[c, i], rows[c, i]
-            for j in range(w):
-                dst[j] = 0
-            for d in range(-r, r + 1):  # interior: plain shifted sums (vectorised); edges: clamped
-                for j in range(r, w - r):
-                    dst[j] += src[j + d]
-                for j in range(0, min(r, w)):
+            for d in range(2 * r + 1):  # the interior as whole-slice sums (vectorised), edges clamped
+                dst[r:w - r] += src[d:w - 2 * r + d]
+            for j in range(min(r, w)):
+                for d in range(-r, r + 1):
                     dst[j] += src[min(max(j + d, 0), w - 1)]
-                for j in range(max(r, w - r), w):
-                    dst[j] += src[min(max(j + d, 0), w - 1)]
+                    dst[w - 1 - j] += src[min(max(w - 1 - j + d, 0), w - 1)]
         for i in range(h):
             dst = out[c, i]
-            for j in range(w):
-                dst[j] = 0
             for d in range(-r, r + 1):
-                src = rows[c, min(max(i + d, 0), h - 1)]
-                for j in range(w):
-                    dst[j] += src[j]
-            for j in range(w):
-                dst[j] *= norm
+                dst += rows[c, min(max(i + d, 0), h - 1)]
+            dst *= norm
     return out
 
 
-@numba.njit(fastmath=True, error_model="numpy", cache=True)
+@numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
     """composite.guided_coefficients for one frame: alpha [h,w], guide [3,h,w] 0..1 -> [4,h,w], with
     a per grey level (divided by 255) so it applies to the uint8 frame directly."""
@@ -121,7 +113,7 @@ def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
     return ab
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit(fastmath=True, cache=True, nogil=True)
 def _widen(coef, width):  # pragma: no cover (compiled)
     """[C,h,w] -> [C,h,width]: the horizontal half of the bilinear upsampling, done once per model row
     (4x fewer rows than the frame has) so the per-pixel pass below only blends two rows."""
@@ -134,7 +126,7 @@ def _widen(coef, width):  # pragma: no cover (compiled)
     return out
 
 
-@numba.njit(fastmath=True, error_model="numpy", cache=True)
+@numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out):  # pragma: no cover
     """frame uint8 [H,W,3]; wide float32 [5,h,W] (coefficients widened to the frame: a per grey level
     (3), b, stillness, the last read when `smooth`); prev float32 [H,W] (the previous matte, read when
