@@ -102,20 +102,20 @@ def chunk_rates(durations: list[float], counts: list[int] | None = None) -> list
 
 
 def bench_decode(clip: Path, device: torch.device) -> tuple[list[float], int, str]:
-    """Decoding alone, with the decoder a run on `device` would choose (NVDEC where it can work)."""
-    source = Source(clip, decoder="auto", device=device)
-    try:
-        durations = []
-        t = time.perf_counter()
-        for item in source.items(threading.Event()):
-            if isinstance(item, Frame):
-                sync(device)
-                now = time.perf_counter()
-                durations.append(now - t)
-                t = now
-        return chunk_rates(durations), len(durations), source.decoder
-    finally:
-        source.close()
+    """Decoding alone, with the decoder a run on `device` would choose (NVDEC where it can work): the
+    whole clip REPEATS times."""
+    rates, n, decoder = [], 0, ""
+    for _ in range(REPEATS):
+        source = Source(clip, decoder="auto", device=device)
+        try:
+            t = time.perf_counter()
+            n = sum(isinstance(item, Frame) for item in source.items(threading.Event()))
+            sync(device)
+            rates.append(rate(n, time.perf_counter() - t))
+            decoder = source.decoder
+        finally:
+            source.close()
+    return rates, n, decoder
 
 
 def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: float = 3.0) -> list[float]:
@@ -172,6 +172,8 @@ def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
 
 
 def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
+    """Encoding alone, the frames written whole REPEATS times (an encoder buffers frames, so parts of one
+    run are not comparable)."""
     fmt = FORMATS[fmt_name]
     images = []
     for f in frames:
@@ -179,17 +181,15 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
         if fmt.layers == "rgba":
             img = torch.cat([img, torch.full_like(img[..., :1], 200)], dim=2)
         images.append((img.numpy(), f.pts))
-    out = workdir / f"enc_{fmt_name}{fmt.suffix or '_png'}"
-    writer = open_writer(out, fmt, info, None)
-    durations = []
-    for img, pts in images:
+    rates = []
+    for k in range(REPEATS):
+        writer = open_writer(workdir / f"enc{k}_{fmt_name}{fmt.suffix or '_png'}", fmt, info, None)
         t = time.perf_counter()
-        writer.write(img, pts)
-        durations.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    writer.close()  # the encoder's last frames: counted in the last part
-    durations[-1] += time.perf_counter() - t
-    return chunk_rates(durations)
+        for img, pts in images:
+            writer.write(img, pts)
+        writer.close()
+        rates.append(rate(len(images), time.perf_counter() - t))
+    return rates
 
 
 def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "mp4") -> float:
