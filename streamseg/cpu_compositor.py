@@ -190,6 +190,18 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out)
                 o[x, 0], o[x, 1], o[x, 2] = m, m, m
 
 
+def warm_up() -> None:
+    """Compile (first run: seconds) or load from numba's cache every kernel now, with the argument types
+    a run uses, so that a run never stalls for it mid-way, where a Ctrl-C would wait on the compiler."""
+    frame, out = np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    coef = _coefficients(np.zeros((2, 2), np.float32), np.zeros((3, 2, 2), np.float32), 1, np.float32(1e-4))
+    wide = _widen(np.concatenate([coef, coef[:1]]), 4)
+    alpha = np.zeros((4, 4), np.float32)
+    for smooth in (False, True):
+        _fused(frame, wide, smooth, alpha, np.float32(0.5), np.float32(0.2), np.zeros((1, 1, 3), np.uint8), 0, out,
+               np.zeros((4, 4), np.float32))
+
+
 class CpuCompositor:
     """Matte and composite for one run on the CPU; carries the smoother's state from batch to batch."""
 
@@ -199,6 +211,7 @@ class CpuCompositor:
         self.layers, self.refine, self.smoother = layers, refine, smoother
         self.prev_alpha: np.ndarray | None = None
         self._spare: np.ndarray | None = None
+        warm_up()
         self._bg: tuple[torch.Tensor, np.ndarray] | None = None  # a static background, converted once
 
     def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
