@@ -169,8 +169,10 @@ def test_signal_stops_promptly_and_removes_partial_output(tmp_path, sig):
     write_sample(src, SampleSpec(width=320, height=192, frames=250, fps=25, seed=4))
     out = tmp_path / "out.mp4"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # as from a terminal: a shell starts background jobs with SIGINT ignored, and Python keeps that
     p = subprocess.Popen([sys.executable, "-m", "streamseg", "run", str(src), "-o", str(out), "--batch-size", "2"],
-                         stderr=subprocess.PIPE, text=True, env=env)
+                         stderr=subprocess.PIPE, text=True, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     banner = p.stderr.readline()  # printed once everything is open and frames start to flow
     assert "streamseg:" in banner, banner
     time.sleep(1.0)
