@@ -1,4 +1,4 @@
-"""The `streamseg` command: run, info, sample, train.
+"""The `streamseg` command: run, sample, info, bench, models, export, build-engine, train.
 
 This is the only place that prints for the user, turns errors into messages and exit codes, and
 handles signals; everything below raises StreamsegError.
@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 
 from streamseg.errors import InputError, Interrupted, StreamsegError
+from streamseg.io.writer import FORMATS
 
-FORMAT_NAMES = ("mp4", "mov", "webm", "png", "matte")
+FORMAT_NAMES = tuple(FORMATS)  # one table: the writer's
 MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
 
 
