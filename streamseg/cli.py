@@ -73,13 +73,18 @@ def parse_frame_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def batch_number(text: str) -> int | None:
+    """A batch size given as text: 1..256, else None."""
+    return int(text) if text.isdigit() and 1 <= int(text) <= 256 else None
+
+
 def parse_batch_size(text: str) -> int | None:
     """--batch-size: "auto" -> None (the pipeline picks per device), else 1..256."""
     if text == "auto":
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 256:
+    if (size := batch_number(text)) is None:
         raise click.BadParameter(f"{text!r} is not auto or a number from 1 to 256")
-    return int(text)
+    return size
 
 
 @main.command()
@@ -438,11 +443,11 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
     from streamseg.sample import SampleSpec, write_sample
 
     model_path = resolve_model(model)
-    parts = [b.strip() for b in batch_sizes.split(",") if b.strip()]
-    if not parts or not all(b.isdigit() and 1 <= int(b) <= 256 for b in parts):
+    parsed = [batch_number(b.strip()) for b in batch_sizes.split(",") if b.strip()]
+    sizes = [b for b in parsed if b is not None]
+    if not sizes or len(sizes) != len(parsed):
         raise InputError(f"--batch-sizes {batch_sizes!r} is not a list of numbers from 1 to 256",
                          "e.g. --batch-sizes 1,8")
-    sizes = [int(b) for b in parts]
     width, height = parse_frame_size(size)
     fmts = [f for f in formats.split(",") if f]
     unknown = [f for f in fmts if f not in FORMAT_NAMES]

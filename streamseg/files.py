@@ -20,13 +20,13 @@ def partial_path(final: Path, keep_suffix: bool = False) -> Path:
     return final.with_name(f".{final.name}.partial")
 
 
-def output_error(path: Path | str, e: Exception, fix: str = "choose another place with -o") -> OutputError:
+def output_error(path: Path | str, e: Exception) -> OutputError:
     """An OSError as the user's problem: no space, no permission, or what the system said."""
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return OutputError(f"no space left writing {path} ({os.strerror(e.errno)})",
                            "free some space or write elsewhere with -o")
     if isinstance(e, PermissionError):
-        return OutputError(f"cannot write {path}: permission denied", fix)
+        return OutputError(f"cannot write {path}: permission denied", "choose a writable place with -o")
     return OutputError(f"writing {path} failed: {e}", "check the output place and the disk")
 
 

@@ -206,6 +206,7 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
     """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
     return composite_batch(infer_batch(batch, backend), background, compositor)
 
+
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
         announce: Callable[[VideoInfo, str], None] | None = None, finish: threading.Event | None = None,
         cancel: threading.Event | None = None) -> RunSummary:
