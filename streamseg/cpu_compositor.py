@@ -9,7 +9,8 @@ The stillness map comes from temporal.py, shared with the GPU path. The guided f
 are computed here by a twin of composite.guided_coefficients (held to it by the tests): alone it is no
 faster than torch on one thread (13 against 10 ms at 256x448), but it is one call that releases the
 GIL, where torch's dozens of small ops take it back between each, and end to end the run was 3% faster
-with it (19.1 against 18.7 frames/s at 1080p, same sitting). tests/test_cpu_compositor.py holds the two paths within one grey level.
+with it (19.1 against 18.7 frames/s at 1080p, same sitting). tests/test_cpu_compositor.py holds the two
+paths within one grey level.
 """
 
 from __future__ import annotations
