@@ -1,0 +1,279 @@
+"""The studio look: the cut-out car placed on the backdrop so that it stands on the floor.
+
+A stage after the compositor. It takes the cut-out (RGBA: the frame with the matte as alpha) and the
+backdrop, and returns the composite with:
+
+- `fit`: the car scaled and moved to the same place in every frame (its box from the matte, with margins),
+  in an output frame of any size (`--size`, for marketplaces);
+- `shadow`: a soft contact shadow on the floor, darkest where the tyres and the body's lower edge meet it,
+  fading with distance below the floor line; nothing above that line;
+- `reflection`: a mirrored copy of the car on the floor, fading with distance.
+
+The floor line is the matte's lowest points (the tyres' contact). In a video the floor line and the fitted
+box are steadied by a One Euro filter (Casiez et al., CHI 2012): heavy smoothing while they stand still, so
+a parked car does not jitter by a pixel, and little lag when the car moves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MATTE = 128  # a pixel belongs to the car where its alpha is at least this (of 255)
+SCAN = 4  # the matte is measured at a quarter of its size: enough for a soft shadow, 16x less work
+
+
+@dataclass(frozen=True)
+class StudioLook:
+    """What the studio stage does, and its parameters (fractions of the car's size unless said)."""
+    shadow: bool = False
+    reflection: bool = False
+    fit: bool = False
+    size: tuple[int, int] | None = None  # output (width, height); None = the input's
+    shadow_strength: float = 0.7  # darkening right under the tyres (0..1)
+    shadow_length: float = 0.04  # how far the contact shadow reaches below the floor line
+    shadow_spread: float = 0.08  # reach of the wider, fainter ambient shadow
+    reflection_opacity: float = 0.25
+    reflection_length: float = 0.6  # the mirrored car fades out over this share of its height
+    fit_width: float = 0.70  # the fitted car's box is this share of the output width ...
+    fit_height: float = 0.60  # ... unless it would then be taller than this share of its height
+    fit_floor: float = 0.84  # the fitted car stands on this line (share of the output height from the top)
+
+    @property
+    def active(self) -> bool:
+        return self.shadow or self.reflection or self.fit or self.size is not None
+
+
+@dataclass(frozen=True)
+class Box:
+    """The car's bounding box in pixels (x0, y0 inclusive; x1, y1 exclusive)."""
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def car_box(alpha: np.ndarray) -> Box | None:
+    """The box of the matte's car pixels (alpha >= MATTE), in continuous coordinates (pixel k spans k..k+1),
+    its edges read to a fraction of a pixel from the matte's soft border: a box then moves smoothly as the
+    car does, not in whole pixels. None when there is no car."""
+    rows = alpha.max(axis=1).astype(np.float32)
+    cols = alpha.max(axis=0).astype(np.float32)
+    ys, xs = np.flatnonzero(rows >= MATTE), np.flatnonzero(cols >= MATTE)
+    if len(ys) == 0:
+        return None
+    return Box(_edge(cols, xs[0], -1), _edge(rows, ys[0], -1), _edge(cols, xs[-1], 1), _edge(rows, ys[-1], 1))
+
+
+def _edge(profile: np.ndarray, i: int, step: int) -> float:
+    """Where `profile` (max alpha per column or row) crosses MATTE between its last inside index `i` and
+    the outside neighbour `i + step`, by linear interpolation between the two pixel centres."""
+    j = i + step
+    if j < 0 or j >= len(profile):
+        return i + 0.5 + 0.5 * step  # the image's own edge
+    t = float((profile[i] - MATTE) / max(profile[i] - profile[j], 1e-6))
+    return i + 0.5 + step * t
+
+
+class OneEuro:
+    """One Euro filter of a vector of numbers in time (Casiez, Roussel, Vogel, CHI 2012): a low-pass filter
+    whose cut-off rises with the speed of the signal. `min_cutoff` (Hz) sets the smoothing at rest,
+    `beta` how quickly it lets go when the signal moves (units: per signal unit per second)."""
+
+    def __init__(self, min_cutoff: float = 0.3, beta: float = 0.02, d_cutoff: float = 1.0) -> None:
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.value: np.ndarray | None = None
+        self.speed: np.ndarray | None = None
+        self.seconds: float | None = None
+
+    @staticmethod
+    def _smoothing(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
+        tau = 1 / (2 * math.pi * cutoff)
+        return 1 / (1 + tau / dt)
+
+    def __call__(self, value: np.ndarray, seconds: float) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if self.value is None or self.seconds is None or seconds <= self.seconds:
+            self.value, self.speed, self.seconds = value, np.zeros_like(value), seconds
+            return value
+        dt = seconds - self.seconds
+        speed = (value - self.value) / dt
+        assert self.speed is not None
+        self.speed = self.speed + self._smoothing(dt, self.d_cutoff) * (speed - self.speed)
+        cutoff = self.min_cutoff + self.beta * np.abs(self.speed)
+        self.value = self.value + self._smoothing(dt, cutoff) * (value - self.value)
+        self.seconds = seconds
+        return self.value
+
+
+def fit_transform(box: Box, out_width: int, out_height: int, look: StudioLook) -> np.ndarray:
+    """The 2x3 affine (scale, then move) that puts `box` at the look's place in the output frame: centred
+    across, its bottom on the fit floor, as wide as fit_width of the frame unless too tall."""
+    scale = min(look.fit_width * out_width / max(box.width, 1.0), look.fit_height * out_height / max(box.height, 1.0))
+    cx = (box.x0 + box.x1) / 2
+    tx = out_width / 2 - scale * cx
+    ty = look.fit_floor * out_height - scale * box.y1
+    return np.array([[scale, 0, tx], [0, scale, ty]], dtype=np.float64)
+
+
+def fitted_box(out_width: int, out_height: int, look: StudioLook, aspect: float) -> Box:
+    """Where `fit_transform` puts a box of this width/height `aspect`: the requested place."""
+    w = min(look.fit_width * out_width, look.fit_height * out_height * aspect)
+    h = w / aspect
+    bottom = look.fit_floor * out_height
+    return Box(out_width / 2 - w / 2, bottom - h, out_width / 2 + w / 2, bottom)
+
+
+def shrink(alpha: np.ndarray) -> np.ndarray:
+    """The matte at 1/SCAN of its size, where the floor line and the shadow are measured."""
+    return cv2.resize(alpha, (max(1, alpha.shape[1] // SCAN), max(1, alpha.shape[0] // SCAN)),
+                      interpolation=cv2.INTER_AREA)
+
+
+def column_bottoms(small: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns with car, the bottom edge of each column's lowest car pixel in full-size pixels) of a shrunk
+    matte; `height` is the full size's."""
+    inside = small >= MATTE
+    present = inside.any(axis=0)
+    bottoms = (small.shape[0] - np.argmax(inside[::-1], axis=0)) * height / small.shape[0]
+    return present, bottoms
+
+
+def floor_line(small: np.ndarray, height: int) -> float | None:
+    """The y (pixels) of the matte's lowest points: where the tyres stand. A high quantile of the columns'
+    lowest car pixel, so a stray speck of matte below the car does not move it. `small`: shrink(alpha)."""
+    present, bottoms = column_bottoms(small, height)
+    if not present.any():
+        return None
+    return float(np.quantile(bottoms[present], 0.98))
+
+
+def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: int,
+                look: StudioLook) -> tuple[int, np.ndarray]:
+    """The shadow, as (first row, darkening in 0..1 of shape [rows, width]), for the rows from the floor
+    line down; zero above it. Per column: the contact term is strong where the car's lowest pixel is at
+    the floor (a tyre) and weaker where the body's edge is higher; a wider, fainter term spreads under the
+    whole car. Both fade with distance below the floor line."""
+    present, bottoms = column_bottoms(small, height)
+    gap = np.where(present, np.maximum(floor - bottoms, 0), np.inf)
+    contact = np.exp(-gap / max(0.04 * box.height, 1.0)).astype(np.float32)  # 1 at a tyre, 0 beside the car
+    ambient = present.astype(np.float32)
+    contact = _blur_row(contact, 0.015 * box.width / SCAN)
+    ambient = _blur_row(ambient, 0.5 * look.shadow_spread * box.width / SCAN)
+    contact, ambient = (cv2.resize(r[None], (width, 1), interpolation=cv2.INTER_LINEAR)[0] for r in (contact, ambient))
+    first = int(math.ceil(floor - 0.5))  # the first pixel row whose centre is at or below the floor line
+    reach = look.shadow_spread * box.width
+    rows = int(min(height - first, math.ceil(3 * reach))) if first < height else 0
+    d = (np.arange(first, first + rows, dtype=np.float32) + 0.5 - floor)[:, None]
+    near = np.exp(-d / max(look.shadow_length * box.width, 1.0))
+    far = np.exp(-d / max(reach, 1.0)) * (1 - np.exp(-d / max(0.25 * reach, 1.0)))  # eases in: no hard line
+    band = look.shadow_strength * (contact[None] * near + 0.6 * ambient[None] * far)
+    return first, np.clip(band, 0, 0.9).astype(np.float32)
+
+
+def _blur_row(row: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma < 0.5:
+        return row
+    k = 2 * math.ceil(3 * sigma) + 1  # a 1-high kernel: blur along the row only
+    return cv2.GaussianBlur(row[None], (k, 1), sigmaX=sigma, borderType=cv2.BORDER_CONSTANT)[0]
+
+
+def reflection_weights(floor: float, car_height: float, height: int, look: StudioLook) -> tuple[int, np.ndarray]:
+    """(first row, per-row opacity) of the mirrored car below the floor line."""
+    first = int(math.ceil(floor - 0.5))
+    reach = look.reflection_length * car_height
+    rows = int(max(0, min(height - first, math.ceil(reach))))
+    d = np.arange(first, first + rows, dtype=np.float32) + 0.5 - floor
+    return first, (look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2).astype(np.float32)
+
+
+def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: tuple[int, np.ndarray] | None = None,
+          reflection: tuple[float, int, np.ndarray] | None = None) -> np.ndarray:
+    """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band, the mirrored car on
+    the floor, then the car. `reflection` is (floor line, first row, per-row opacity). Float work only in
+    the floor band; the full frame is one OpenCV blend."""
+    height = rgba.shape[0]
+    bg = np.array(np.broadcast_to(backdrop, rgba.shape[:2] + (3,)), dtype=np.uint8)
+    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    a = rgba[..., 3].astype(np.float32) * np.float32(1 / 255)
+    rows = [r for r in (shadow, reflection) if r is not None and len(r[-1])]
+    if rows:
+        first = min(r[-2] for r in rows)
+        last = min(height, max(r[-2] + len(r[-1]) for r in rows))
+        if first < last:
+            band = bg[first:last].astype(np.float32)
+            if shadow is not None and len(shadow[1]):
+                top, dark = shadow
+                band[top - first:top - first + len(dark)] *= (1 - dark[:last - top])[..., None]
+            if reflection is not None and len(reflection[2]):
+                floor, top, weights = reflection
+                ys = np.arange(top, min(last, top + len(weights)))
+                src = np.clip(np.floor(2 * floor - ys - 1).astype(int), 0, height - 1)  # mirrored about the line
+                w = a[src] * weights[:len(ys), None]
+                part = band[ys - first]
+                band[ys - first] = part + (rgb[src].astype(np.float32) - part) * w[..., None]
+            bg[first:last] = np.clip(band + 0.5, 0, 255).astype(np.uint8)
+    return cv2.blendLinear(rgb, bg, a, 1 - a)
+
+class Studio:
+    """The studio stage of one run: call it on each cut-out (RGBA uint8, in display order, with its time in
+    seconds) and the backdrop at the output size; it keeps the floor line and the fit steady over time."""
+
+    def __init__(self, look: StudioLook) -> None:
+        self.look = look
+        self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.3)
+        self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
+        self.last_fit: np.ndarray | None = None
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        return self.look.size or (width, height)
+
+    def __call__(self, rgba: np.ndarray, backdrop: np.ndarray, seconds: float = 0.0) -> np.ndarray:
+        look = self.look
+        out_w, out_h = backdrop.shape[1], backdrop.shape[0]
+        if look.fit:
+            rgba = self.place(rgba, out_w, out_h, seconds)
+        elif (rgba.shape[1], rgba.shape[0]) != (out_w, out_h):  # --size without --fit: scale the whole frame
+            rgba = cv2.resize(rgba, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        shadow = reflection = None
+        if look.shadow or look.reflection:
+            alpha = np.ascontiguousarray(rgba[..., 3])
+            small = shrink(alpha)
+            measured = floor_line(small, out_h)
+            box = car_box(small)
+            if measured is not None and box is not None:
+                box = Box(box.x0 * out_w / small.shape[1], box.y0 * out_h / small.shape[0],
+                          box.x1 * out_w / small.shape[1], box.y1 * out_h / small.shape[0])
+                floor = float(self.floor_filter(np.array([measured]), seconds)[0])
+                if look.shadow:
+                    shadow = shadow_band(small, box, floor, out_w, out_h, look)
+                if look.reflection:
+                    first, weights = reflection_weights(floor, box.height, out_h, look)
+                    reflection = (floor, first, weights)
+        return blend(rgba, backdrop, shadow, reflection)
+
+    def place(self, rgba: np.ndarray, out_w: int, out_h: int, seconds: float) -> np.ndarray:
+        """The cut-out moved and scaled so that the car's (steadied) box is at the fit's place, out_w x out_h."""
+        box = car_box(np.ascontiguousarray(rgba[..., 3]))
+        if box is not None:
+            steady = self.fit_filter(np.array([box.x0, box.y0, box.x1, box.y1]), seconds)
+            self.last_fit = fit_transform(Box(*steady), out_w, out_h, self.look)
+        if self.last_fit is None:  # no car seen yet: the whole frame, scaled to fit
+            s = min(out_w / rgba.shape[1], out_h / rgba.shape[0])
+            self.last_fit = np.array([[s, 0, (out_w - s * rgba.shape[1]) / 2], [0, s, (out_h - s * rgba.shape[0]) / 2]])
+        # box edges are pixel edges; warpAffine maps pixel centres: shift by half a pixel either side
+        m = self.last_fit.copy()
+        m[:, 2] += 0.5 * (m[0, 0] - 1)
+        return cv2.warpAffine(rgba, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=(0, 0, 0, 0))
