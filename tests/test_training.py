@@ -117,3 +117,27 @@ def test_dice_iou_values():
     p[..., :1, :] = 1  # 4 of them
     d, i = evaluate.dice_iou(p, t)
     assert abs(d.item() - 2 * 4 / 12) < 1e-6 and abs(i.item() - 4 / 8) < 1e-6
+
+
+def test_recolour_turns_the_cars_hue_and_leaves_the_rest():
+    from training.dataset import recolour
+
+    rng = np.random.default_rng(3)
+    arr = np.zeros((8, 8, 3), np.float32)
+    arr[:, :4] = (200, 40, 40)  # a red car on the left
+    arr[:, 4:] = (40, 160, 40)  # green grass on the right
+    car = np.zeros((8, 8, 1), np.float32)
+    car[:, :4] = 1
+    out = recolour(arr, car, rng)
+    assert np.array_equal(out[:, 4:], arr[:, 4:]), "the background must keep its colour"
+    assert np.abs(out[:, :4] - arr[:, :4]).max() > 30, "the car must be repainted"
+    grey = np.full((2, 2, 3), 90, np.float32)
+    assert np.allclose(recolour(grey, np.ones((2, 2, 1), np.float32), rng), grey), "grey parts stay grey"
+
+
+def test_mixed_precision_choice():
+    from training.train import mixed_precision
+
+    assert mixed_precision(torch.device("cpu"), "off") is None
+    assert mixed_precision(torch.device("cpu"), "on") == torch.bfloat16
+    assert mixed_precision(torch.device("cuda"), "auto") == torch.float16

@@ -77,9 +77,10 @@ class SegmentationDataset(Dataset):
     """
 
     def __init__(self, samples: list[Sample], crop: tuple[int, int] = (256, 256),
-                 resize: tuple[int, int] | None = None, augment: bool = True, seed: int = 0) -> None:
+                 resize: tuple[int, int] | None = None, augment: bool = True, seed: int = 0,
+                 recolour: float = 0.0) -> None:
         self.samples, self.crop, self.resize, self.augment = samples, crop, resize, augment
-        self.seed = seed
+        self.seed, self.recolour = seed, recolour
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -111,8 +112,26 @@ class SegmentationDataset(Dataset):
         if rng.random() < 0.5:
             img, mask = img.transpose(Image.FLIP_LEFT_RIGHT), mask.transpose(Image.FLIP_LEFT_RIGHT)
         arr = np.asarray(img, dtype=np.float32)
+        if rng.random() < self.recolour:
+            arr = recolour(arr, np.asarray(mask, dtype=np.float32)[..., None] / 255, rng)
         arr = arr * rng.uniform(0.8, 1.2) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-15, 15)
         gray = arr.mean(axis=2, keepdims=True)
         arr = gray + (arr - gray) * rng.uniform(0.7, 1.3)  # saturation
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         return img, mask
+
+
+def recolour(arr: np.ndarray, car: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Repaint the car: its hue turned by a random angle and its saturation scaled, blended by the mask.
+
+    Real paint comes in every colour; the renders' paints follow road traffic (mostly white, black, grey), so
+    without this a green bus or a teal pickup is a colour the model never saw on a car. Grey pixels (tyres,
+    glass, chrome) stay grey: turning the hue of a colourless pixel changes nothing."""
+    grey = arr.mean(axis=2, keepdims=True)
+    angle = rng.uniform(0, 2 * np.pi)
+    # rotation about the grey axis of RGB space: a hue turn that keeps each pixel's mean level
+    axis = np.ones(3) / np.sqrt(3)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+    turned = grey + ((arr - grey) @ rot.T) * rng.uniform(0.8, 2.0)
+    return arr + (np.clip(turned, 0, 255) - arr) * car
