@@ -6,6 +6,7 @@ uploaded once and only finished images come back.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -128,12 +129,25 @@ class TensorCompositor:
         self.layers, self.refine, self.smoother = layers, refine, smoother
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None) -> torch.Tensor:
+                 background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
         """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
-        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8."""
+        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8. `shade`: per
+        frame, (first row, darkening [rows,W]) of the background (studio.Studio.shade), or None."""
         h, w = pixels.shape[1:3]
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
+        if shade is not None and background is not None:
+            background = shaded(background, shade, frames.shape[0], h, w)
         return compose(frames, alpha, self.layers, background)
+
+
+def shaded(background: torch.Tensor, shade: list[tuple[int, np.ndarray]], n: int, h: int, w: int) -> torch.Tensor:
+    """[n,3,h,w]: the background of each frame darkened by its shade rows."""
+    out = background.expand(n, 3, h, w).clone()
+    for k, (first, band) in enumerate(shade):
+        if len(band):
+            dark = torch.from_numpy(band[:h - first]).to(out.device)
+            out[k, :, first:first + len(dark)] *= (1 - dark)
+    return out

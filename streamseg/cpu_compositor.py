@@ -15,6 +15,8 @@ paths within one grey level.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ import torch
 from streamseg.temporal import TemporalSmoother
 
 LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
+NO_SHADE = np.zeros((0, 1), np.float32)
 CHANNELS = {"rgb": 3, "rgba": 4, "matte": 3}
 
 
@@ -131,16 +134,18 @@ def _widen(coef, width):  # pragma: no cover (compiled)
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
-def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out):  # pragma: no cover
+def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, layers, out, alpha_out, first,
+           last):  # pragma: no cover
     """frame uint8 [H,W,3]; wide float32 [5,h,W] (coefficients widened to the frame: a per grey level
     (3), b, stillness, the last read when `smooth`); prev float32 [H,W] (the previous matte, read when
-    `smooth`); bg uint8 [1 or H,1 or W,3]; layers 0 rgb / 1 rgba / 2 matte.
-    Writes out uint8 [H,W,C] and alpha_out float32 [H,W]."""
+    `smooth`); bg uint8 [1 or H,1 or W,3]; shade float32 [rows,W]: the backdrop's darkening (a contact
+    shadow) in rows shade_first.. (rgb only); layers 0 rgb / 1 rgba / 2 matte.
+    Writes rows first..last-1 of out uint8 [H,W,C] and alpha_out float32 [H,W]."""
     height, width = frame.shape[0], frame.shape[1]
     y0, y1, ty = _taps(height, wide.shape[1])
     half, one, zero, top = np.float32(0.5), np.float32(1), np.float32(0), np.float32(255)
     inv_tau = one / (tau * np.float32(64))
-    for y in range(height):
+    for y in range(first, last):
         t = ty[y]
         u = one - t
         # whole-row slices and branch-free inner loops, so LLVM vectorises them
@@ -174,7 +179,14 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, layers, out, alpha_out)
         o = out[y]
         if layers == 0:
             b = bg[min(np.int64(y), bg.shape[0] - 1)]
-            if b.shape[0] == 1:  # one colour
+            srow = y - shade_first
+            if 0 <= srow < shade.shape[0]:  # a row of the floor shadow: darken the backdrop first
+                sh = shade[srow]
+                for x in range(width):
+                    for c in range(3):
+                        k = np.float32(b[min(np.int64(x), b.shape[0] - 1), c]) * (one - sh[x])
+                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
+            elif b.shape[0] == 1:  # one colour
                 for c in range(3):
                     k = np.float32(b[0, c])
                     for x in range(width):
@@ -202,8 +214,19 @@ def warm_up() -> None:
     wide = _widen(np.concatenate([coef, coef[:1]]), 4)
     alpha = np.zeros((4, 4), np.float32)
     for smooth in (False, True):
-        _fused(frame, wide, smooth, alpha, np.float32(0.5), np.float32(0.2), np.zeros((1, 1, 3), np.uint8), 0, out,
-               np.zeros((4, 4), np.float32))
+        _fused(frame, wide, smooth, alpha, np.float32(0.5), np.float32(0.2), np.zeros((1, 1, 3), np.uint8),
+               NO_SHADE, 0, 0, out, np.zeros((4, 4), np.float32), 0, 4)
+
+
+_HELPER: ThreadPoolExecutor | None = None
+
+
+def _helper() -> ThreadPoolExecutor:
+    """One thread shared by every compositor of the process, for the other half of each frame."""
+    global _HELPER
+    if _HELPER is None:
+        _HELPER = ThreadPoolExecutor(1, thread_name_prefix="composite-half")
+    return _HELPER
 
 
 class CpuCompositor:
@@ -219,10 +242,11 @@ class CpuCompositor:
         self._bg: tuple[torch.Tensor, np.ndarray] | None = None  # a static background, converted once
 
     def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None) -> torch.Tensor:
+                 background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
         """frames [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
         [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8, as
-        composite.compose(...) after composite.refine(...) and TemporalSmoother would give."""
+        composite.compose(...) after composite.refine(...) and TemporalSmoother would give. `shade`: per
+        frame, (first row, darkening [rows,W]) of the backdrop (studio.Studio.shade), or None."""
         n, height, width = frames.shape[:3]
         small_np = small.contiguous().numpy()
         alpha_np = alpha_lr.contiguous().numpy()
@@ -244,9 +268,16 @@ class CpuCompositor:
             bg = bg_all[min(k, len(bg_all) - 1)]
             alpha = self._spare if self._spare is not None and self._spare.shape == (height, width) \
                 else np.empty((height, width), np.float32)
-            _fused(pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
-                   np.float32(smoother.strength if smoother and smooth else 0),
-                   np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, LAYERS[self.layers], out[k], alpha)
+            shade_first, band = shade[k] if shade is not None else (0, NO_SHADE)
+            args = (pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
+                    np.float32(smoother.strength if smoother and smooth else 0),
+                    np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
+                    LAYERS[self.layers], out[k], alpha)
+            # the bottom half in a second thread (the kernel releases the GIL): while the network thread
+            # waits for work, both cores composite
+            lower = _helper().submit(_fused, *args, height // 2, height)
+            _fused(*args, 0, height // 2)
+            lower.result()
             self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
             self.prev_alpha = alpha
         return torch.from_numpy(out)

@@ -169,8 +169,9 @@ def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: i
     gap = np.where(present, np.maximum(floor - bottoms, 0), np.inf)
     contact = np.exp(-gap / max(0.04 * box.height, 1.0)).astype(np.float32)  # 1 at a tyre, 0 beside the car
     ambient = present.astype(np.float32)
-    contact = _blur_row(contact, 0.015 * box.width / SCAN)
-    ambient = _blur_row(ambient, 0.5 * look.shadow_spread * box.width / SCAN)
+    per = width / small.shape[1]  # full-size pixels per measured column
+    contact = _blur_row(contact, 0.015 * box.width / per)
+    ambient = _blur_row(ambient, 0.5 * look.shadow_spread * box.width / per)
     contact, ambient = (cv2.resize(r[None], (width, 1), interpolation=cv2.INTER_LINEAR)[0] for r in (contact, ambient))
     first = int(math.ceil(floor - 0.5))  # the first pixel row whose centre is at or below the floor line
     reach = look.shadow_spread * box.width
@@ -235,6 +236,22 @@ class Studio:
         self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.3)
         self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
         self.last_fit: np.ndarray | None = None
+
+    def shade(self, alpha_small: np.ndarray, width: int, height: int, seconds: float = 0.0
+              ) -> tuple[int, np.ndarray]:
+        """The contact shadow of one frame as (first row, darkening [rows, width]), measured on the network's
+        own low-resolution matte (`alpha_small`: float 0..1 or uint8), for a frame of width x height: the
+        compositor darkens the backdrop with it in its single pass, so the shadow costs only the floor band."""
+        small = alpha_small if alpha_small.dtype == np.uint8 else \
+            np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)
+        measured = floor_line(small, height)
+        box = car_box(small)
+        if measured is None or box is None:
+            return 0, np.zeros((0, width), np.float32)
+        sx, sy = width / small.shape[1], height / small.shape[0]
+        box = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+        floor = float(self.floor_filter(np.array([measured]), seconds)[0])
+        return shadow_band(small, box, floor, width, height, self.look)
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return self.look.size or (width, height)

@@ -101,3 +101,29 @@ def test_without_a_car_the_backdrop_is_left_alone(backdrop):
     empty = np.zeros((H, W, 4), np.uint8)
     out = Studio(StudioLook(shadow=True, reflection=True, fit=True))(empty, backdrop)
     assert np.array_equal(out, backdrop)
+
+
+def test_the_compositors_shadow_matches_the_studio_stage(backdrop):
+    """The fast path: the shadow measured on the network's low-resolution matte and applied by the
+    compositor in its one pass, against the studio stage's own (measured on the full matte)."""
+    import torch
+
+    from streamseg import composite
+    from streamseg.cpu_compositor import CpuCompositor
+
+    car = drawn_car()
+    alpha_lr = torch.from_numpy(car[..., 3].astype(np.float32) / 255)[None, None]
+    alpha_lr = torch.nn.functional.interpolate(alpha_lr, size=(H // 4, W // 4), mode="area")
+    pixels = torch.from_numpy(np.ascontiguousarray(car[..., :3]))[None]
+    small = composite.downscale(pixels.permute(0, 3, 1, 2), (H // 4, W // 4))
+    bg = torch.from_numpy(backdrop).permute(2, 0, 1)[None].float() / 255
+    want = Studio(StudioLook(shadow=True))(car, backdrop).astype(int)
+    plain = Studio(StudioLook())(car, backdrop).astype(int)
+    for make in (lambda: CpuCompositor("rgb", False, None), lambda: composite.TensorCompositor("rgb", False, None)):
+        shade = [Studio(StudioLook(shadow=True)).shade(alpha_lr[0, 0].numpy(), W, H)]
+        base = make()(pixels, small, alpha_lr, bg)[0].numpy().astype(int)
+        got = make()(pixels, small, alpha_lr, bg, shade)[0].numpy().astype(int)
+        floor = slice(FLOOR, FLOOR + 100)
+        assert (base - got)[floor].mean() > 3, "the compositor did not darken the floor"
+        assert np.abs((base - got) - (plain - want))[floor].mean() < 3, "the two shadows differ"
+        assert np.array_equal(got[:FLOOR - 4], base[:FLOOR - 4]), "the shadow reached above the floor line"
