@@ -141,3 +141,38 @@ def test_mixed_precision_choice():
     assert mixed_precision(torch.device("cpu"), "off") is None
     assert mixed_precision(torch.device("cpu"), "on") == torch.bfloat16
     assert mixed_precision(torch.device("cuda"), "auto") == torch.float16
+
+
+def test_read_acc_turns_axes_and_keeps_material_colours(tmp_path):
+    """The AC3D reader of the Blender renderer (runs without Blender): Y-up to Z-up, kids' offsets
+    applied, quads fanned into triangles, each object's colour from its surfaces' MATERIAL."""
+    from training.blender_cars import read_acc
+
+    ac = tmp_path / "box.ac"
+    ac.write_text("""AC3Db
+MATERIAL "white" rgb 1 1 1  amb 1 1 1  emis 0 0 0  spec 0 0 0  shi 1  trans 0
+MATERIAL "red" rgb 0.8 0.1 0.1  amb 1 1 1  emis 0 0 0  spec 0 0 0  shi 1  trans 0
+OBJECT world
+kids 1
+OBJECT poly
+name "side"
+loc 1 0 0
+numvert 4
+0 0 0
+2 0 0
+2 1 0
+0 1 0
+numsurf 1
+SURF 0x20
+mat 1
+refs 4
+0 0 0
+1 1 0
+2 1 1
+3 0 1
+kids 0
+""")
+    [side] = read_acc(ac)
+    assert side["name"] == "side" and side["rgb"] == (0.8, 0.1, 0.1)
+    assert side["verts"] == [(1, 0, 0), (3, 0, 0), (3, 0, 1), (1, 0, 1)]  # moved by loc, y up -> z up
+    assert side["faces"] == [(0, 1, 2), (0, 2, 3)]

@@ -1,4 +1,5 @@
-"""Blender script: render TORCS car models as photo-like RGBA images with a car-only mask.
+"""Blender script: render TORCS cars (and FlightGear's road vehicles) as photo-like RGBA images with a
+car-only mask.
 
 Run by `training.rendered` (not imported by the package):
 
@@ -36,6 +37,10 @@ except ImportError:  # plain Python: only the readers are usable
     bpy = None
 
 TORCS_CARS = Path("/usr/share/games/torcs/cars")
+FG_MODELS = Path("/usr/share/games/flightgear/Models")  # Debian flightgear-data-models
+# the road vehicles among FlightGear's models (its other vehicles are trains, ships and aircraft)
+FG_VEHICLES = {"fg-bus": "Transport/110Bus.ac", "fg-firetruck": "Airport/Vehicle/hoskosh-ti-1500.ac",
+               "fg-pickup": "Military/humvee-pickup-odrab-low-poly.ac"}
 STUDIOLIGHTS = Path("/usr/share/blender/datafiles/studiolights/world")
 CAR_INDEX = 1  # object pass index of every part of the car
 
@@ -49,10 +54,12 @@ def read_acc(path: Path) -> list[dict]:
     lines = Path(path).read_text(errors="replace").splitlines()
     pos = 0
     objects: list[dict] = []
+    # MATERIAL "name" rgb r g b ...: the colour of untextured surfaces (FlightGear models use them)
+    colours = [tuple(float(v) for v in ln.split("rgb", 1)[1].split()[:3]) for ln in lines if ln.startswith("MATERIAL")]
 
     def parse_object(offset: tuple[float, float, float]) -> None:
         nonlocal pos
-        obj = {"name": "", "texture": None, "verts": [], "faces": [], "uvs": []}
+        obj = {"name": "", "texture": None, "verts": [], "faces": [], "uvs": [], "mats": []}
         loc = (0.0, 0.0, 0.0)
         kids = 0
         while pos < len(lines):
@@ -81,6 +88,8 @@ def read_acc(path: Path) -> list[dict]:
                 break
         off = (offset[0] + loc[0], offset[1] + loc[1], offset[2] + loc[2])
         if obj["faces"]:
+            common = max(set(obj["mats"]), key=obj["mats"].count)
+            obj["rgb"] = colours[common] if common < len(colours) else (0.5, 0.5, 0.5)
             # AC3D is Y up; Blender Z up: (x, y, z) -> (x, -z, y)
             obj["verts"] = [(x + off[0], -(z + off[2]), y + off[1]) for x, y, z in obj["verts"]]
             objects.append(obj)
@@ -93,6 +102,7 @@ def read_acc(path: Path) -> list[dict]:
     def parse_surface(obj: dict) -> None:
         nonlocal pos
         flags = 0
+        mat = 0
         refs: list[tuple[int, float, float]] = []
         while pos < len(lines):
             tok = lines[pos].split()
@@ -101,6 +111,8 @@ def read_acc(path: Path) -> list[dict]:
                 continue
             if tok[0] == "SURF":
                 flags = int(tok[1], 16)
+            elif tok[0] == "mat":
+                mat = int(tok[1])
             elif tok[0] == "refs":
                 for _ in range(int(tok[1])):
                     r = lines[pos].split()
@@ -119,6 +131,7 @@ def read_acc(path: Path) -> list[dict]:
             if ia == ib or ib == ic or ia == ic:
                 continue  # degenerate (strip joints)
             obj["faces"].append((ia, ib, ic))
+            obj["mats"].append(mat)
             obj["uvs"].append(tuple((refs[k][1], refs[k][2]) for k in (a, b, c)))
 
     while pos < len(lines):
@@ -419,6 +432,55 @@ def rim_material(trims: dict) -> object:
     return mat
 
 
+def add_mesh(o: dict, mat) -> object:
+    """One object of read_acc as a Blender mesh with its UVs and material, smooth-shaded."""
+    name = o["name"]
+    mesh = bpy.data.meshes.new(name or "part")
+    mesh.from_pydata(o["verts"], [], o["faces"])
+    uv = mesh.uv_layers.new(name="UVMap")
+    flat = [c for tri in o["uvs"] for uvp in tri for c in uvp]
+    if len(mesh.loops) == len(flat) // 2:
+        uv.data.foreach_set("uv", flat)
+    mesh.materials.append(mat)
+    mesh.validate()
+    mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
+    mesh.use_auto_smooth = True
+    mesh.auto_smooth_angle = math.radians(40)
+    ob = bpy.data.objects.new(name or "part", mesh)
+    bpy.context.scene.collection.objects.link(ob)
+    return ob
+
+
+def build_flightgear(vehicle: str, choice: dict) -> list:
+    """A FlightGear road vehicle (bus, fire truck, pickup): wheels and windows are in the model; its
+    textured body is repainted like a TORCS car's, untextured parts keep their AC3D material colour."""
+    path = FG_MODELS / FG_VEHICLES[vehicle]
+    paint, trims = choice["paint"], choice["trims"]
+    mats: dict = {}
+    made = []
+    for o in read_acc(path):
+        tex = o["texture"]
+        if tex:
+            mat = mats.get(tex)
+            if mat is None:
+                mat = mats[tex] = paint_material(path.parent / tex, paint, "body", trims["glass"], glass_in_texture=True)
+        else:
+            rgb = tuple(o["rgb"])
+            mat = mats.get(rgb)
+            if mat is None:
+                mat = mats[rgb] = simple_material("fg-plain", srgb_to_linear(rgb), 0.45, specular=0.5)
+        made.append(add_mesh(o, mat))
+    # centre it over the origin, as the TORCS cars are
+    pts = [ob.matrix_world @ Vector(c) for ob in made for c in ob.bound_box]
+    cx = (min(p.x for p in pts) + max(p.x for p in pts)) / 2
+    cy = (min(p.y for p in pts) + max(p.y for p in pts)) / 2
+    for ob in made:
+        ob.location.x -= cx
+        ob.location.y -= cy
+        ob.pass_index = CAR_INDEX
+    return made
+
+
 def build_car(car: str, choice: dict) -> list:
     car_dir = TORCS_CARS / car
     objs = read_acc(car_dir / f"{car}.acc")
@@ -442,21 +504,7 @@ def build_car(car: str, choice: dict) -> list:
             if mat is None:
                 mat = mats[key] = paint_material(car_dir / tex if tex else None, paint, kind, trims["glass"],
                                                        glass_in_texture=car in GLASS_IN_TEXTURE)
-        mesh = bpy.data.meshes.new(name or "part")
-        verts = o["verts"]
-        mesh.from_pydata(verts, [], o["faces"])
-        uv = mesh.uv_layers.new(name="UVMap")
-        flat = [c for tri in o["uvs"] for uvp in tri for c in uvp]
-        if len(mesh.loops) == len(flat) // 2:
-            uv.data.foreach_set("uv", flat)
-        mesh.materials.append(mat)
-        mesh.validate()
-        mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
-        mesh.use_auto_smooth = True
-        mesh.auto_smooth_angle = math.radians(40)
-        ob = bpy.data.objects.new(name or "part", mesh)
-        bpy.context.scene.collection.objects.link(ob)
-        made.append(ob)
+        made.append(add_mesh(o, mat))
     # wheels
     params = car_params(car)
     zmin = min(v[2] for ob in made for v in [ob.matrix_world @ Vector(c) for c in ob.bound_box])
@@ -654,8 +702,9 @@ def setup_render(spec: dict, choice: dict, out: Path, name: str) -> None:
     scene.frame_current = 1
 
 
-def add_ground() -> None:
-    bpy.ops.mesh.primitive_plane_add(size=14, location=(0, 0, 0))
+def add_ground(made: list) -> None:
+    length = max(abs((ob.matrix_world @ Vector(c)).x) for ob in made for c in ob.bound_box)
+    bpy.ops.mesh.primitive_plane_add(size=max(14.0, 3 * length), location=(0, 0, 0))  # a bus is 11 m long
     plane = bpy.context.object
     plane.is_shadow_catcher = True
     plane.data.materials.append(simple_material("ground", (0.25, 0.25, 0.25), 0.9))
@@ -668,13 +717,13 @@ def render_one(spec: dict) -> dict:
     rng = random.Random(spec["seed"])
     choice = choose(rng)
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    made = build_car(spec["car"], choice)
+    made = build_flightgear(spec["car"], choice) if spec["car"] in FG_VEHICLES else build_car(spec["car"], choice)
     # ground at the lowest wheel point
     ground = min((ob.matrix_world @ Vector(c)).z for ob in made for c in ob.bound_box)
     for ob in made:
         ob.location.z -= ground
     bpy.context.view_layer.update()
-    add_ground()
+    add_ground(made)
     setup_world(choice["light"])
     cam = place_camera(made, choice["view"], spec.get("width", 512), spec.get("height", 320))
     setup_render(spec, choice, out, name)

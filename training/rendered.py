@@ -1,4 +1,4 @@
-"""Render TORCS car models with Blender (Cycles, CPU, headless) into photo-like RGBA cut-outs.
+"""Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear) with Blender (Cycles, CPU, headless) into photo-like RGBA cut-outs.
 
     python -m training.rendered --out data/rendered --count 1500 --seed 1 [--jobs 1] [--chunk 20]
 
@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TORCS_CARS = Path("/usr/share/games/torcs/cars")
+FG_MODELS = Path("/usr/share/games/flightgear/Models")
+# FlightGear's road vehicles (the keys of blender_cars.FG_VEHICLES; kept here so this needs no bpy)
+FG_VEHICLES = {"fg-bus": "Transport/110Bus.ac", "fg-firetruck": "Airport/Vehicle/hoskosh-ti-1500.ac",
+               "fg-pickup": "Military/humvee-pickup-odrab-low-poly.ac"}
 SCRIPT = Path(__file__).with_name("blender_cars.py")
 # road-car-like models are drawn more often than the buggy, the formula car and the beetle
 CAR_WEIGHTS = {"buggy": 0.4, "car1-ow1": 0.3, "baja-bug": 0.6, "p406": 1.6, "155-DTM": 1.3, "acura-nsx-sz": 1.3}
@@ -44,13 +48,19 @@ class Rendered:
     meta: dict
 
 
-def check_tools() -> str:
+def check_tools(vehicles: str = "torcs") -> str:
     blender = shutil.which("blender")
     if blender is None:
         raise SystemExit("blender is not installed: apt-get install blender (Debian package `blender`)")
-    if not TORCS_CARS.is_dir() or not list_cars():
+    if vehicles == "torcs" and (not TORCS_CARS.is_dir() or not list_cars()):
         raise SystemExit(f"no TORCS cars under {TORCS_CARS}: apt-get install torcs-data")
+    if vehicles == "flightgear" and not list_flightgear():
+        raise SystemExit(f"no FlightGear vehicles under {FG_MODELS}: apt-get install flightgear-data-models")
     return blender
+
+
+def list_flightgear() -> list[str]:
+    return sorted(name for name, rel in FG_VEHICLES.items() if (FG_MODELS / rel).exists())
 
 
 def list_cars() -> list[str]:
@@ -58,9 +68,9 @@ def list_cars() -> list[str]:
                   if (p / f"{p.name}.acc").exists() and (p / f"{p.name}.xml").exists())
 
 
-def plan(out: Path, count: int, seed: int, samples: int = 16) -> list[dict]:
+def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "torcs") -> list[dict]:
     """The specs of samples 0..count-1 of `seed` (the same whatever `count`)."""
-    cars = list_cars()
+    cars = list_cars() if vehicles == "torcs" else list_flightgear()
     weights = [CAR_WEIGHTS.get(c, 1.0) for c in cars]
     specs = []
     for i in range(count):
@@ -132,10 +142,11 @@ def run_chunk(blender: str, specs: list[dict], threads: int, log) -> int:
     return done
 
 
-def render(out: Path, count: int, seed: int, jobs: int = 1, chunk: int = 20, samples: int = 16) -> None:
-    blender = check_tools()
+def render(out: Path, count: int, seed: int, jobs: int = 1, chunk: int = 20, samples: int = 16,
+           vehicles: str = "torcs") -> None:
+    blender = check_tools(vehicles)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in plan(out, count, seed, samples) if not is_done(out, s["name"])]
+    todo = [s for s in plan(out, count, seed, samples, vehicles) if not is_done(out, s["name"])]
     print(f"{count - len(todo)} of {count} already rendered; {len(todo)} to go in {out}", flush=True)
     chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
     threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
@@ -162,7 +173,7 @@ def render(out: Path, count: int, seed: int, jobs: int = 1, chunk: int = 20, sam
         for c in chunks:
             work(c)
     n = write_index(out)
-    missing = [s["name"] for s in plan(out, count, seed, samples) if not is_done(out, s["name"])]
+    missing = [s["name"] for s in plan(out, count, seed, samples, vehicles) if not is_done(out, s["name"])]
     print(f"done: {n} samples indexed in {out / 'index.jsonl'}; {len(missing)} of this plan missing "
           f"({time.time() - t0:.0f} s)", flush=True)
     if missing:
@@ -177,8 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="Blender processes at once (threads split between them)")
     ap.add_argument("--chunk", type=int, default=20, help="samples per Blender process")
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+    ap.add_argument("--vehicles", choices=["torcs", "flightgear"], default="torcs",
+                    help="TORCS's 17 cars (torcs-data), or FlightGear's bus, fire truck and pickup "
+                         "(flightgear-data-models)")
     args = ap.parse_args(argv)
-    render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples)
+    render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples, args.vehicles)
 
 
 if __name__ == "__main__":
