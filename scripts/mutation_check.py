@@ -57,9 +57,9 @@ MUTATIONS = [
     M("no-optimiser-step", "training/train.py", "        scaler.step(opt)\n", "        pass\n",
       ("tests/test_training.py::test_train_steps_reduce_loss_and_export",)),
     M("frozen-video-backdrop", "streamseg/background.py",
-      "            frame = next(self.frames)\n        return frame.rgb",
+      "            frame = next(self.frames)\n        return cast(np.ndarray, frame.rgb)",
       "            frame = next(self.frames)\n        self.first = getattr(self, 'first', frame.rgb)\n"
-      "        return self.first", ("tests/test_background.py::test_video_background_loops",)),
+      "        return cast(np.ndarray, self.first)", ("tests/test_background.py::test_video_background_loops",)),
     M("first-worker-only", "streamseg/jobs.py", "for d in devices]", "for d in devices[:1]]",
       ("tests/test_batch.py::test_every_worker_takes_jobs",)),
     M("no-batch-deadline-in-batcher", "streamseg/batching.py", "        if self.max_wait is None or not self.pending:",

@@ -18,7 +18,7 @@ import torch
 from streamseg.engine import EngineProfile, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
-from streamseg.models import SIZE_MULTIPLE, load_checkpoint
+from streamseg.models import SIZE_MULTIPLE, channels_last, load_checkpoint
 
 PACKAGE_FORMAT = "streamseg-aoti/1"
 
@@ -51,7 +51,7 @@ def build_package(model_path: Path, out: Path, device: torch.device, profile: En
     precision = precision_for(device, fp16)
     dtype = torch.float16 if precision == "fp16" else torch.float32
     model, spec, _ = load_checkpoint(model_path, device)
-    model = model.to(dtype).to(memory_format=torch.channels_last)
+    model = channels_last(model.to(dtype))
     low, high = min(profile.height, profile.width), max(profile.height, profile.width)
     batch = torch.export.Dim("batch", min=profile.min_batch, max=profile.max_batch)
     h16 = torch.export.Dim("h16", min=low // SIZE_MULTIPLE, max=high // SIZE_MULTIPLE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ class Batcher:
             return None
         pictures = [f.rgb for f in self.pending]
         if isinstance(pictures[0], torch.Tensor):  # decoded on the GPU (NVDEC): already where it is needed
-            frames = torch.stack(pictures)
+            frames = torch.stack(cast(list[torch.Tensor], pictures))  # NVDEC decodes every frame
         else:
             frames = torch.from_numpy(np.stack(pictures))
         if self.pin_memory and frames.device.type == "cpu":

@@ -22,7 +22,7 @@ from streamseg import composite
 from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import Batcher
-from streamseg.io.reader import Frame, VideoReader
+from streamseg.io.reader import Frame, VideoInfo, VideoReader
 from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS, open_writer
 from streamseg.pipeline import (
@@ -134,9 +134,9 @@ def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: fl
     return rates
 
 
-def decoded_frames(clip: Path, limit: int) -> list:
+def decoded_frames(clip: Path, limit: int) -> tuple[list[Frame], VideoInfo]:
     with VideoReader(clip) as reader:
-        frames = []
+        frames: list[Frame] = []
         for f in reader:
             frames.append(f)
             if len(frames) >= limit:
@@ -152,7 +152,8 @@ def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
     batcher = Batcher(batch, pin_memory=dev.type == "cuda")
     batches = [b for f in frames if (b := batcher.add(f)) is not None]
     if not batches:
-        batches = [batcher.flush()]
+        tail = batcher.flush()
+        batches = [tail] if tail is not None else []
     compositor = make_compositor(dev, "rgb")
 
     def once(b):
@@ -185,8 +186,8 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
     for k in range(REPEATS):
         writer = open_writer(workdir / f"enc{k}_{fmt_name}{fmt.suffix or '_png'}", fmt, info, None)
         t = time.perf_counter()
-        for img, pts in images:
-            writer.write(img, pts)
+        for image, pts in images:
+            writer.write(image, pts)
         writer.close()
         rates.append(rate(len(images), time.perf_counter() - t))
     return rates
@@ -205,6 +206,7 @@ def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "m
         n = 0
         for frame in reader:
             batch = batcher.add(frame)
+            assert batch is not None  # a batch of one closes at once
             out = process_batch(batch, backend, bg, compositor)
             writer.write(out[0].numpy(), frame.pts)
             n += 1
@@ -286,7 +288,7 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
         stages = {"decode": report.decode_fps, "composite": report.composite_fps,
                   "encode mp4": report.encode_fps.get("mp4", float("inf")),
                   "inference": report.infer_fps[infer_key(backend.name, run_batch, size)]}
-        report.slowest_stage = min(stages, key=stages.get)
+        report.slowest_stage = min(stages, key=stages.__getitem__)
         report.slowest_fps = stages[report.slowest_stage]
         if serial:
             log("frame by frame, no overlap ...")
@@ -340,7 +342,8 @@ class MemorySampler:
     def __init__(self, interval: float = 0.5) -> None:
         import threading
 
-        self.interval, self.samples = interval, []
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, resident MB)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 

@@ -13,6 +13,7 @@ import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -186,11 +187,10 @@ def run_one(source: str, output: str | None, template, backend: str, auto: bool,
     from streamseg.io.writer import check_output, default_output
 
     live = is_stream(source)
-    if output is None:
-        if live:
-            raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
-        output = default_output(Path(source), template.fmt)
-    out = output if is_stream(output) else Path(output)
+    if output is None and live:
+        raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
+    target = default_output(Path(source), template.fmt) if output is None else output
+    out = target if is_stream(target) else Path(target)
     if not live and not Path(source).exists():
         raise InputError(f"input not found: {source}", "check the path")
     check_output(source, out, template.fmt, overwrite)
@@ -236,6 +236,8 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
                       quiet: bool, as_json: bool, say, finish) -> None:
     from dataclasses import replace
 
+    from tqdm import tqdm
+
     from streamseg.io.reader import source_name
     from streamseg.pipeline import run as run_pipeline
 
@@ -245,7 +247,7 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
         if not is_converted(model_path):  # IS-Net takes about a minute: say why nothing moves yet
             say(f"streamseg: converting {model_path.stem} for OpenVINO (once; kept in the cache) ...")
     with open_backend(backend, model_path) as engine:
-        bars = []
+        bars: list[tqdm] = []
 
         def announce(info, decoder: str) -> None:
             say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
@@ -256,14 +258,16 @@ def run_with_progress(source: str, out: Path | str, template, backend: str, auto
                 say(f"streamseg: not carried into the output: {', '.join(info.dropped)} (streamseg keeps the "
                     "first video and the first audio stream; subtitles are not copied yet)")
             if not quiet and sys.stderr.isatty():
-                from tqdm import tqdm
-
                 total = None if info.live else (info.expected_frames or None)
                 bars.append(tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1))
 
+        def progress(frames: int) -> None:
+            if bars:
+                bars[0].update(frames)
+
         try:
             summary = run_pipeline(replace(template, source=source, output=out), engine,
-                                   progress=lambda n: bars and bars[0].update(n), announce=announce, finish=finish)
+                                   progress=progress, announce=announce, finish=finish)
         finally:
             for bar in bars:
                 bar.close()
@@ -367,7 +371,7 @@ def info(as_json: bool) -> None:
             codecs[name] = "no"
     path = default_model_path()
     _, spec, meta = load_checkpoint(path)
-    report = {
+    report: dict[str, Any] = {
         "streamseg_backend_auto": resolve("auto"), "backends": backends, "decoders": decoders,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
@@ -458,15 +462,15 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
         from streamseg.bench import soak as run_soak
 
         with create_backend(backend, model_path) as engine:
-            report = run_soak(engine, soak, width, height, log)
+            soaked = run_soak(engine, soak, width, height, log)
         if as_json:
-            click.echo(json.dumps(report, indent=2))
+            click.echo(json.dumps(soaked, indent=2))
         else:
-            r = report["rss_mb"]
-            click.echo(f"soak: {report['frames']} frames {report['size']} in {report['seconds']:.0f}s "
-                       f"({report['fps']:.1f} frames/s, {report['backend']}); resident memory start {r['start']:.0f} "
+            r = soaked["rss_mb"]
+            click.echo(f"soak: {soaked['frames']} frames {soaked['size']} in {soaked['seconds']:.0f}s "
+                       f"({soaked['fps']:.1f} frames/s, {soaked['backend']}); resident memory start {r['start']:.0f} "
                        f"MB, peak {r['peak']:.0f} MB, final {r['final']:.0f} MB; growth late vs early "
-                       f"{report['growth_mb']:+.1f} MB")
+                       f"{soaked['growth_mb']:+.1f} MB")
         return
     with tempfile.TemporaryDirectory(prefix="streamseg-clip-") as tmp:
         if clip is None:

@@ -108,6 +108,8 @@ def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: str, background: 
     layers: "rgb" (car over background), "rgba" (car with the matte as alpha), "matte" (grey matte).
     """
     if layers == "rgb":
+        if background is None:
+            raise ValueError("a composite (layers 'rgb') needs a background")
         out = torch.lerp(background.expand_as(frames), frames, alpha.expand_as(frames))
     elif layers == "rgba":
         out = torch.cat([frames, alpha], dim=1)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
@@ -120,7 +121,7 @@ def output_bytes(path: Path) -> int:
 def process(job: Job, backend: Backend, template: RunOptions, overwrite: bool,
             cancel: threading.Event | None = None) -> dict:
     """One job to a manifest record; failures become records, not exceptions (Interrupted excepted)."""
-    record = {"input": job.source, "output": job.output, "device": str(backend.device)}
+    record: dict[str, Any] = {"input": job.source, "output": job.output, "device": str(backend.device)}
     try:
         check_output(job.source, job.output, template.fmt, overwrite)
         summary = run(replace(template, source=job.source, output=job.output), backend, cancel=cancel)
@@ -134,7 +135,8 @@ def process(job: Job, backend: Backend, template: RunOptions, overwrite: bool,
     return record
 
 
-def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str], Backend], devices: list[str],
+def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str | None], Backend],
+             devices: list[str | None],
              manifest: Manifest, resume: bool, overwrite: bool,
              report: Callable[[dict], None] = lambda r: None) -> list[dict]:
     """Run every job, one worker per device; returns their records (skipped ones included)."""
@@ -152,7 +154,7 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
     fatal: list[StreamsegError] = []  # the manifest cannot be written: stop everything
     cancel = threading.Event()
 
-    def worker(device: str) -> None:
+    def worker(device: str | None) -> None:
         try:
             with make_backend(device) as backend:
                 while not cancel.is_set():

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, cast
 
 from streamseg.errors import InputError
 from streamseg.jobs import Job, Manifest, is_complete, may_replace, process
@@ -62,10 +63,12 @@ def run_on_ray(jobs: list[Job], template: RunOptions, backend_name: str, model_p
         ctx.enable_progress_bars = False
         rows = [{**asdict(j), "replace": may_replace(done.get(j.source), j, overwrite, resume)} for j in todo]
         ds = ray.data.from_items(rows, override_num_blocks=len(todo))
-        ds = ds.map(FileWorker, concurrency=workers, num_cpus=1, num_gpus=gpus_per_worker,
-                    fn_constructor_kwargs={"backend_name": backend_name, "model_path": str(model_path),
-                                           "template": template})
-        for rec in ds.iter_rows():  # as they finish, so the manifest fills while the cluster works
+        # Ray takes a callable class (one instance per actor) where its annotation names functions alone
+        worker = cast(Callable[[dict[str, Any]], dict[str, Any]], FileWorker)
+        done_rows = ds.map(worker, concurrency=workers, num_cpus=1, num_gpus=gpus_per_worker,
+                           fn_constructor_kwargs={"backend_name": backend_name, "model_path": str(model_path),
+                                                  "template": template})
+        for rec in done_rows.iter_rows():  # as they finish, so the manifest fills while the cluster works
             rec = dict(rec)
             manifest.append(rec)
             results.append(rec)

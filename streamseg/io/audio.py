@@ -7,7 +7,11 @@ time order with the video, so the two stay interleaved and memory stays flat on 
 
 from __future__ import annotations
 
+from typing import cast
+
 import av
+
+from streamseg.io.streams import add_audio_stream
 
 # Audio codecs each container takes as-is; anything else is re-encoded to TRANSCODE_TO.
 CONTAINER_AUDIO = {
@@ -34,7 +38,7 @@ class AudioPassthrough:
             rate = in_stream.codec_context.sample_rate or 48000
             if codec == "libopus" and rate not in (av.codec.Codec("libopus", "w").audio_rates or ()):
                 rate = 48000
-            self.out_stream = output.add_stream(codec, rate=rate, layout=in_stream.codec_context.layout.name)
+            self.out_stream = add_audio_stream(output, codec, rate, in_stream.codec_context.layout.name)
             if codec == "aac":
                 self.out_stream.bit_rate = 192_000
         self.mode = f"copy {name}" if self.copy else f"re-encode {name} -> {self.out_stream.codec_context.name}"
@@ -49,7 +53,7 @@ class AudioPassthrough:
         if self.offset is None:  # audio that starts after the video must still start after it
             start = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else 0.0
             self.offset = round(max(0.0, start) * self.out_stream.codec_context.sample_rate)
-        for frame in packet.decode():
+        for frame in cast(list[av.AudioFrame], packet.decode()):  # an audio stream's packet
             frame.pts = None  # the encoder's resampler keeps its own sample clock, from 0
             self._mux(self.out_stream.encode(frame))
 

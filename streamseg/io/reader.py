@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import av
 import av.filter
@@ -173,7 +173,7 @@ def open_input(source: str | Path, timeout: float = 10.0) -> av.container.InputC
         target = sys.stdin.buffer if str(source) in STDIN else str(source)
         try:  # timeout: (open, read) in seconds, so a dead source does not hang the run
             # fpsprobesize: estimate the rate from 3 frames, not 20 (which would hold back the start)
-            return av.open(target, metadata_errors="replace", timeout=(timeout, timeout),
+            return av.open(target, "r", metadata_errors="replace", timeout=(timeout, timeout),
                            options={"fpsprobesize": "3"})
         except av.error.FFmpegError as e:
             raise InputError(f"cannot open stream {name} ({e.strerror or e})",
@@ -238,7 +238,8 @@ class VideoReader:
         self.audio_stream = c.streams.audio[0] if audio and c.streams.audio else None
         self.stored_size = (ctx.width, ctx.height)
         self.items_ = self._demux()
-        self.head: list = []  # what was demuxed while looking for the first frame, replayed first
+        # what was demuxed while looking for the first frame, replayed first; None once read
+        self.head: list[av.VideoFrame | AudioPacket] | None = []
         first = self._first_frame()
         rotation = int(round((first.rotation or 0) / 90)) * 90 % 360
         w, h = ctx.width, ctx.height
@@ -274,7 +275,8 @@ class VideoReader:
         streams = [s for s in (self.stream, self.audio_stream) if s is not None]
         for packet in self.container.demux(*streams):
             if packet.stream is self.stream:
-                yield from packet.decode()  # the empty packets at the end flush the decoder
+                # the empty packets at the end flush the decoder; the video stream's decode to video frames
+                yield from cast(list[av.VideoFrame], packet.decode())
             elif packet.size:
                 yield AudioPacket.of(packet)
 
@@ -282,9 +284,11 @@ class VideoReader:
         """Decode up to the first frame now: it carries the rotation (as side data), and a source that
         cannot give even one frame is refused before any output is opened. What was read on the way is
         replayed by items(), so no seek is needed and unseekable inputs (streams, pipes) work."""
+        head: list[av.VideoFrame | AudioPacket] = []
+        self.head = head
         try:
             for item in self.items_:
-                self.head.append(item)
+                head.append(item)
                 if isinstance(item, av.VideoFrame):
                     return item
         except av.error.FFmpegError as e:
@@ -300,7 +304,8 @@ class VideoReader:
             raise RuntimeError("a VideoReader is read once; open another to read again")
         info, k, stored = self.info, self.info.rotation // 90, self.stored_size
         last_pts, index = None, 0
-        items, self.head = itertools.chain(self.head, self.items_), None
+        items: Iterator[av.VideoFrame | AudioPacket] = itertools.chain(self.head, self.items_)
+        self.head = None
         if info.deinterlaced:
             items = self._deinterlaced(items)
         try:
@@ -348,10 +353,10 @@ class VideoReader:
                     frame = graph.pull()
                 except (av.error.BlockingIOError, av.error.EOFError):
                     return
-                if frame.pts is not None:
-                    scale = scale or Fraction(frame.time_base) / Fraction(self.stream.time_base)
+                if frame.pts is not None and frame.time_base is not None:
+                    scale = scale or frame.time_base / self.info.time_base
                     frame.pts = round(frame.pts * scale)
-                yield frame
+                yield cast(av.VideoFrame, frame)  # the graph holds video alone
 
         for item in items:
             if isinstance(item, av.VideoFrame):

@@ -22,6 +22,7 @@ from streamseg.errors import InputError, OutputError
 from streamseg.files import output_error, partial_path
 from streamseg.io.audio import AudioPassthrough
 from streamseg.io.reader import VideoInfo, is_stream
+from streamseg.io.streams import add_video_stream
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,17 @@ class VideoWriter(AudioOut):
             container = "flv" if str(target).startswith("rtmp") else "mpegts"
             codec_options.update(tune="zerolatency", preset="veryfast", g=str(max(1, round(2 * info.rate))), bf="0")
             container_options = {}
+        if container is None:
+            raise ValueError(f"the {fmt.name} format is an image sequence, for PngSequenceWriter")
         try:
             self.container = av.open(str(target) if self.live else str(self.tmp), "w", format=container,
                                      options=container_options, timeout=10.0 if self.live else None)
         except (OSError, av.error.FFmpegError) as e:
             raise output_error(target, e) from None
         try:
-            self.stream = self.container.add_stream(fmt.codec, rate=info.rate, options=codec_options)
+            self.stream = add_video_stream(self.container, fmt.codec, info.rate, codec_options)
             self.stream.width, self.stream.height = info.width, info.height
-            self.stream.pix_fmt = pixel_format(fmt, info)
+            self.pix_fmt = self.stream.pix_fmt = pixel_format(fmt, info)
             self.stream.codec_context.time_base = info.time_base  # keep the input's clock, VFR included
             self.stream.time_base = info.time_base
             self.stream.thread_type = "AUTO"
@@ -148,7 +151,7 @@ class VideoWriter(AudioOut):
         layout = "rgba" if image.shape[2] == 4 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
         # to YUV with the matrix the stream is tagged with (untagged BT.601 showed HD greens 20 levels off)
-        frame = self.info.colour.from_rgb(frame, self.stream.pix_fmt)
+        frame = self.info.colour.from_rgb(frame, self.pix_fmt)
         if self.last_pts is not None and pts <= self.last_pts:  # encoders need strictly rising pts
             pts = self.last_pts + 1
         frame.pts, frame.time_base = pts, self.info.time_base
@@ -189,13 +192,14 @@ class PngSequenceWriter(AudioOut):
 
     MARKER = "streamseg.json"
 
-    def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo,
+    def __init__(self, path: Path | str, fmt: OutputFormat, info: VideoInfo,
                  audio: av.audio.stream.AudioStream | None) -> None:
         self.path, self.fmt, self.info = Path(path), fmt, info
         self.target = self.path
         self.tmp = partial_path(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
-        self.wav = self.audio = None
+        self.wav: av.container.OutputContainer | None = None
+        self.audio = None
         try:
             self.tmp.mkdir(parents=False)
             if audio is not None:
@@ -219,6 +223,7 @@ class PngSequenceWriter(AudioOut):
         try:
             if self.audio is not None:
                 self.audio.flush()
+            if self.wav is not None:
                 self.wav.close()
             (self.tmp / self.MARKER).write_text(json.dumps(
                 {"frames": self.frames, "rate": str(self.info.rate), "times": self.times}))
