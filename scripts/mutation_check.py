@@ -110,7 +110,7 @@ MUTATIONS = [
     M("fused-compositor-corner-aligned", "streamseg/cpu_compositor.py",
       "s = max((x + np.float32(0.5)) * scale - np.float32(0.5), np.float32(0))", "s = max(x * scale, np.float32(0))",
       ("tests/test_cpu_compositor.py",)),
-    M("prores-untagged-frames", "streamseg/io/reader.py",
+    M("prores-untagged-frames", "streamseg/colour.py",
       "out.colorspace, out.color_primaries, out.color_trc = self.matrix, self.primaries, self.trc",
       "out.colorspace = self.matrix", ("tests/test_colour.py::test_writer_output_shows_the_colours_it_was_given",)),
     M("json-failure-silent", "streamseg/cli.py", "    if as_json:  # --json promises",

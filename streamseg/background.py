@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from streamseg.colour import Colour
 from streamseg.errors import InputError, StreamsegError
 from streamseg.hdr import sdr_to_output
-from streamseg.io.reader import Colour, VideoReader
+from streamseg.io.reader import VideoReader
 
 COLOURS = {
     "green": "#00b140",  # chroma-key green

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from streamseg.io.reader import BT709
+from streamseg.colour import BT709
 from streamseg.io.streams import add_audio_stream, add_video_stream
 from streamseg.synthetic import Car, place, street, studio
 

@@ -121,7 +121,9 @@ def test_smoothing_is_on_by_default_and_no_refine_changes_the_matte(clip, tmp_pa
 def test_sdr_backdrop_is_mapped_into_an_hdr_output_by_a_run(tmp_path):
     from test_colour import camera_clip
 
-    clip = camera_clip(tmp_path / "hlg.mp4", 256, 144, "bt2020", True, (9, 9, 18), "yuv420p10le")
+    from streamseg.colour import BT2020_HLG
+
+    clip = camera_clip(tmp_path / "hlg.mp4", 256, 144, "bt2020", True, BT2020_HLG, "yuv420p10le")
     out = tmp_path / "o.mp4"
     assert cli("run", clip, "--bg", "white", "-o", out, "-q").code == 0
     frames, _ = decode_all(out)

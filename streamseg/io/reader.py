@@ -20,58 +20,15 @@ import av
 import av.filter
 import numpy as np
 
+from streamseg.colour import BT709, Colour
 from streamseg.errors import InputError
 
 if TYPE_CHECKING:
     import torch
 
 STDIN = ("-", "pipe:", "pipe:0")  # how a source names standard input
-UNTAGGED = 2  # FFmpeg's "unspecified" colour matrix, primaries and transfer
 DEINTERLACE = ("auto", "on", "off")
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
-
-
-@dataclass(frozen=True)
-class Colour:
-    """The input's colour description (FFmpeg's codes), kept by the output so the car looks the same:
-    the matrix between YUV and RGB, and the primaries and transfer the RGB is meant for (BT.709 for HD
-    video, BT.601 for SD, BT.2020 with HLG or PQ for a phone's HDR)."""
-
-    matrix: int  # AVColorSpace: 1 BT.709, 5/6 BT.601, 7 SMPTE 240M, 9 BT.2020
-    primaries: int  # AVColorPrimaries: 1 BT.709, 5/6 BT.601, 9 BT.2020
-    trc: int  # AVColorTransferCharacteristic: 1 BT.709, 6 BT.601, 16 PQ, 18 HLG
-
-    MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-
-    @staticmethod
-    def of(frame: av.VideoFrame) -> Colour:
-        """What the frame is tagged with; where it names none, BT.709 for HD and BT.601 below, as players
-        and FFmpeg's tools assume (swscale alone takes BT.601 for all: an untagged HD clip's reds would
-        be 16 levels off)."""
-        default = 1 if frame.width >= 1280 or frame.height > 576 else 6
-        matrix = frame.colorspace if frame.colorspace in Colour.MATRICES else default
-        primaries = frame.color_primaries if frame.color_primaries not in (0, UNTAGGED) else default
-        trc = frame.color_trc if frame.color_trc not in (0, UNTAGGED) else default
-        return Colour(matrix, primaries, trc)
-
-    @property
-    def matrix_name(self) -> str:
-        return self.MATRICES[self.matrix]
-
-    def tag(self, ctx: av.video.codeccontext.VideoCodecContext) -> None:
-        """Describe an encoder's output with this colour (limited range, as from_rgb converts)."""
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = self.matrix, self.primaries, self.trc, 1
-
-    def from_rgb(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
-        """An RGB(A) frame to `pix_fmt` with this matrix, limited range (the encoder's own conversion
-        would use BT.601 whatever the tag says). The frame is tagged as well: some encoders (ProRes) write
-        each frame's own primaries and transfer into its header, not the stream's."""
-        out = frame.reformat(format=pix_fmt, dst_colorspace=self.matrix_name, dst_color_range="MPEG")
-        out.colorspace, out.color_primaries, out.color_trc = self.matrix, self.primaries, self.trc
-        return out
-
-
-BT709 = Colour(1, 1, 1)  # HD video's colour, and what streamseg's own samples are made in
 
 
 @dataclass(frozen=True)
