@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from streamseg.backends.names import Precision
 from streamseg.engine import EngineProfile, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
@@ -38,7 +39,7 @@ def target_here(device: torch.device) -> dict:
     return {"torch": str(torch.__version__), "device_type": device.type, "gpu_capability": cap}
 
 
-def precision_for(device: torch.device, fp16: bool) -> str:
+def precision_for(device: torch.device, fp16: bool) -> Precision:
     return "fp16" if fp16 and device.type == "cuda" else "fp32"  # FP16 convolutions are slow on CPUs
 
 

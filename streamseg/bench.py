@@ -24,10 +24,10 @@ from streamseg.background import Background
 from streamseg.batching import Batcher
 from streamseg.io.reader import Frame, VideoInfo, VideoReader
 from streamseg.io.source import Source
-from streamseg.io.writer import FORMATS, open_writer
+from streamseg.io.writer import FORMATS, format_named, open_writer
+from streamseg.options import RunOptions
 from streamseg.pipeline import (
     Inferred,
-    RunOptions,
     auto_batch_size,
     composite_batch,
     make_compositor,
@@ -175,7 +175,7 @@ def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
 def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
     """Encoding alone, the frames written whole REPEATS times (an encoder buffers frames, so parts of one
     run are not comparable)."""
-    fmt = FORMATS[fmt_name]
+    fmt = format_named(fmt_name)
     images = []
     for f in frames:
         img = torch.from_numpy(f.rgb)
@@ -195,7 +195,7 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
 
 def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "mp4") -> float:
     """The same work frame by frame in one thread: decode, infer, composite, encode, repeat."""
-    fmt = FORMATS[fmt_name]
+    fmt = format_named(fmt_name)
     with VideoReader(clip) as reader:
         info = reader.info
         bg = Background("studio", info.height, info.width, backend.device)
@@ -280,7 +280,7 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         log("pipeline ...")
-        opts = RunOptions(clip, work / "pipeline.mp4", FORMATS["mp4"])  # batch size: auto, as a run
+        opts = RunOptions(source=clip, output=work / "pipeline.mp4", fmt=FORMATS["mp4"])  # batch size: auto
         summary, report.gpu_util = GpuSampler(dev).measure(lambda: run(opts, backend))
         report.pipeline_fps = summary.fps
         if dev.type == "cuda":
@@ -339,10 +339,10 @@ def rss_mb() -> float:
 class MemorySampler:
     """Samples resident memory on a thread while a run goes on."""
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval_s: float = 0.5) -> None:
         import threading
 
-        self.interval = interval
+        self.interval_s = interval_s
         self.samples: list[tuple[float, float]] = []  # (seconds since start, resident MB)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -351,7 +351,7 @@ class MemorySampler:
         t0 = time.perf_counter()
         while not self.stop.is_set():
             self.samples.append((round(time.perf_counter() - t0, 2), round(rss_mb(), 1)))
-            self.stop.wait(self.interval)
+            self.stop.wait(self.interval_s)
 
     def __enter__(self) -> MemorySampler:
         self.thread.start()
@@ -370,7 +370,8 @@ def soak(backend: Backend, frames: int, width: int = 640, height: int = 360, log
 
     with tempfile.TemporaryDirectory(prefix="streamseg-soak-") as tmp, \
             StreamServer([frames], fps=30, width=width, height=height, realtime=False, record_times=False) as src:
-        opts = RunOptions(src.url, Path(tmp) / "soak.mp4", FORMATS["mp4"], reconnects=0, batch_size=8)
+        opts = RunOptions(source=src.url, output=Path(tmp) / "soak.mp4", fmt=FORMATS["mp4"], reconnects=0,
+                          batch_size=8)
         log(f"soak: {frames} frames of {width}x{height} from {src.url} ...")
         with MemorySampler() as mem:
             summary = run(opts, backend)

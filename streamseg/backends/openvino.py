@@ -12,18 +12,20 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
 from streamseg.backends.base import Backend, compute_threads
+from streamseg.backends.names import Precision
 from streamseg.engine import default_cache_dir, file_sha256, sidecar_path, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
 from streamseg.models import load_checkpoint
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PrecisionChoice = Literal["auto", "fp32", "bf16"]  # auto: BF16 where the CPU computes it natively
+PRECISIONS: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 
 
 def ir_path(model_path: Path, cache_dir: Path, version: str) -> Path:
@@ -58,7 +60,7 @@ def convert(model_path: Path, xml: Path) -> None:
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, model_path: Path, precision: str = "auto", cache_dir: Path | None = None,
+    def __init__(self, model_path: Path, precision: PrecisionChoice = "auto", cache_dir: Path | None = None,
                  threads: int | None = None) -> None:
         import openvino as ov
 
@@ -87,7 +89,7 @@ class OpenVinoBackend(Backend):
         self.requests: dict[tuple[int, int, int], Any] = {}  # openvino.InferRequest
         self.precision = self._compile((1, self.spec.input_height, self.spec.input_width))
 
-    def _compile(self, key: tuple[int, int, int]) -> str:
+    def _compile(self, key: tuple[int, int, int]) -> Precision:
         """Compile the model for (batch or -1, height, width); returns the precision OpenVINO runs it in."""
         model = self.model.clone()
         model.reshape({0: [key[0], 3, key[1], key[2]]})

@@ -7,22 +7,30 @@ time order with the video, so the two stay interleaved and memory stays flat on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import av
 
 from streamseg.io.streams import add_audio_stream
 
-# Audio codecs each container takes as-is; anything else is re-encoded to TRANSCODE_TO.
+
+@dataclass(frozen=True)
+class ContainerAudio:
+    copies: tuple[str, ...]  # audio codecs the container takes as they are
+    encoder: str  # what anything else is re-encoded with
+
+
+# every container an output is written in: the writers' formats (FORMATS), PNG's audio.wav, live streams
 CONTAINER_AUDIO = {
-    "mp4": ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"),
-    "mov": ("aac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be", "pcm_f32le", "alac", "mp3", "ac3"),
-    "webm": ("opus", "vorbis"),
-    "wav": ("pcm_s16le", "pcm_s24le", "pcm_f32le"),
-    "mpegts": ("aac", "mp3", "ac3", "opus"),
-    "flv": ("aac", "mp3"),
+    "mp4": ContainerAudio(("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"), "aac"),
+    "mov": ContainerAudio(("aac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be", "pcm_f32le", "alac", "mp3",
+                           "ac3"), "aac"),
+    "webm": ContainerAudio(("opus", "vorbis"), "libopus"),
+    "wav": ContainerAudio(("pcm_s16le", "pcm_s24le", "pcm_f32le"), "pcm_s16le"),
+    "mpegts": ContainerAudio(("aac", "mp3", "ac3", "opus"), "aac"),
+    "flv": ContainerAudio(("aac", "mp3"), "aac"),
 }
-TRANSCODE_TO = {"mp4": "aac", "mov": "aac", "webm": "libopus", "wav": "pcm_s16le", "mpegts": "aac", "flv": "aac"}
 
 
 class AudioPassthrough:
@@ -30,11 +38,12 @@ class AudioPassthrough:
                  container_kind: str) -> None:
         self.in_stream, self.output = in_stream, output
         name = in_stream.codec_context.name
-        self.copy = name in CONTAINER_AUDIO[container_kind]
+        takes = CONTAINER_AUDIO[container_kind]
+        self.copy = name in takes.copies
         if self.copy:
             self.out_stream = output.add_stream_from_template(in_stream)
         else:
-            codec = TRANSCODE_TO[container_kind]
+            codec = takes.encoder
             rate = in_stream.codec_context.sample_rate or 48000
             if codec == "libopus" and rate not in (av.codec.Codec("libopus", "w").audio_rates or ()):
                 rate = 48000

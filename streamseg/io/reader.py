@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import av
 import av.filter
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     import torch
 
 STDIN = ("-", "pipe:", "pipe:0")  # how a source names standard input
-DEINTERLACE = ("auto", "on", "off")
+Deinterlace = Literal["auto", "on", "off"]  # auto: when the video is coded as fields
+DEINTERLACE_MODES: tuple[Deinterlace, ...] = get_args(Deinterlace)
+Decoder = Literal["auto", "nvdec", "pyav"]  # what decodes the video (io/source.py chooses; auto: NVDEC where it can)
+DECODERS: tuple[Decoder, ...] = get_args(Decoder)
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
 
@@ -56,7 +59,7 @@ class VideoInfo:
     rate: Fraction  # average frame rate; timing itself comes from each frame's pts
     time_base: Fraction
     frames: int  # from the MP4/MOV index, which is exact (0 elsewhere: AVI headers, for one, are not)
-    duration: float  # seconds, 0 when unknown (live)
+    duration_s: float  # 0 when unknown (live)
     codec: str
     pix_fmt: str
     rotation: int  # degrees counter-clockwise the stored picture is turned for display
@@ -72,7 +75,7 @@ class VideoInfo:
         """Exact where the index says, else an estimate from the duration (for progress only). N frames at
         rate r span N/r seconds, and a container's duration only adds to that (a longer audio track, the
         last frame's display time), so the estimate rounds down."""
-        return self.frames or int(self.duration * float(self.rate) + 1e-6)
+        return self.frames or int(self.duration_s * float(self.rate) + 1e-6)
 
     def describe_frames(self) -> str:
         """For the run line: '75 frames', 'about 75 frames' (estimated), or 'live'."""
@@ -123,14 +126,14 @@ def source_name(source: str | Path) -> str:
     return "stdin" if s in STDIN else (s if is_stream(s) else Path(s).name)
 
 
-def open_input(source: str | Path, timeout: float = 10.0) -> av.container.InputContainer:
+def open_input(source: str | Path, timeout_s: float = 10.0) -> av.container.InputContainer:
     """Open a media file, URL or pipe, with errors that name the problem and the fix."""
     name = source_name(source)
     if is_stream(source):
         target = sys.stdin.buffer if str(source) in STDIN else str(source)
         try:  # timeout: (open, read) in seconds, so a dead source does not hang the run
             # fpsprobesize: estimate the rate from 3 frames, not 20 (which would hold back the start)
-            return av.open(target, "r", metadata_errors="replace", timeout=(timeout, timeout),
+            return av.open(target, "r", metadata_errors="replace", timeout=(timeout_s, timeout_s),
                            options={"fpsprobesize": "3"})
         except av.error.FFmpegError as e:
             raise InputError(f"cannot open stream {name} ({e.strerror or e})",
@@ -159,14 +162,14 @@ class VideoReader:
     (damaged or truncated), so a run never silently writes fewer frames than the input has.
     """
 
-    def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0,
-                 deinterlace: str = "auto") -> None:
-        if deinterlace not in DEINTERLACE:
-            raise InputError(f"--deinterlace {deinterlace!r} is not one of {', '.join(DEINTERLACE)}",
+    def __init__(self, source: str | Path, audio: bool = True, timeout_s: float = 10.0,
+                 deinterlace: Deinterlace = "auto") -> None:
+        if deinterlace not in DEINTERLACE_MODES:
+            raise InputError(f"--deinterlace {deinterlace!r} is not one of {', '.join(DEINTERLACE_MODES)}",
                              "use auto (when the video is interlaced), on or off")
         self.source, self.name, self.live = source, source_name(source), is_stream(source)
-        self.timeout, self.deinterlace = timeout, deinterlace
-        self.container = open_input(source, timeout)
+        self.timeout_s, self.deinterlace = timeout_s, deinterlace
+        self.container = open_input(source, timeout_s)
         try:
             self._open_streams(audio)
         except BaseException:
@@ -208,7 +211,7 @@ class VideoReader:
             c.duration / av.time_base if c.duration else 0.0)
         self.info = VideoInfo(
             width=w, height=h, rate=Fraction(rate), time_base=Fraction(self.stream.time_base or Fraction(1, 90000)),
-            frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
+            frames=self.stream.frames if "mp4" in demuxer else 0, duration_s=0.0 if self.live else duration,
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
             audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
             colour=Colour.of(first), interlaced=bool(first.interlaced_frame), dropped=self._dropped_streams(),
@@ -283,7 +286,7 @@ class VideoReader:
                 index += 1
         except av.error.FFmpegError as e:
             if self.live:  # a stream that stops is not a damaged file
-                why = (f"nothing arrived for {self.timeout:g} s" if isinstance(e, av.error.ExitError)
+                why = (f"nothing arrived for {self.timeout_s:g} s" if isinstance(e, av.error.ExitError)
                        else e.strerror or str(e))
                 raise InputError(f"{self.name} stopped after {index} frames ({why})",
                                  "check the source; --reconnects sets how often it is tried again") from None

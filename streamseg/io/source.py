@@ -17,14 +17,15 @@ import torch
 from streamseg.errors import InputError
 from streamseg.io import nvdec
 from streamseg.io.nvdec import NvdecReader
-from streamseg.io.reader import AudioPacket, Frame, VideoReader, is_pipe
+from streamseg.io.reader import AudioPacket, Decoder, Deinterlace, Frame, VideoReader, is_pipe
 
 
 class Source:
-    def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0,
-                 decoder: str = "auto", device: torch.device | None = None, deinterlace: str = "auto") -> None:
-        self.source, self.delay, self.timeout, self.deinterlace = source, delay, timeout, deinterlace
-        pyav = VideoReader(source, timeout=timeout, deinterlace=deinterlace)
+    def __init__(self, source: str | Path, reconnects: int = 0, delay_s: float = 0.5, timeout_s: float = 10.0,
+                 decoder: Decoder = "auto", device: torch.device | None = None,
+                 deinterlace: Deinterlace = "auto") -> None:
+        self.source, self.delay_s, self.timeout_s, self.deinterlace = source, delay_s, timeout_s, deinterlace
+        pyav = VideoReader(source, timeout_s=timeout_s, deinterlace=deinterlace)
         self.reader: VideoReader | NvdecReader
         self.reader, self.decoder = self._choose_decoder(pyav, decoder, device or torch.device("cpu"))
         self.info = self.reader.info
@@ -34,7 +35,7 @@ class Source:
         self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
 
     @staticmethod
-    def _choose_decoder(reader: VideoReader, decoder: str,
+    def _choose_decoder(reader: VideoReader, decoder: Decoder,
                         device: torch.device) -> tuple[VideoReader | NvdecReader, str]:
         """NVDEC in place of PyAV's `reader` where asked for (or, with auto, where it can work); returns
         the reader and what decodes and, when a GPU run falls back to PyAV, why."""
@@ -55,10 +56,10 @@ class Source:
 
     def _reconnect(self, stop: threading.Event) -> VideoReader | None:
         for attempt in range(self.reconnects - self.reconnected):
-            if stop.wait(self.delay * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
+            if stop.wait(self.delay_s * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
                 return None
             try:
-                reader = VideoReader(self.source, timeout=self.timeout, deinterlace=self.deinterlace)
+                reader = VideoReader(self.source, timeout_s=self.timeout_s, deinterlace=self.deinterlace)
             except InputError as e:
                 self.ended = f"reconnect {attempt + 1} failed: {e.problem}"
                 continue
