@@ -581,7 +581,7 @@ def build_engine_command(model: str, onnx_path: Path | None, out: Path | None, m
 @user_errors
 def export_command(model: str, out: Path, fp16: bool, opset: int) -> None:
     """Export a model to ONNX with a sidecar saying how to feed it."""
-    from streamseg.engine import sidecar_path
+    from streamseg.artifacts import sidecar_path
     from streamseg.export import export_onnx
     from streamseg.models.names import resolve_model
 

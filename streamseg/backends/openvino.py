@@ -17,9 +17,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
+from streamseg.artifacts import file_sha256, sidecar_path, stale
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.backends.names import Precision
-from streamseg.engine import default_cache_dir, file_sha256, sidecar_path, write_file
+from streamseg.engine import default_cache_dir, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
 from streamseg.models import load_checkpoint
@@ -37,7 +38,15 @@ def is_converted(model_path: Path, cache_dir: Path | None = None) -> bool:
     """Whether the model's OpenVINO form is already in the cache (else the first run converts it)."""
     import openvino as ov
 
-    return ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__).is_file()
+    return is_current(ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__), model_path)
+
+
+def is_current(xml: Path, model_path: Path) -> bool:
+    """The cached IR was converted from this checkpoint by this OpenVINO (its sidecar says so)."""
+    import openvino as ov
+
+    return stale(xml, "OpenVINO model", lambda: {"checkpoint_sha256": file_sha256(Path(model_path)),
+                                                 "openvino": ov.__version__}) is None
 
 
 def convert(model_path: Path, xml: Path) -> None:
@@ -71,7 +80,7 @@ class OpenVinoBackend(Backend):
         self.core = ov.Core()
         cache = cache_dir or default_cache_dir()
         xml = ir_path(Path(model_path), cache, ov.__version__)
-        if xml.is_file():
+        if is_current(xml, Path(model_path)):
             self.message = f"OpenVINO model cached ({xml.name})"
         else:
             convert(Path(model_path), xml)
