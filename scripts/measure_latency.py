@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamseg.pipeline as pipeline  # noqa: E402
 from streamseg.backends.registry import create_backend  # noqa: E402
 from streamseg.io.writer import FORMATS  # noqa: E402
-from streamseg.pipeline import RunOptions, latency_summary, run  # noqa: E402
+from streamseg.options import RunOptions
+from streamseg.pipeline import latency_summary, run  # noqa: E402
 from streamseg.sample import StreamServer  # noqa: E402
 from streamseg.weights import default_model_path  # noqa: E402
 
@@ -53,7 +54,7 @@ def measure(backend, frames: int, fps: int, width: int, height: int, realtime: b
     written: list[tuple[int, float]] = []
     pipeline.open_writer = recording_writer(written)
     with tempfile.TemporaryDirectory() as tmp, StreamServer([frames], fps, width, height) as server:
-        opts = RunOptions(server.url, Path(tmp) / "live.mp4", FORMATS["mp4"], batch_size=batch,
+        opts = RunOptions(source=server.url, output=Path(tmp) / "live.mp4", fmt=FORMATS["mp4"], batch_size=batch,
                           max_latency_ms=max_latency_ms, realtime=realtime, reconnects=0)
         s = run(opts, backend)
         sent = server.sent()

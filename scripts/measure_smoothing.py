@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamseg.backends.registry import create_backend  # noqa: E402
 from streamseg.io.writer import FORMATS  # noqa: E402
-from streamseg.pipeline import RunOptions, run  # noqa: E402
+from streamseg.options import RunOptions
+from streamseg.pipeline import run  # noqa: E402
 from streamseg.sample import SampleSpec, write_sample  # noqa: E402
 from streamseg.weights import default_model_path  # noqa: E402
 
@@ -45,7 +46,7 @@ def measure(frames: int, width: int, height: int, backend, noise: float = 0.02) 
             truth = np.stack(write_sample(clip, spec, keep_masks=True)) > 0.5
             for smooth in (False, True):
                 out = tmp / f"{name}-{smooth}.mp4"
-                opts = RunOptions(clip, out, FORMATS["matte"], batch_size=8)
+                opts = RunOptions(source=clip, output=out, fmt=FORMATS["matte"], batch_size=8)
                 run(replace(opts, smooth=smooth), backend)
                 m = mattes(out)
                 pred = m > 0.5

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import torch
 
-from streamseg.engine import EngineProfile, file_sha256, sidecar_path, write_file
+from streamseg.artifacts import file_sha256, sidecar_path, stale
+from streamseg.backends.names import Precision
+from streamseg.engine import EngineProfile, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
-from streamseg.models import SIZE_MULTIPLE, load_checkpoint
+from streamseg.models import SIZE_MULTIPLE, channels_last, load_checkpoint
 
 PACKAGE_FORMAT = "streamseg-aoti/1"
 
@@ -38,7 +40,7 @@ def target_here(device: torch.device) -> dict:
     return {"torch": str(torch.__version__), "device_type": device.type, "gpu_capability": cap}
 
 
-def precision_for(device: torch.device, fp16: bool) -> str:
+def precision_for(device: torch.device, fp16: bool) -> Precision:
     return "fp16" if fp16 and device.type == "cuda" else "fp32"  # FP16 convolutions are slow on CPUs
 
 
@@ -51,7 +53,7 @@ def build_package(model_path: Path, out: Path, device: torch.device, profile: En
     precision = precision_for(device, fp16)
     dtype = torch.float16 if precision == "fp16" else torch.float32
     model, spec, _ = load_checkpoint(model_path, device)
-    model = model.to(dtype).to(memory_format=torch.channels_last)
+    model = channels_last(model.to(dtype))
     low, high = min(profile.height, profile.width), max(profile.height, profile.width)
     batch = torch.export.Dim("batch", min=profile.min_batch, max=profile.max_batch)
     h16 = torch.export.Dim("h16", min=low // SIZE_MULTIPLE, max=high // SIZE_MULTIPLE)
@@ -71,18 +73,12 @@ def build_package(model_path: Path, out: Path, device: torch.device, profile: En
 
 def package_is_current(path: Path, model_path: Path, device: torch.device, profile: EngineProfile,
                        fp16: bool = True) -> tuple[bool, str]:
-    if not path.is_file():
-        return False, f"no compiled engine at {path} yet"
-    try:
-        built = json.loads(sidecar_path(path).read_text())
-    except (OSError, ValueError):
-        return False, f"{sidecar_path(path)} is missing or unreadable"
-    now = {"model_sha256": file_sha256(model_path), **target_here(device),
-           "precision": precision_for(device, fp16), "profile": profile.to_dict()}
-    stale = [f"{k} was {built.get(k)}, is now {v}" for k, v in now.items() if built.get(k) != v]
-    if stale:
-        return False, "stale: " + "; ".join(stale)
-    return True, f"current: same model, torch {now['torch']}, {device.type}"
+    why = stale(path, "compiled engine", lambda: {"model_sha256": file_sha256(model_path), **target_here(device),
+                                                  "precision": precision_for(device, fp16),
+                                                  "profile": profile.to_dict()})
+    if why:
+        return False, why
+    return True, f"current: same model, torch {torch.__version__}, {device.type}"
 
 
 def ensure_package(model_path: Path, cache_dir: Path, device: torch.device, profile: EngineProfile,

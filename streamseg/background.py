@@ -7,15 +7,17 @@ centre-cropped), or a video (same, looped for as long as the input runs).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from streamseg.colour import Colour
 from streamseg.errors import InputError, StreamsegError
 from streamseg.hdr import sdr_to_output
-from streamseg.io.reader import Colour
+from streamseg.io.reader import VideoReader
 
 COLOURS = {
     "green": "#00b140",  # chroma-key green
@@ -40,7 +42,7 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
     if len(digits) != 6:
         return None
     try:
-        return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+        return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
     except ValueError:
         return None
 
@@ -71,7 +73,7 @@ class Background:
                  colour: Colour | None = None) -> None:
         self.spec, self.height, self.width, self.device = spec, height, width, device
         self.colour = colour
-        self.video = None
+        self.video: VideoReader | None = None  # a video backdrop's reader, reopened to loop
         self.static: torch.Tensor | None = None
         rgb = parse_colour(spec)
         if rgb is not None:
@@ -93,8 +95,6 @@ class Background:
             self.kind = "image"
             self.static = cover(self._upload(self._read_image(path)), height, width)
         else:
-            from streamseg.io.reader import VideoReader
-
             self.kind = "video"
             try:
                 self.video = VideoReader(path, audio=False)
@@ -119,13 +119,12 @@ class Background:
     def _next_video_frame(self) -> np.ndarray:
         frame = next(self.frames, None)
         if frame is None:  # loop: open it again (works for files that cannot seek, too)
-            from streamseg.io.reader import VideoReader
-
-            self.video.close()
+            if self.video is not None:
+                self.video.close()
             self.video = VideoReader(self.spec, audio=False)
             self.frames = iter(self.video)
             frame = next(self.frames)
-        return frame.rgb
+        return cast(np.ndarray, frame.rgb)  # PyAV decodes into host memory
 
     def batch(self, n: int) -> torch.Tensor:
         if self.static is not None:

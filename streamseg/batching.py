@@ -1,10 +1,11 @@
 """Batcher: decoded frames in, FrameBatch out, in order; a batch closes when full, at the end of the
-stream, or (for live input) when its oldest frame has waited max_wait seconds."""
+stream, or (for live input) when its oldest frame has waited max_wait_s."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -24,12 +25,12 @@ class FrameBatch:
 
 
 class Batcher:
-    def __init__(self, batch_size: int, pin_memory: bool = False, max_wait: float | None = None) -> None:
+    def __init__(self, batch_size: int, pin_memory: bool = False, max_wait_s: float | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size} must be >= 1")
-        if max_wait is not None and max_wait < 0:
-            raise ValueError(f"max_wait = {max_wait} must be >= 0")
-        self.batch_size, self.pin_memory, self.max_wait = batch_size, pin_memory, max_wait
+        if max_wait_s is not None and max_wait_s < 0:
+            raise ValueError(f"max_wait_s = {max_wait_s} must be >= 0")
+        self.batch_size, self.pin_memory, self.max_wait_s = batch_size, pin_memory, max_wait_s
         self.pending: list[Frame] = []
         self.arrived: list[float] = []
 
@@ -42,9 +43,9 @@ class Batcher:
 
     def wait_left(self) -> float | None:
         """Seconds until the pending batch must close; None when nothing waits or there is no limit."""
-        if self.max_wait is None or not self.pending:
+        if self.max_wait_s is None or not self.pending:
             return None
-        return max(0.0, self.arrived[0] + self.max_wait - time.monotonic())
+        return max(0.0, self.arrived[0] + self.max_wait_s - time.monotonic())
 
     def flush(self) -> FrameBatch | None:
         """Whatever is queued, as a (possibly short) batch; None when empty."""
@@ -52,7 +53,7 @@ class Batcher:
             return None
         pictures = [f.rgb for f in self.pending]
         if isinstance(pictures[0], torch.Tensor):  # decoded on the GPU (NVDEC): already where it is needed
-            frames = torch.stack(pictures)
+            frames = torch.stack(cast(list[torch.Tensor], pictures))  # NVDEC decodes every frame
         else:
             frames = torch.from_numpy(np.stack(pictures))
         if self.pin_memory and frames.device.type == "cpu":

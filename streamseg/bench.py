@@ -22,12 +22,12 @@ from streamseg import composite
 from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import Batcher
-from streamseg.io.reader import Frame, VideoReader
+from streamseg.io.reader import Frame, VideoInfo, VideoReader
 from streamseg.io.source import Source
-from streamseg.io.writer import FORMATS, open_writer
+from streamseg.io.writer import FORMATS, format_named, open_writer
+from streamseg.options import RunOptions
 from streamseg.pipeline import (
     Inferred,
-    RunOptions,
     auto_batch_size,
     composite_batch,
     make_compositor,
@@ -134,9 +134,9 @@ def bench_infer(backend: Backend, batch: int, size: tuple[int, int], seconds: fl
     return rates
 
 
-def decoded_frames(clip: Path, limit: int) -> list:
+def decoded_frames(clip: Path, limit: int) -> tuple[list[Frame], VideoInfo]:
     with VideoReader(clip) as reader:
-        frames = []
+        frames: list[Frame] = []
         for f in reader:
             frames.append(f)
             if len(frames) >= limit:
@@ -152,7 +152,8 @@ def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
     batcher = Batcher(batch, pin_memory=dev.type == "cuda")
     batches = [b for f in frames if (b := batcher.add(f)) is not None]
     if not batches:
-        batches = [batcher.flush()]
+        tail = batcher.flush()
+        batches = [tail] if tail is not None else []
     compositor = make_compositor(dev, "rgb")
 
     def once(b):
@@ -174,7 +175,7 @@ def bench_composite(frames, info, backend: Backend, batch: int) -> list[float]:
 def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
     """Encoding alone, the frames written whole REPEATS times (an encoder buffers frames, so parts of one
     run are not comparable)."""
-    fmt = FORMATS[fmt_name]
+    fmt = format_named(fmt_name)
     images = []
     for f in frames:
         img = torch.from_numpy(f.rgb)
@@ -185,8 +186,8 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
     for k in range(REPEATS):
         writer = open_writer(workdir / f"enc{k}_{fmt_name}{fmt.suffix or '_png'}", fmt, info, None)
         t = time.perf_counter()
-        for img, pts in images:
-            writer.write(img, pts)
+        for image, pts in images:
+            writer.write(image, pts)
         writer.close()
         rates.append(rate(len(images), time.perf_counter() - t))
     return rates
@@ -194,7 +195,7 @@ def bench_encode(frames, info, fmt_name: str, workdir: Path) -> list[float]:
 
 def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "mp4") -> float:
     """The same work frame by frame in one thread: decode, infer, composite, encode, repeat."""
-    fmt = FORMATS[fmt_name]
+    fmt = format_named(fmt_name)
     with VideoReader(clip) as reader:
         info = reader.info
         bg = Background("studio", info.height, info.width, backend.device)
@@ -205,6 +206,7 @@ def bench_serial(clip: Path, backend: Backend, workdir: Path, fmt_name: str = "m
         n = 0
         for frame in reader:
             batch = batcher.add(frame)
+            assert batch is not None  # a batch of one closes at once
             out = process_batch(batch, backend, bg, compositor)
             writer.write(out[0].numpy(), frame.pts)
             n += 1
@@ -278,7 +280,7 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         log("pipeline ...")
-        opts = RunOptions(clip, work / "pipeline.mp4", FORMATS["mp4"])  # batch size: auto, as a run
+        opts = RunOptions(source=clip, output=work / "pipeline.mp4", fmt=FORMATS["mp4"])  # batch size: auto
         summary, report.gpu_util = GpuSampler(dev).measure(lambda: run(opts, backend))
         report.pipeline_fps = summary.fps
         if dev.type == "cuda":
@@ -286,7 +288,7 @@ def benchmark(clip: Path, backend: Backend, batch_sizes: list[int], formats: lis
         stages = {"decode": report.decode_fps, "composite": report.composite_fps,
                   "encode mp4": report.encode_fps.get("mp4", float("inf")),
                   "inference": report.infer_fps[infer_key(backend.name, run_batch, size)]}
-        report.slowest_stage = min(stages, key=stages.get)
+        report.slowest_stage = min(stages, key=stages.__getitem__)
         report.slowest_fps = stages[report.slowest_stage]
         if serial:
             log("frame by frame, no overlap ...")
@@ -337,10 +339,11 @@ def rss_mb() -> float:
 class MemorySampler:
     """Samples resident memory on a thread while a run goes on."""
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval_s: float = 0.5) -> None:
         import threading
 
-        self.interval, self.samples = interval, []
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, resident MB)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -348,7 +351,7 @@ class MemorySampler:
         t0 = time.perf_counter()
         while not self.stop.is_set():
             self.samples.append((round(time.perf_counter() - t0, 2), round(rss_mb(), 1)))
-            self.stop.wait(self.interval)
+            self.stop.wait(self.interval_s)
 
     def __enter__(self) -> MemorySampler:
         self.thread.start()
@@ -367,7 +370,8 @@ def soak(backend: Backend, frames: int, width: int = 640, height: int = 360, log
 
     with tempfile.TemporaryDirectory(prefix="streamseg-soak-") as tmp, \
             StreamServer([frames], fps=30, width=width, height=height, realtime=False, record_times=False) as src:
-        opts = RunOptions(src.url, Path(tmp) / "soak.mp4", FORMATS["mp4"], reconnects=0, batch_size=8)
+        opts = RunOptions(source=src.url, output=Path(tmp) / "soak.mp4", fmt=FORMATS["mp4"], reconnects=0,
+                          batch_size=8)
         log(f"soak: {frames} frames of {width}x{height} from {src.url} ...")
         with MemorySampler() as mem:
             summary = run(opts, backend)

@@ -11,15 +11,24 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from streamseg.backends.names import ENGINE_KINDS, EngineKind, backend_help
 from streamseg.errors import InputError, Interrupted, StreamsegError
-from streamseg.io.writer import FORMATS
+from streamseg.io.reader import DECODERS, DEINTERLACE_MODES, Decoder, Deinterlace
+from streamseg.io.writer import FORMAT_NAMES, format_help
 
-FORMAT_NAMES = tuple(FORMATS)  # one table: the writer's
+if TYPE_CHECKING:
+    import threading
+
+    from streamseg.options import RunOptions
+
+Say = Callable[[str], None]  # a message for the user (stderr), or nothing with -q
 MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
 
 
@@ -95,15 +104,12 @@ def parse_batch_size(text: str) -> int | None:
               help="Output file; a folder for png or several inputs; or a stream URL (udp://, srt://, rtmp://). "
                    "Default: SOURCE_streamseg.<ext> beside each input.")
 @click.option("-f", "--format", "format_name", type=click.Choice(FORMAT_NAMES),
-              help="mp4: composite H.264; mov: ProRes 4444 with alpha; webm: VP9 with alpha; "
-                   "png: RGBA sequence; matte: the matte alone. Default: from -o's extension, else mp4.")
-@click.option("--backend", default="auto", show_default=True,
-              help="auto, tensorrt, compiled, cuda, openvino or cpu (auto: the first that can run, in that order, "
-                   "compiled only when asked for).")
-@click.option("--decoder", default="auto", show_default=True, type=click.Choice(["auto", "nvdec", "pyav"]),
+              help=format_help() + " Default: from -o's extension, else mp4.")
+@click.option("--backend", default="auto", show_default=True, help=backend_help())
+@click.option("--decoder", default="auto", show_default=True, type=click.Choice(DECODERS),
               help="Video decoding: nvdec (the GPU's decoder, via PyNvVideoCodec) or pyav (FFmpeg on the CPU); "
                    "auto takes nvdec where it can decode the file, and says so.")
-@click.option("--deinterlace", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
+@click.option("--deinterlace", default="auto", show_default=True, type=click.Choice(DEINTERLACE_MODES),
               help="Deinterlace with FFmpeg's bwdif: auto when the video is coded as fields, on, or off.")
 @click.option("--model", default="default", show_default=True, help=MODEL_HELP)
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
@@ -128,7 +134,7 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        decoder: str, deinterlace: str, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
+        decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
         overwrite: bool, max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
@@ -139,8 +145,8 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     from streamseg.io.writer import choose_format
     from streamseg.jobs import expand_sources
     from streamseg.models.names import resolve_model
+    from streamseg.options import RunOptions
     from streamseg.photo import is_photo
-    from streamseg.pipeline import RunOptions
 
     signal.signal(signal.SIGTERM, on_sigterm)
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
@@ -149,22 +155,23 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
                                     not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
     if single and is_photo(sources[0]):
-        run_one_photo(Path(sources[0]), output, format_name, background, resolve(backend), backend == "auto",
-                      model_path, not no_refine, overwrite, as_json, say)
+        run_one_photo(Path(sources[0]), output, format_name=format_name, background=background,
+                      backend=resolve(backend), auto=backend == "auto", model_path=model_path, refine=not no_refine,
+                      overwrite=overwrite, as_json=as_json, say=say)
         return
-    fmt = choose_format(output if single else None, format_name)  # several inputs: -o is a folder
-    chosen = resolve(backend)
-    template = RunOptions(source="", output="", fmt=fmt, background=background, batch_size=batch_size,
-                          refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
-                          reconnects=reconnects, timeout=timeout, decoder=decoder, deinterlace=deinterlace)
+    opts = RunOptions(  # several inputs: -o is a folder
+        fmt=choose_format(output if single else None, format_name), background=background, batch_size=batch_size,
+        refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects,
+        timeout_s=timeout, decoder=decoder, deinterlace=deinterlace, backend=resolve(backend),
+        auto_backend=backend == "auto", model_path=model_path, overwrite=overwrite)
     if single and not (manifest or devices or ray_address):
-        run_one(sources[0], output, template, chosen, backend == "auto", model_path, overwrite, quiet, as_json, say)
+        run_one(sources[0], output, opts, quiet=quiet, as_json=as_json, say=say)
         return
     files = expand_sources(list(sources))
     if any(is_stream(f) for f in files):
         raise InputError("a live stream can only be processed on its own", "run one streamseg per stream")
-    run_many(files, output, template, chosen, model_path, overwrite, manifest, resume, devices, ray_address,
-             ray_workers, as_json, say)
+    run_many(files, output, opts, manifest_path=manifest, resume=resume, devices=devices, ray_address=ray_address,
+             ray_workers=ray_workers, as_json=as_json, say=say)
 
 
 def open_backend(name: str, model_path: Path, device: str | None = None):
@@ -176,24 +183,23 @@ def open_backend(name: str, model_path: Path, device: str | None = None):
         raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
 
 
-def run_one(source: str, output: str | None, template, backend: str, auto: bool, model_path: Path,
-            overwrite: bool, quiet: bool, as_json: bool, say) -> None:
+def run_one(source: str, output: str | None, opts: RunOptions, *, quiet: bool, as_json: bool, say: Say) -> None:
     """One input to one output, with a progress bar; for a live source, Ctrl-C ends the recording
     cleanly (a second Ctrl-C abandons it)."""
     import threading
+    from dataclasses import replace
 
     from streamseg.io.reader import is_stream
     from streamseg.io.writer import check_output, default_output
 
     live = is_stream(source)
-    if output is None:
-        if live:
-            raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
-        output = default_output(Path(source), template.fmt)
-    out = output if is_stream(output) else Path(output)
+    if output is None and live:
+        raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
+    target = default_output(Path(source), opts.fmt) if output is None else output
+    out = target if is_stream(target) else Path(target)
     if not live and not Path(source).exists():
         raise InputError(f"input not found: {source}", "check the path")
-    check_output(source, out, template.fmt, overwrite)
+    check_output(source, out, opts.fmt, opts.overwrite)
     finish = threading.Event()
 
     def on_sigint(signum, frame) -> None:  # noqa: ARG001
@@ -204,14 +210,15 @@ def run_one(source: str, output: str | None, template, backend: str, auto: bool,
 
     previous = signal.signal(signal.SIGINT, on_sigint) if live else None
     try:
-        run_with_progress(source, out, template, backend, auto, model_path, quiet, as_json, say, finish)
+        run_with_progress(replace(opts, source=source, output=out), quiet=quiet, as_json=as_json, say=say,
+                          finish=finish)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
 
-def run_one_photo(source: Path, output: str | None, format_name: str | None, background: str, backend: str,
-                  auto: bool, model_path: Path, refine: bool, overwrite: bool, as_json: bool, say) -> None:
+def run_one_photo(source: Path, output: str | None, *, format_name: str | None, background: str, backend: str,
+                  auto: bool, model_path: Path, refine: bool, overwrite: bool, as_json: bool, say: Say) -> None:
     """A still image: the composite (default), an RGBA cut-out (-f png) or the matte (-f matte)."""
     from streamseg import photo
 
@@ -232,38 +239,41 @@ def run_one_photo(source: Path, output: str | None, format_name: str | None, bac
         click.echo(json.dumps(summary.as_dict()))
 
 
-def run_with_progress(source: str, out: Path | str, template, backend: str, auto: bool, model_path: Path,
-                      quiet: bool, as_json: bool, say, finish) -> None:
-    from dataclasses import replace
+def run_with_progress(opts: RunOptions, *, quiet: bool, as_json: bool, say: Say,
+                      finish: threading.Event | None = None) -> None:
+    """opts.source to opts.output, saying what it does and (on a terminal) showing a progress bar."""
+    from tqdm import tqdm
 
     from streamseg.io.reader import source_name
     from streamseg.pipeline import run as run_pipeline
 
-    if backend == "openvino":
+    model_path = opts.model()
+    if opts.backend == "openvino":
         from streamseg.backends.openvino import is_converted
 
         if not is_converted(model_path):  # IS-Net takes about a minute: say why nothing moves yet
             say(f"streamseg: converting {model_path.stem} for OpenVINO (once; kept in the cache) ...")
-    with open_backend(backend, model_path) as engine:
-        bars = []
+    with open_backend(opts.backend, model_path) as engine:
+        bars: list[tqdm] = []
 
         def announce(info, decoder: str) -> None:
-            say(f"streamseg: {source_name(source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
-                f"{info.describe_frames()}) -> {out} "
-                f"[{template.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
-                f"backend {engine.describe()}{' (auto)' if auto else ''}; decoder {decoder}{fields(info)}")
+            say(f"streamseg: {source_name(opts.source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
+                f"{info.describe_frames()}) -> {opts.output} "
+                f"[{opts.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
+                f"backend {engine.describe()}{' (auto)' if opts.auto_backend else ''}; decoder {decoder}{fields(info)}")
             if info.dropped:
                 say(f"streamseg: not carried into the output: {', '.join(info.dropped)} (streamseg keeps the "
                     "first video and the first audio stream; subtitles are not copied yet)")
             if not quiet and sys.stderr.isatty():
-                from tqdm import tqdm
-
                 total = None if info.live else (info.expected_frames or None)
                 bars.append(tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1))
 
+        def progress(frames: int) -> None:
+            if bars:
+                bars[0].update(frames)
+
         try:
-            summary = run_pipeline(replace(template, source=source, output=out), engine,
-                                   progress=lambda n: bars and bars[0].update(n), announce=announce, finish=finish)
+            summary = run_pipeline(opts, engine, progress=progress, announce=announce, finish=finish)
         finally:
             for bar in bars:
                 bar.close()
@@ -300,9 +310,8 @@ def describe_model(path: Path, spec) -> str:
     return f"{path.stem} ({spec.arch}, input {spec.input_height}x{spec.input_width}, {path})"
 
 
-def run_many(files: list[str], output: str | None, template, backend: str, model_path: Path, overwrite: bool,
-             manifest_path: Path | None, resume: bool, devices: str | None, ray_address: str | None,
-             ray_workers: int, as_json: bool, say) -> None:
+def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest_path: Path | None, resume: bool,
+             devices: str | None, ray_address: str | None, ray_workers: int, as_json: bool, say: Say) -> None:
     """Several inputs: outputs into -o (a folder) or beside each input, a manifest, failures recorded
     and the rest carried on; exit 1 when any failed."""
     from streamseg.backends.registry import parse_devices
@@ -313,7 +322,7 @@ def run_many(files: list[str], output: str | None, template, backend: str, model
         if folder.suffix and not folder.is_dir():
             raise InputError(f"-o {output}: several inputs need a folder for their outputs", "pass -o FOLDER/")
         folder.mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs(files, folder, template.fmt)
+    jobs = plan_jobs(files, folder, opts.fmt)
     manifest = Manifest(manifest_path or (folder or Path.cwd()) / "streamseg-manifest.jsonl")
     say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}")
     counts = {"ok": 0, "failed": 0, "skipped": 0}
@@ -326,15 +335,14 @@ def run_many(files: list[str], output: str | None, template, backend: str, model
             click.echo(json.dumps(rec))
 
     if ray_address:
-        from streamseg.backends.registry import uses_gpu
         from streamseg.ray_runner import run_on_ray
 
-        gpus = 1.0 if uses_gpu(backend) else 0.0  # compiled too, where it compiles for the GPU
-        run_on_ray(jobs, template, backend, model_path, ray_address, ray_workers, gpus, manifest, resume,
-                   overwrite, report)
+        run_on_ray(jobs, opts, address=ray_address, workers=ray_workers, manifest=manifest, resume=resume,
+                   report=report)
     else:
-        run_jobs(jobs, template, lambda d: open_backend(backend, model_path, d), parse_devices(devices),
-                 manifest, resume, overwrite, report)
+        model_path = opts.model()
+        run_jobs(jobs, opts, make_backend=lambda d: open_backend(opts.backend, model_path, d),
+                 devices=parse_devices(devices), manifest=manifest, resume=resume, report=report)
     say(f"streamseg: {counts['ok']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
     if counts["failed"]:
         raise StreamsegError(f"{counts['failed']} of {len(jobs)} inputs failed", f"see {manifest.path}")
@@ -367,7 +375,7 @@ def info(as_json: bool) -> None:
             codecs[name] = "no"
     path = default_model_path()
     _, spec, meta = load_checkpoint(path)
-    report = {
+    report: dict[str, Any] = {
         "streamseg_backend_auto": resolve("auto"), "backends": backends, "decoders": decoders,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
@@ -458,15 +466,15 @@ def bench(clip: Path | None, size: str, frames: int, backend: str, model: str, c
         from streamseg.bench import soak as run_soak
 
         with create_backend(backend, model_path) as engine:
-            report = run_soak(engine, soak, width, height, log)
+            soaked = run_soak(engine, soak, width, height, log)
         if as_json:
-            click.echo(json.dumps(report, indent=2))
+            click.echo(json.dumps(soaked, indent=2))
         else:
-            r = report["rss_mb"]
-            click.echo(f"soak: {report['frames']} frames {report['size']} in {report['seconds']:.0f}s "
-                       f"({report['fps']:.1f} frames/s, {report['backend']}); resident memory start {r['start']:.0f} "
+            r = soaked["rss_mb"]
+            click.echo(f"soak: {soaked['frames']} frames {soaked['size']} in {soaked['seconds']:.0f}s "
+                       f"({soaked['fps']:.1f} frames/s, {soaked['backend']}); resident memory start {r['start']:.0f} "
                        f"MB, peak {r['peak']:.0f} MB, final {r['final']:.0f} MB; growth late vs early "
-                       f"{report['growth_mb']:+.1f} MB")
+                       f"{soaked['growth_mb']:+.1f} MB")
         return
     with tempfile.TemporaryDirectory(prefix="streamseg-clip-") as tmp:
         if clip is None:
@@ -528,13 +536,13 @@ def train_command(args: list[str]) -> list[str]:
               help="Precision of the exported graph (TensorRT 11 takes it from the graph).")
 @click.option("--timing-cache", type=click.Path(path_type=Path),
               help="Tactic timings reused across builds. Default: timing.cache beside the engine.")
-@click.option("--engine", "kind", type=click.Choice(["tensorrt", "compiled"]), default="tensorrt", show_default=True,
+@click.option("--engine", "kind", type=click.Choice(ENGINE_KINDS), default="tensorrt", show_default=True,
               help="compiled: an AOTInductor package (torch.export), where TensorRT is absent.")
 @click.option("--device", help="compiled: the device to compile for (default: cuda if present, else cpu).")
 @user_errors
 def build_engine_command(model: str, onnx_path: Path | None, out: Path | None, min_batch: int,
                          opt_batch: int, max_batch: int, height: int | None, width: int | None, fp16: bool,
-                         timing_cache: Path | None, kind: str, device: str | None) -> None:
+                         timing_cache: Path | None, kind: EngineKind, device: str | None) -> None:
     """Export the model and build an engine: TensorRT (from ONNX; needs TensorRT and an NVIDIA GPU) or
     compiled (AOTInductor)."""
     from streamseg.models.names import resolve_model
@@ -573,7 +581,7 @@ def build_engine_command(model: str, onnx_path: Path | None, out: Path | None, m
 @user_errors
 def export_command(model: str, out: Path, fp16: bool, opset: int) -> None:
     """Export a model to ONNX with a sidecar saying how to feed it."""
-    from streamseg.engine import sidecar_path
+    from streamseg.artifacts import sidecar_path
     from streamseg.export import export_onnx
     from streamseg.models.names import resolve_model
 

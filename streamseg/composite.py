@@ -6,12 +6,17 @@ uploaded once and only finished images come back.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from streamseg.models import ModelSpec
 from streamseg.temporal import TemporalSmoother
+
+# what an output holds: the car over the background, the frame with the matte as alpha, or the matte as grey
+Layers = Literal["rgb", "rgba", "matte"]
 
 
 def model_size(height: int, width: int, spec: ModelSpec) -> tuple[int, int]:
@@ -102,13 +107,15 @@ def upsample(alpha_lr: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(alpha_lr, size=size, mode="bilinear", align_corners=False).clamp_(0, 1)
 
 
-def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: str, background: torch.Tensor | None) -> torch.Tensor:
+def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: Layers, background: torch.Tensor | None) -> torch.Tensor:
     """The images the writer encodes, [N,H,W,C] uint8.
 
     frames [N,3,H,W] float 0..1; alpha [N,1,H,W] 0..1; background [N or 1,3,H,W] float 0..1 for "rgb".
     layers: "rgb" (car over background), "rgba" (car with the matte as alpha), "matte" (grey matte).
     """
     if layers == "rgb":
+        if background is None:
+            raise ValueError("a composite (layers 'rgb') needs a background")
         out = torch.lerp(background.expand_as(frames), frames, alpha.expand_as(frames))
     elif layers == "rgba":
         out = torch.cat([frames, alpha], dim=1)
@@ -125,7 +132,7 @@ class TensorCompositor:
     """Matte and composite with the tensor ops above, on the frames' device (the GPU path, and the
     reference the fused CPU path is held to); carries the smoother's state from batch to batch."""
 
-    def __init__(self, layers: str, refine: bool, smoother: TemporalSmoother | None) -> None:
+    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None) -> None:
         self.layers, self.refine, self.smoother = layers, refine, smoother
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,

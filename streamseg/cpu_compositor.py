@@ -21,6 +21,7 @@ import numba
 import numpy as np
 import torch
 
+from streamseg.composite import Layers
 from streamseg.temporal import TemporalSmoother
 
 LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
@@ -232,7 +233,7 @@ def _helper() -> ThreadPoolExecutor:
 class CpuCompositor:
     """Matte and composite for one run on the CPU; carries the smoother's state from batch to batch."""
 
-    def __init__(self, layers: str, refine: bool, smoother: TemporalSmoother | None) -> None:
+    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None) -> None:
         if layers not in LAYERS:
             raise ValueError(f"layers = {layers!r} must be rgb, rgba or matte")
         self.layers, self.refine, self.smoother = layers, refine, smoother

@@ -8,7 +8,6 @@ inside the functions that need it, so this module imports on any machine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,11 +15,14 @@ from pathlib import Path
 
 import torch
 
+from streamseg.artifacts import file_sha256, sidecar_path, stale
 from streamseg.errors import InputError, StreamsegError
 from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
 
 ENGINE_FORMAT = "streamseg-engine/1"
+ENGINE_LABELS = {"onnx_sha256": "ONNX sha256", "tensorrt_version": "TensorRT version",
+                 "gpu_capability": "GPU compute capability", "profile": "input shapes"}
 INSTALL_FIX = "pip install 'streamseg[tensorrt]' on a machine with an NVIDIA GPU, or use --backend cuda or cpu"
 
 
@@ -30,19 +32,6 @@ class TensorRTUnavailable(InputError):
 
 class EngineError(StreamsegError):
     """TensorRT is here but could not build, load or run an engine."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sidecar_path(path: Path) -> Path:
-    """model.onnx -> model.onnx.json, model.engine -> model.engine.json."""
-    return path.with_name(path.name + ".json")
 
 
 def read_sidecar(path: Path) -> dict:
@@ -194,27 +183,22 @@ def engine_is_current(engine_path: Path, onnx_path: Path, profile: EngineProfile
                       target: BuildTarget | None = None) -> tuple[bool, str]:
     """Whether `engine_path` was built from this ONNX file with this TensorRT for this GPU architecture
     (and, when given, this profile); the reason says what differs."""
-    if not engine_path.is_file():
-        return False, f"no engine at {engine_path} yet"
-    try:
-        built = json.loads(sidecar_path(engine_path).read_text())
-    except (OSError, ValueError):
-        return False, f"{sidecar_path(engine_path)} is missing or unreadable"
-    if not onnx_path.is_file():
+    if engine_path.is_file() and not onnx_path.is_file():
         return False, f"no ONNX file at {onnx_path} to compare with"
-    target = target or BuildTarget.here()
-    checks: list[tuple[str, object, object]] = [
-        ("ONNX sha256", built.get("onnx_sha256"), file_sha256(onnx_path)),
-        ("TensorRT version", built.get("tensorrt_version"), target.tensorrt_version),
-        ("GPU compute capability", built.get("gpu_capability"), target.gpu_capability),
-    ]
-    if profile is not None:
-        checks.append(("input shapes", built.get("profile"), profile.to_dict()))
-    stale = [f"{what} was {was}, is now {now}" for what, was, now in checks if was != now]
-    if stale:
-        return False, "stale: " + "; ".join(stale)
-    return True, (f"current: same ONNX, TensorRT {target.tensorrt_version}, "
-                  f"GPU compute capability {target.gpu_capability}")
+    here = target or BuildTarget.here()
+
+    def now() -> dict[str, object]:
+        values: dict[str, object] = {"onnx_sha256": file_sha256(onnx_path), "tensorrt_version": here.tensorrt_version,
+                                     "gpu_capability": here.gpu_capability}
+        if profile is not None:
+            values["profile"] = profile.to_dict()
+        return values
+
+    why = stale(engine_path, "engine", now, ENGINE_LABELS)
+    if why:
+        return False, why
+    return True, (f"current: same ONNX, TensorRT {here.tensorrt_version}, "
+                  f"GPU compute capability {here.gpu_capability}")
 
 
 def onnx_is_current(onnx_path: Path) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from streamseg.engine import file_sha256, sidecar_path
+from streamseg.artifacts import file_sha256, sidecar_path
 from streamseg.errors import InputError
 from streamseg.files import written_whole
 from streamseg.models import SIZE_MULTIPLE, ModelSpec, load_checkpoint

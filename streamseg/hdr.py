@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import torch
 
-from streamseg.io.reader import Colour
-
-BT2020, PQ, HLG = 9, 16, 18  # FFmpeg's codes: primaries, transfer, transfer
-REFERENCE_WHITE = 203.0  # cd/m2, BT.2408's HDR reference white
-HLG_PEAK = 1000.0  # cd/m2, the nominal HLG display the inverse OOTF assumes
-BT709_TO_BT2020 = torch.tensor([[0.6274, 0.3293, 0.0433],  # BT.2087, on linear light
-                                [0.0691, 0.9195, 0.0114],
-                                [0.0164, 0.0880, 0.8956]])
+from streamseg.colour import (
+    BT709_TO_BT2020,
+    HLG_PEAK_NITS,
+    PQ_PEAK_NITS,
+    PRIMARIES_BT2020,
+    REFERENCE_WHITE_NITS,
+    TRC_HLG,
+    TRC_PQ,
+    Colour,
+)
 
 
 def needs_mapping(colour: Colour) -> bool:
-    return colour.trc in (PQ, HLG) or colour.primaries == BT2020
+    return colour.is_hdr or colour.primaries == PRIMARIES_BT2020
 
 
 def sdr_to_output(rgb: torch.Tensor, colour: Colour) -> torch.Tensor:
@@ -31,14 +33,15 @@ def sdr_to_output(rgb: torch.Tensor, colour: Colour) -> torch.Tensor:
     if not needs_mapping(colour):
         return rgb
     light = rgb.clamp(0, 1) ** 2.4  # BT.1886 display light, 1 = SDR reference white
-    if colour.primaries == BT2020:
-        light = torch.einsum("ij,njhw->nihw", BT709_TO_BT2020.to(light), light).clamp_(min=0)
-    if colour.trc == HLG:
-        scene = (light * (REFERENCE_WHITE / HLG_PEAK)) ** (1 / 1.2)  # inverse OOTF (system gamma 1.2)
+    if colour.primaries == PRIMARIES_BT2020:
+        to_bt2020 = torch.tensor(BT709_TO_BT2020).to(light)
+        light = torch.einsum("ij,njhw->nihw", to_bt2020, light).clamp_(min=0)
+    if colour.trc == TRC_HLG:
+        scene = (light * (REFERENCE_WHITE_NITS / HLG_PEAK_NITS)) ** (1 / 1.2)  # inverse OOTF (system gamma 1.2)
         a, b, c = 0.17883277, 0.28466892, 0.55991073
         log_part = a * torch.log((12 * scene - b).clamp(min=1e-6)) + c
         return torch.where(scene <= 1 / 12, (3 * scene).sqrt(), log_part)
-    if colour.trc == PQ:
-        ym = (light * (REFERENCE_WHITE / 10000)).clamp(0, 1) ** 0.1593017578125
+    if colour.trc == TRC_PQ:
+        ym = (light * (REFERENCE_WHITE_NITS / PQ_PEAK_NITS)).clamp(0, 1) ** 0.1593017578125
         return ((0.8359375 + 18.8515625 * ym) / (1 + 18.6875 * ym)) ** 78.84375
     return light ** (1 / 2.4)  # BT.2020 primaries, SDR transfer

@@ -16,12 +16,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import is_stream
 from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
-from streamseg.pipeline import RunOptions, run
+from streamseg.options import RunOptions
+from streamseg.pipeline import run
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
               ".wmv", ".flv", ".3gp", ".mxf"}
@@ -117,13 +119,14 @@ def output_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
-def process(job: Job, backend: Backend, template: RunOptions, overwrite: bool,
+def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: bool,
             cancel: threading.Event | None = None) -> dict:
-    """One job to a manifest record; failures become records, not exceptions (Interrupted excepted)."""
-    record = {"input": job.source, "output": job.output, "device": str(backend.device)}
+    """One job to a manifest record; failures become records, not exceptions (Interrupted excepted).
+    `replace_existing`: whether an output already at the job's name may be replaced (may_replace)."""
+    record: dict[str, Any] = {"input": job.source, "output": job.output, "device": str(backend.device)}
     try:
-        check_output(job.source, job.output, template.fmt, overwrite)
-        summary = run(replace(template, source=job.source, output=job.output), backend, cancel=cancel)
+        check_output(job.source, job.output, opts.fmt, replace_existing)
+        summary = run(replace(opts, source=job.source, output=job.output), backend, cancel=cancel)
         record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
                       bytes=output_bytes(Path(job.output)), error=None)
     except Interrupted:
@@ -134,8 +137,8 @@ def process(job: Job, backend: Backend, template: RunOptions, overwrite: bool,
     return record
 
 
-def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str], Backend], devices: list[str],
-             manifest: Manifest, resume: bool, overwrite: bool,
+def run_jobs(jobs: list[Job], opts: RunOptions, *, make_backend: Callable[[str | None], Backend],
+             devices: list[str | None], manifest: Manifest, resume: bool,
              report: Callable[[dict], None] = lambda r: None) -> list[dict]:
     """Run every job, one worker per device; returns their records (skipped ones included)."""
     done = manifest.records() if resume else {}
@@ -152,7 +155,7 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
     fatal: list[StreamsegError] = []  # the manifest cannot be written: stop everything
     cancel = threading.Event()
 
-    def worker(device: str) -> None:
+    def worker(device: str | None) -> None:
         try:
             with make_backend(device) as backend:
                 while not cancel.is_set():
@@ -160,8 +163,8 @@ def run_jobs(jobs: list[Job], template: RunOptions, make_backend: Callable[[str]
                         job = todo.get_nowait()
                     except queue.Empty:
                         return
-                    rec = process(job, backend, template, may_replace(done.get(job.source), job, overwrite, resume),
-                                  cancel)
+                    rec = process(job, backend, opts, cancel=cancel,
+                                  replace_existing=may_replace(done.get(job.source), job, opts.overwrite, resume))
                     try:
                         manifest.append(rec)
                     except StreamsegError as e:

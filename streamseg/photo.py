@@ -20,13 +20,15 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
+from streamseg.composite import Layers
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
 
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 SAVE_AS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-LAYERS = {None: "rgb", "mp4": "rgb", "png": "rgba", "matte": "matte"}  # -f -> what a photo's output holds
+# -f -> what a photo's output holds
+LAYERS: dict[str | None, Layers] = {None: "rgb", "mp4": "rgb", "png": "rgba", "matte": "matte"}
 Image.MAX_IMAGE_PIXELS = 200_000_000  # a 100 MP camera is fine; a decompression bomb is not
 
 
@@ -90,14 +92,14 @@ def to_8bit(im: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(a / scale, 0, 1) * 255 + 0.5).astype(np.uint8)).convert("RGB")
 
 
-def default_output(source: Path, layers: str) -> Path:
+def default_output(source: Path, layers: Layers) -> Path:
     """photo_streamseg.jpg beside the input (a composite keeps JPEG for a JPEG); PNG for cut-outs and mattes."""
     tag = "matte" if layers == "matte" else "streamseg"
     suffix = source.suffix.lower() if layers == "rgb" and source.suffix.lower() in SAVE_AS else ".png"
     return source.with_name(f"{source.stem}_{tag}{suffix}")
 
 
-def check_photo_output(source: Path, output: Path, layers: str, overwrite: bool) -> None:
+def check_photo_output(source: Path, output: Path, layers: Layers, overwrite: bool) -> None:
     suffix = output.suffix.lower()
     if suffix not in SAVE_AS:
         raise InputError(f"a photo's output must be an image: {output.name}",
@@ -112,7 +114,7 @@ def check_photo_output(source: Path, output: Path, layers: str, overwrite: bool)
         raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
 
 
-def run_photo(source: Path, output: Path, layers: str, backend: Backend, background: str = "studio",
+def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, background: str = "studio",
               refine: bool = True) -> PhotoSummary:
     """One photo, whole, through the model and the compositor; the output appears only when complete."""
     from streamseg.pipeline import make_compositor, process_batch

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -26,35 +25,18 @@ from streamseg import composite
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
+from streamseg.composite import Layers
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import AudioPacket, VideoInfo
 from streamseg.io.source import Source
-from streamseg.io.writer import OutputFormat, PngSequenceWriter, VideoWriter, open_writer
+from streamseg.io.writer import PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
+from streamseg.options import RunOptions
 from streamseg.temporal import TemporalSmoother
 
 END = object()  # end of stream marker, sent downstream once
 TIMEOUT = object()  # nothing arrived in time
 BATCH_PIXELS = 8 * 1920 * 1080  # a batch's full-resolution working set stays that of 8 HD frames
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    source: Path | str  # file, URL, pipe: or - (stdin)
-    output: Path | str  # file or folder, or a URL for a live stream
-    fmt: OutputFormat
-    background: str = "studio"
-    batch_size: int | None = None  # None: auto_batch_size for the device
-    refine: bool = True
-    smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
-    queue_size: int = 4  # batches in flight between two stages
-    max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
-    realtime: bool = False  # drop frames rather than fall behind a live source
-    reconnects: int = 3  # for live sources that drop
-    reconnect_delay: float = 0.5  # seconds before the first retry, doubling after
-    timeout: float = 10.0  # seconds to open or read a stream before giving up
-    decoder: str = "auto"  # auto (NVDEC where it can work, else PyAV), nvdec or pyav
-    deinterlace: str = "auto"  # auto (when the video is interlaced), on or off
 
 
 @dataclass
@@ -163,7 +145,7 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
                          f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE}", "use a larger video")
 
 
-def make_compositor(device: torch.device, layers: str, refine: bool = True, smooth: bool = True):
+def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True):
     """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
     one grey level: tests/test_cpu_compositor.py)."""
     smoother = TemporalSmoother() if smooth else None
@@ -248,8 +230,9 @@ class Pipeline:
     def __init__(self, opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
                  finish: threading.Event | None, cancel: threading.Event | None) -> None:
         self.opts, self.backend, self.progress = opts, backend, progress
-        self.source = Source(opts.source, opts.reconnects, opts.reconnect_delay, opts.timeout, opts.decoder,
-                             backend.device, opts.deinterlace)
+        self.source = Source(opts.source, reconnects=opts.reconnects, delay_s=opts.reconnect_delay_s,
+                             timeout_s=opts.timeout_s, decoder=opts.decoder, device=backend.device,
+                             deinterlace=opts.deinterlace)
         self.info = self.source.info
         self.stop_input = finish or threading.Event()  # set: stop reading; the stages after it drain
         self.state = _Run(self.stop_input, cancel)
@@ -324,8 +307,8 @@ class Pipeline:
 
     def batch_and_infer(self) -> None:
         opts = self.opts
-        max_wait = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
-        batcher = Batcher(self.batch_size, pin_memory=self.backend.device.type == "cuda", max_wait=max_wait)
+        max_wait_s = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
+        batcher = Batcher(self.batch_size, pin_memory=self.backend.device.type == "cuda", max_wait_s=max_wait_s)
         while True:
             item = self.state.get(self.decoded, batcher.wait_left())
             batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)

@@ -14,29 +14,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
+from typing import Any, cast
 
 from streamseg.errors import InputError
 from streamseg.jobs import Job, Manifest, is_complete, may_replace, process
-from streamseg.pipeline import RunOptions
+from streamseg.options import RunOptions
 
 
 class FileWorker:
-    """A Ray actor: one backend, many files."""
+    """A Ray actor: one backend (opts.backend with opts' model), many files."""
 
-    def __init__(self, backend_name: str, model_path: str, template: RunOptions) -> None:
+    def __init__(self, opts: RunOptions) -> None:
         from streamseg.backends.registry import create_backend
 
-        self.backend = create_backend(backend_name, Path(model_path))
-        self.template = template
+        self.backend = create_backend(opts.backend, opts.model())
+        self.opts = opts
 
     def __call__(self, row: dict) -> dict:
-        return process(Job(row["source"], row["output"]), self.backend, self.template, row["replace"])
+        return process(Job(row["source"], row["output"]), self.backend, self.opts, replace_existing=row["replace"])
 
 
-def run_on_ray(jobs: list[Job], template: RunOptions, backend_name: str, model_path: Path, address: str,
-               workers: int, gpus_per_worker: float, manifest: Manifest, resume: bool, overwrite: bool,
+def run_on_ray(jobs: list[Job], opts: RunOptions, *, address: str, workers: int, manifest: Manifest, resume: bool,
                report: Callable[[dict], None] = lambda r: None) -> list[dict]:
+    """Every job on Ray, `workers` actors (each asks for a GPU where the backend runs on one); returns
+    their records (skipped ones included), as run_jobs does."""
+    from streamseg.backends.registry import uses_gpu
+
     try:
         import ray
     except ImportError:
@@ -60,12 +63,14 @@ def run_on_ray(jobs: list[Job], template: RunOptions, backend_name: str, model_p
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        rows = [{**asdict(j), "replace": may_replace(done.get(j.source), j, overwrite, resume)} for j in todo]
+        rows = [{**asdict(j), "replace": may_replace(done.get(j.source), j, opts.overwrite, resume)} for j in todo]
         ds = ray.data.from_items(rows, override_num_blocks=len(todo))
-        ds = ds.map(FileWorker, concurrency=workers, num_cpus=1, num_gpus=gpus_per_worker,
-                    fn_constructor_kwargs={"backend_name": backend_name, "model_path": str(model_path),
-                                           "template": template})
-        for rec in ds.iter_rows():  # as they finish, so the manifest fills while the cluster works
+        # Ray takes a callable class (one instance per actor) where its annotation names functions alone
+        worker = cast(Callable[[dict[str, Any]], dict[str, Any]], FileWorker)
+        gpus = 1.0 if uses_gpu(opts.backend) else 0.0  # compiled too, where it compiles for the GPU
+        done_rows = ds.map(worker, concurrency=workers, num_cpus=1, num_gpus=gpus,
+                           fn_constructor_kwargs={"opts": opts})
+        for rec in done_rows.iter_rows():  # as they finish, so the manifest fills while the cluster works
             rec = dict(rec)
             manifest.append(rec)
             results.append(rec)

@@ -18,7 +18,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from streamseg.io.reader import BT709
+from streamseg.colour import BT709
+from streamseg.io.streams import add_audio_stream, add_video_stream
 from streamseg.synthetic import Car, place, street, studio
 
 
@@ -84,13 +85,13 @@ def engine_sound(seconds: float, rate: int = 48000, seed: int = 0) -> np.ndarray
 
 
 def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool = False,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], object] | None = None):
     """Write the clip; returns the true masks ([frames] of [H,W] float) when keep_masks, else None.
     `progress(1)` is called after each frame."""
     time_base = Fraction(1, spec.fps * 100)
     masks = []
     with av.open(str(path), "w") as out:
-        stream = out.add_stream(spec.codec, rate=spec.fps)
+        stream = add_video_stream(out, spec.codec, spec.fps)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
         if spec.rotation % 180:  # stored sideways
             stream.width, stream.height = spec.height, spec.width
@@ -102,7 +103,7 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
             stream.set_display_rotation(spec.rotation)
         audio = None
         if spec.audio:
-            audio = out.add_stream(spec.audio, rate=48000, layout="stereo")
+            audio = add_audio_stream(out, spec.audio, 48000, "stereo")
         times = frame_times(spec)
         for (rgb, mask), t in zip(car_frames(spec), times):
             if spec.rotation:  # store the picture turned back, so the display rotation makes it upright
@@ -118,7 +119,10 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), keep_masks: bool =
         if audio is not None:
             seconds = float(times[-1]) + 1 / spec.fps
             sound = engine_sound(seconds, seed=spec.seed)
-            fmt = audio.codec_context.codec.audio_formats[0].name
+            formats = audio.codec_context.codec.audio_formats
+            if not formats:
+                raise ValueError(f"the {spec.audio} encoder names no sample format")
+            fmt = formats[0].name
             chunk = 1024
             for start in range(0, sound.shape[1], chunk):
                 block = sound[:, start:start + chunk]

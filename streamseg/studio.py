@@ -145,7 +145,7 @@ def column_bottoms(small: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarr
     """(columns with car, the bottom edge of each column's lowest car pixel in full-size pixels) of a shrunk
     matte; `height` is the full size's."""
     inside = small >= MATTE
-    present = inside.any(axis=0)
+    present = np.asarray(inside.any(axis=0))
     bottoms = (small.shape[0] - np.argmax(inside[::-1], axis=0)) * height / small.shape[0]
     return present, bottoms
 

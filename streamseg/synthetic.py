@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,12 @@ PAINTS = [
     ((120, 160, 200), 0.02),
 ]
 BODY_TYPES = ("sedan", "hatch", "suv", "coupe", "van", "pickup", "wagon")
+
+
+def rgb_triple(values) -> tuple[int, int, int]:
+    """Three numbers as an (r, g, b) of ints."""
+    r, g, b = (int(v) for v in values)
+    return r, g, b
 
 
 def chaikin(points: list[tuple[float, float]], iterations: int = 3) -> list[tuple[float, float]]:
@@ -73,7 +80,7 @@ class Car:
         kind = str(rng.choice(BODY_TYPES, p=[0.26, 0.16, 0.22, 0.08, 0.08, 0.08, 0.12]))
         p = np.array([w for _, w in PAINTS])
         paint = PAINTS[rng.choice(len(PAINTS), p=p / p.sum())][0]
-        paint = tuple(int(np.clip(c + rng.normal(0, 10), 0, 255)) for c in paint)
+        paint = rgb_triple(np.clip(c + rng.normal(0, 10), 0, 255) for c in paint)
         u = rng.uniform
         wheel_r = u(0.075, 0.095)
         belt = u(0.2, 0.25)
@@ -106,7 +113,7 @@ class Car:
             kind=kind, paint=paint, wheel_r=wheel_r, clearance=wheel_r * u(0.3, 0.5), belt=belt,
             roof=roof, hood=hood, trunk=trunk, ws_x=ws_x, roof_f=roof_f, roof_r=roof_r, rw_x=rw_x,
             wheel_x=(u(0.15, 0.2), u(0.78, 0.84)), rim_color=rims[rng.integers(len(rims))],
-            spokes=int(rng.integers(5, 11)), glass_tint=tuple(int(c) for c in rng.integers(15, 70, 3)),
+            spokes=int(rng.integers(5, 11)), glass_tint=rgb_triple(rng.integers(15, 70, 3)),
             view=view, facing_left=bool(rng.random() < 0.5), two_tone_bumper=bool(rng.random() < 0.3),
         )
 
@@ -124,8 +131,8 @@ class Car:
         else:
             rgb, alpha = self._front_or_rear(width * SS, rng)
         h = max(1, rgb.shape[0] // SS)
-        rgb = np.asarray(Image.fromarray(rgb).resize((width, h), Image.BOX), dtype=np.float32) / 255
-        alpha = np.asarray(Image.fromarray(alpha).resize((width, h), Image.BOX), dtype=np.float32) / 255
+        rgb = np.asarray(Image.fromarray(rgb).resize((width, h), Image.Resampling.BOX), dtype=np.float32) / 255
+        alpha = np.asarray(Image.fromarray(alpha).resize((width, h), Image.Resampling.BOX), dtype=np.float32) / 255
         if self.facing_left:
             rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
         return np.ascontiguousarray(rgb), np.ascontiguousarray(alpha)
@@ -244,17 +251,17 @@ class Car:
             d.ellipse([cx - hub, cy - hub, cx + hub, cy + hub], fill=tuple(int(v * 0.8) for v in self.rim_color))
         # the arches cut away body below the wheel tops but the tyre fills them: coverage = body | tyres,
         # minus the gap between arch and tyre bottom which shows the ground
-        a = np.asarray(alpha, dtype=np.uint8).copy()
+        coverage = np.asarray(alpha, dtype=np.uint8).copy()
         for wx in self.wheel_x:
             cx, cy = P(wx, r)
             R = r * W * 1.12
             ys, xs = np.ogrid[:H, :W]
             d2 = (xs - cx) ** 2 + (ys - cy) ** 2
             gap = (d2 > (r * W) ** 2) & (d2 < R**2) & (ys > cy)
-            a[gap] = 0
+            coverage[gap] = 0
         rgb = np.asarray(img).copy()
-        rgb[a == 0] = 0
-        return rgb, a
+        rgb[coverage == 0] = 0
+        return rgb, coverage
 
     def _front_or_rear(self, W: int, rng):
         """Seen head-on: body block, glasshouse trapezoid, tyres below, lights, grille or plate."""
@@ -319,11 +326,14 @@ def photo_paths() -> list[Path]:
     import importlib
 
     paths: list[Path] = []
-    for module, folder, names in PHOTO_SOURCES:
+    for module, subfolder, names in PHOTO_SOURCES:
         try:
-            root = Path(importlib.import_module(module).__file__).parent / folder
+            location = importlib.import_module(module).__file__
         except ImportError:
             continue
+        if location is None:  # a namespace package: no folder of its own
+            continue
+        root = Path(location).parent / subfolder
         paths += [root / n for n in names if (root / n).exists()]
     for folder in DEBIAN_PHOTOS:
         if folder.name == "images" and folder.is_dir():  # a wallpaper in many sizes: take one
@@ -341,7 +351,7 @@ def photo_pool() -> tuple[np.ndarray, ...]:
     for p in photo_paths():
         im = Image.open(p).convert("RGB")
         if im.width > 1024:
-            im = im.resize((1024, round(im.height * 1024 / im.width)), Image.BILINEAR)
+            im = im.resize((1024, round(im.height * 1024 / im.width)), Image.Resampling.BILINEAR)
         photos.append(np.asarray(im))
     return tuple(photos)
 
@@ -351,7 +361,7 @@ def fractal_noise(rng, h: int, w: int, octaves: int = 5) -> np.ndarray:
     for o in range(octaves):
         s = 2 ** (o + 2)
         small = rng.random((s, max(2, s * w // max(h, 1))), dtype=np.float32)
-        out += np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC)) / 2**o
+        out += np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC)) / 2**o
     out -= out.min()
     return out / max(out.max(), 1e-6)
 
@@ -416,7 +426,7 @@ def photo(rng, h, w, photos) -> np.ndarray:
     scale = max(h / sh, w / sw) * rng.uniform(1.0, 2.0)
     ch, cw = min(sh, int(h / scale) + 1), min(sw, int(w / scale) + 1)
     y0, x0 = rng.integers(0, sh - ch + 1), rng.integers(0, sw - cw + 1)
-    crop = Image.fromarray(src[y0:y0 + ch, x0:x0 + cw]).resize((w, h), Image.BILINEAR)
+    crop = Image.fromarray(src[y0:y0 + ch, x0:x0 + cw]).resize((w, h), Image.Resampling.BILINEAR)
     out = np.asarray(crop, dtype=np.float32) / 255
     return out[:, ::-1] if rng.random() < 0.5 else out
 
@@ -440,7 +450,7 @@ def distractors(rng, img: np.ndarray) -> np.ndarray:
     return np.asarray(pil, dtype=np.float32) / 255
 
 
-def background(rng, h: int, w: int, photos: list[np.ndarray]) -> np.ndarray:
+def background(rng, h: int, w: int, photos: Sequence[np.ndarray]) -> np.ndarray:
     kinds = [studio, street, texture] + ([lambda r, hh, ww: photo(r, hh, ww, photos)] if photos else [])
     weights = np.array([0.25, 0.3, 0.1] + ([0.35] if photos else []))
     bg = kinds[rng.choice(len(kinds), p=weights / weights.sum())](rng, h, w)

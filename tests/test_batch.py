@@ -75,7 +75,7 @@ def test_every_worker_takes_jobs(tmp_path, monkeypatch):
 
     from streamseg import jobs
     from streamseg.io.writer import FORMATS
-    from streamseg.pipeline import RunOptions
+    from streamseg.options import RunOptions
 
     both = threading.Barrier(2, timeout=20)
     seen = []
@@ -90,15 +90,15 @@ def test_every_worker_takes_jobs(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return None
 
-    def process(job, backend, template, overwrite, cancel=None):
+    def process(job, backend, opts, *, replace_existing, cancel=None):
         seen.append(backend.device)
         both.wait()
         return {"input": job.source, "output": job.output, "device": backend.device, "status": "ok"}
 
     monkeypatch.setattr(jobs, "process", process)
     plan = [jobs.Job(f"in{k}.mp4", str(tmp_path / f"out{k}.mp4")) for k in range(4)]
-    records = jobs.run_jobs(plan, RunOptions("", "", FORMATS["mp4"]), Device, ["dev-a", "dev-b"],
-                            jobs.Manifest(tmp_path / "m.jsonl"), resume=False, overwrite=False)
+    records = jobs.run_jobs(plan, RunOptions(fmt=FORMATS["mp4"]), make_backend=Device, devices=["dev-a", "dev-b"],
+                            manifest=jobs.Manifest(tmp_path / "m.jsonl"), resume=False)
     assert len(records) == 4 and sorted(set(seen)) == ["dev-a", "dev-b"]
 
 

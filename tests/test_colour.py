@@ -9,7 +9,19 @@ import av
 import numpy as np
 import pytest
 
-from streamseg.io.reader import Colour, VideoReader
+from streamseg.colour import (
+    BT601,
+    BT709,
+    BT2020_HLG,
+    MATRIX_BT709,
+    MATRIX_BT2020_NCL,
+    MATRIX_SMPTE170M,
+    PRIMARIES_BT709,
+    RANGE_LIMITED,
+    TRC_BT709,
+    Colour,
+)
+from streamseg.io.reader import VideoReader
 from streamseg.io.writer import FORMATS, open_writer
 
 PAINT = np.array([[200, 30, 40], [30, 144, 255], [40, 180, 60], [240, 240, 240], [20, 20, 20], [250, 200, 0]],
@@ -29,17 +41,17 @@ def centres(rgb: np.ndarray) -> np.ndarray:
 
 
 def camera_clip(path: Path, width: int, height: int, matrix: str, tagged: bool,
-                tags: tuple[int, int, int] | None = None, pix_fmt: str = "yuv420p") -> Path:
-    """What a camera writes: YUV made with `matrix`, tagged with it (or with `tags`: matrix, primaries,
-    transfer) or not."""
+                tags: Colour | None = None, pix_fmt: str = "yuv420p") -> Path:
+    """What a camera writes: YUV made with `matrix`, tagged with it (or with `tags`) or not."""
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25, options={"crf": "1"})
         v.width, v.height, v.pix_fmt = width, height, pix_fmt
-        code = {"itu709": 1, "smpte170m": 6, "bt2020": 9}[matrix]
+        code = {"itu709": MATRIX_BT709, "smpte170m": MATRIX_SMPTE170M, "bt2020": MATRIX_BT2020_NCL}[matrix]
         if tagged:
             ctx = v.codec_context
-            ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags or (code, code, code)
-            ctx.color_range = 1
+            ctx.colorspace, ctx.color_primaries, ctx.color_trc = (tags.matrix, tags.primaries, tags.trc) if tags \
+                else (code, code, code)
+            ctx.color_range = RANGE_LIMITED
         f = av.VideoFrame.from_ndarray(patches(width, height), format="rgb24")
         f = f.reformat(format=pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG")
         for i in range(2):
@@ -74,9 +86,10 @@ def test_writer_output_shows_the_colours_it_was_given(tmp_path, fmt):
     writer.close()
     with av.open(str(out)) as c:
         frame = next(c.decode(video=0))
-        assert (frame.colorspace, c.streams.video[0].codec_context.colorspace) == (1, 1)  # tagged BT.709
+        assert frame.colorspace == c.streams.video[0].codec_context.colorspace == MATRIX_BT709  # tagged BT.709
         # primaries and transfer too, as decoded from the bitstream (ProRes keeps them in each frame's header)
-        assert (frame.color_primaries, frame.color_trc) == (1, 1), (frame.color_primaries, frame.color_trc)
+        assert (frame.color_primaries, frame.color_trc) == (PRIMARIES_BT709, TRC_BT709), (frame.color_primaries,
+                                                                                        frame.color_trc)
         shown = frame.to_ndarray(format="rgb24")  # as a player: by the tag
         if fmt == "mov":  # the format's description names what ffprobe and editors will report
             assert frame.format.name in FORMATS[fmt].description, frame.format.name
@@ -84,15 +97,15 @@ def test_writer_output_shows_the_colours_it_was_given(tmp_path, fmt):
 
 
 @pytest.mark.parametrize("matrix,tags,pix_fmt", [
-    ("bt2020", (9, 9, 18), "yuv420p10le"),  # a phone's HDR: BT.2020, HLG, 10 bits
-    ("smpte170m", (6, 6, 6), "yuv420p"),  # SD, BT.601
-    ("itu709", (1, 1, 1), "yuv420p"),
+    ("bt2020", BT2020_HLG, "yuv420p10le"),  # a phone's HDR: BT.2020, HLG, 10 bits
+    ("smpte170m", BT601, "yuv420p"),  # SD, BT.601
+    ("itu709", BT709, "yuv420p"),
 ])
 def test_output_keeps_the_inputs_colour_description(tmp_path, matrix, tags, pix_fmt):
     clip = camera_clip(tmp_path / "cam.mp4", 1280, 64, matrix, True, tags, pix_fmt)
     with VideoReader(clip) as r:
         info, rgb = r.info, next(iter(r)).rgb
-    assert info.colour == Colour(*tags)
+    assert info.colour == tags
     assert np.abs(centres(rgb) - PAINT).max() <= 3, centres(rgb).tolist()
     out = tmp_path / "out.mp4"
     writer = open_writer(out, FORMATS["mp4"], info, None)

@@ -20,6 +20,7 @@ from conftest import cli, decode_all
 from media import encode_audio_only, encode_clip, pattern
 from PIL import Image
 
+from streamseg.colour import BT2020_HLG
 from streamseg.sample import SampleSpec, write_sample
 
 TABLE = Path(__file__).resolve().parents[1] / "docs" / "INPUTS.md"
@@ -92,8 +93,7 @@ def phone_hdr(d: Path) -> Path:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx265", rate=30, options={"x265-params": "log-level=error"})
         v.width, v.height, v.pix_fmt = 160, 96, "yuv420p10le"
-        ctx = v.codec_context
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 9, 9, 18, 1
+        BT2020_HLG.tag(v.codec_context)
         v.set_display_rotation(90)
         a = out.add_stream("aac", rate=48000, layout="stereo")
         for i in range(4):

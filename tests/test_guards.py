@@ -39,7 +39,7 @@ def test_batcher_fills_flushes_and_keeps_order():
 
 
 def test_batcher_deadline_closes_a_short_batch():
-    b = Batcher(8, max_wait=0.05)
+    b = Batcher(8, max_wait_s=0.05)
     assert b.add(frame(0)) is None
     assert 0 < b.wait_left() <= 0.05
     time.sleep(0.06)
@@ -88,6 +88,7 @@ def test_frames_lost_between_decoder_and_encoder_fail_the_run(clip, tmp_path, mo
     from streamseg import pipeline
     from streamseg.backends.cpu import CpuBackend
     from streamseg.io.writer import FORMATS
+    from streamseg.options import RunOptions
     from streamseg.weights import default_model_path
 
     real = pipeline.composite_batch
@@ -100,7 +101,8 @@ def test_frames_lost_between_decoder_and_encoder_fail_the_run(clip, tmp_path, mo
 
     monkeypatch.setattr(pipeline, "composite_batch", loses_a_frame)
     with pytest.raises(StreamsegError, match="wrote 11 frames but decoded 12"):
-        pipeline.run(pipeline.RunOptions(clip, tmp_path / "o.mp4", FORMATS["mp4"]), CpuBackend(default_model_path()))
+        opts = RunOptions(source=clip, output=tmp_path / "o.mp4", fmt=FORMATS["mp4"])
+        pipeline.run(opts, CpuBackend(default_model_path()))
     assert not (tmp_path / "o.mp4").exists()
 
 
@@ -121,7 +123,9 @@ def test_smoothing_is_on_by_default_and_no_refine_changes_the_matte(clip, tmp_pa
 def test_sdr_backdrop_is_mapped_into_an_hdr_output_by_a_run(tmp_path):
     from test_colour import camera_clip
 
-    clip = camera_clip(tmp_path / "hlg.mp4", 256, 144, "bt2020", True, (9, 9, 18), "yuv420p10le")
+    from streamseg.colour import BT2020_HLG
+
+    clip = camera_clip(tmp_path / "hlg.mp4", 256, 144, "bt2020", True, BT2020_HLG, "yuv420p10le")
     out = tmp_path / "o.mp4"
     assert cli("run", clip, "--bg", "white", "-o", out, "-q").code == 0
     frames, _ = decode_all(out)
@@ -146,9 +150,9 @@ def test_live_batch_deadline_reaches_the_batcher(clip, tmp_path, monkeypatch):
     seen = []
 
     class Recording(Batcher):
-        def __init__(self, batch_size, pin_memory=False, max_wait=None):
-            seen.append(max_wait)
-            super().__init__(batch_size, pin_memory, max_wait)
+        def __init__(self, batch_size, pin_memory=False, max_wait_s=None):
+            seen.append(max_wait_s)
+            super().__init__(batch_size, pin_memory, max_wait_s)
 
     monkeypatch.setattr(pipeline, "Batcher", Recording)
     assert cli("run", clip, "-o", tmp_path / "a.mp4", "-q", "--batch-size", "16", "--max-latency-ms", "60").code == 0
@@ -164,9 +168,23 @@ def test_soak_reports_memory(tmp_path):
     assert Path(tmp_path).exists()
 
 
+def test_format_tables_agree():
+    """The writer's table is the one list of output formats: its Literal names, the extensions that choose a
+    format, and an audio rule for every container it writes."""
+    from streamseg.io.audio import CONTAINER_AUDIO
+    from streamseg.io.writer import FORMAT_NAMES, FORMATS, SUFFIX_FORMAT, format_help
+
+    assert tuple(FORMATS) == FORMAT_NAMES
+    assert SUFFIX_FORMAT == {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm"}
+    assert {f.container for f in FORMATS.values() if f.container} <= set(CONTAINER_AUDIO)
+    assert all(f"{name}: " in format_help() for name in FORMAT_NAMES)
+
+
 def test_ray_asks_for_a_gpu_for_every_gpu_backend():
+    from streamseg.backends.names import BACKEND_NAMES
     from streamseg.backends.registry import BACKENDS, uses_gpu
 
     assert uses_gpu("tensorrt") and uses_gpu("cuda")
     assert not uses_gpu("openvino") and not uses_gpu("cpu")
     assert set(BACKENDS) == {"tensorrt", "compiled", "cuda", "openvino", "cpu"}
+    assert tuple(BACKENDS) == BACKEND_NAMES  # the registry and the names table (CLI help) agree

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from streamseg.background import Background
+from streamseg.colour import BT601, BT709, BT2020_HLG, BT2020_PQ, MATRIX_BT2020_NCL, PRIMARIES_BT2020, TRC_BT709, Colour
 from streamseg.hdr import sdr_to_output
-from streamseg.io.reader import Colour
 
-HLG = Colour(9, 9, 18)
-PQ = Colour(9, 9, 16)
+HLG = BT2020_HLG
+PQ = BT2020_PQ
 
 
 def grey(level: float) -> torch.Tensor:
@@ -28,12 +28,12 @@ def test_reference_white_and_black(colour, white):
 
 def test_bt709_red_lands_inside_bt2020():
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    out = sdr_to_output(red, Colour(9, 9, 1)).flatten()  # BT.2020 SDR: primaries only
+    out = sdr_to_output(red, Colour(MATRIX_BT2020_NCL, PRIMARIES_BT2020, TRC_BT709)).flatten()  # BT.2020 SDR
     assert out[0] > out[1] > 0 and out[2] > 0  # less saturated in the wider gamut
     assert out[0] == pytest.approx(0.6274 ** (1 / 2.4), abs=1e-3)
 
 
-@pytest.mark.parametrize("colour", [Colour(1, 1, 1), Colour(6, 6, 6)])
+@pytest.mark.parametrize("colour", [BT709, BT601])
 def test_sdr_outputs_are_untouched(colour):
     x = torch.rand(1, 3, 4, 4)
     assert torch.equal(sdr_to_output(x, colour), x)

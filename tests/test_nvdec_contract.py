@@ -26,7 +26,8 @@ from streamseg.io.nvdec import NvdecReader
 from streamseg.io.reader import AudioPacket, Frame, VideoReader
 from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS
-from streamseg.pipeline import RunOptions, run
+from streamseg.options import RunOptions
+from streamseg.pipeline import run
 from streamseg.sample import SampleSpec, write_sample
 from streamseg.weights import default_model_path
 
@@ -162,7 +163,7 @@ def test_decoder_is_asked_for_rgb_in_device_memory_on_the_primary_context(calls,
 def test_run_with_nvdec_writes_what_the_pyav_run_writes(calls, clip, tmp_path, monkeypatch):
     monkeypatch.setattr(nvdec, "unavailable", lambda reader, device: None)  # (it needs CUDA otherwise)
     backend = create_backend("cpu", default_model_path())
-    opts = RunOptions(clip, tmp_path / "pyav.mp4", FORMATS["mp4"], decoder="pyav")
+    opts = RunOptions(source=clip, output=tmp_path / "pyav.mp4", fmt=FORMATS["mp4"], decoder="pyav")
     a = run(opts, backend)
     b = run(replace(opts, output=tmp_path / "nvdec.mp4", decoder="nvdec"), backend)
     assert (a.decoder, b.decoder) == ("pyav", "nvdec (PyNvVideoCodec 2.2.4-stand-in)")

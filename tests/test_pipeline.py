@@ -20,7 +20,8 @@ from streamseg.errors import Interrupted
 from streamseg.io import writer as writer_module
 from streamseg.io.reader import AudioPacket
 from streamseg.io.writer import FORMATS
-from streamseg.pipeline import RunOptions, run
+from streamseg.options import RunOptions
+from streamseg.pipeline import run
 from streamseg.sample import SampleSpec, write_sample
 from streamseg.weights import default_model_path
 
@@ -46,7 +47,7 @@ def test_batch_size_does_not_change_output_or_order(long_clip, backend, tmp_path
     results = {}
     for bs in (1, 7):
         out = tmp_path / f"b{bs}"
-        summary = run(RunOptions(long_clip, out, FORMATS["png"], batch_size=bs), backend)
+        summary = run(RunOptions(source=long_clip, output=out, fmt=FORMATS["png"], batch_size=bs), backend)
         assert summary.frames == 40
         results[bs] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
     assert len(results[1]) == len(results[7]) == 40
@@ -58,7 +59,7 @@ def test_batch_size_does_not_change_output_or_order(long_clip, backend, tmp_path
 
 def test_timestamps_and_count_kept(long_clip, backend, tmp_path):
     out = tmp_path / "o.mp4"
-    run(RunOptions(long_clip, out, FORMATS["mp4"], batch_size=6), backend)
+    run(RunOptions(source=long_clip, output=out, fmt=FORMATS["mp4"], batch_size=6), backend)
     _, t_in = decode_all(long_clip)
     _, t_out = decode_all(out)
     assert t_out == pytest.approx(t_in, abs=1e-3)
@@ -89,7 +90,8 @@ def test_error_mid_run_stops_every_stage_and_leaves_nothing(long_clip, backend, 
     before = threading.active_count()
     out = tmp_path / "o.mp4"
     with pytest.raises(expected):
-        run(RunOptions(long_clip, out, FORMATS["mp4"], batch_size=4), FailingBackend(backend, 3, error))
+        opts = RunOptions(source=long_clip, output=out, fmt=FORMATS["mp4"], batch_size=4)
+        run(opts, FailingBackend(backend, 3, error))
     assert outputs(tmp_path) == []  # neither the output nor its temporary file
     deadline = time.time() + 5
     while threading.active_count() > before and time.time() < deadline:
@@ -153,7 +155,7 @@ def test_slow_encoder_applies_back_pressure(long_clip, backend, tmp_path, monkey
 
     monkeypatch.setattr(Source, "items", counting_items)
     monkeypatch.setattr(writer_module.VideoWriter, "write", slow_write)
-    opts = RunOptions(long_clip, tmp_path / "o.mp4", FORMATS["mp4"], batch_size=2, queue_size=2)
+    opts = RunOptions(source=long_clip, output=tmp_path / "o.mp4", fmt=FORMATS["mp4"], batch_size=2, queue_size=2)
     run(opts, backend)
     b, q = opts.batch_size, opts.queue_size
     # decoded queue (q * b) + the batcher + a batch in inference + inferred queue (q batches) + a batch in

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from streamseg.backends.names import Precision
 from streamseg.models import ModelSpec
 
 
@@ -26,7 +27,7 @@ class Backend(ABC):
     name: str
     device: torch.device
     spec: ModelSpec
-    precision: str  # "fp32", "fp16"
+    precision: Precision
 
     @abstractmethod
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...

@@ -12,18 +12,21 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
+from streamseg.artifacts import file_sha256, sidecar_path, stale
 from streamseg.backends.base import Backend, compute_threads
-from streamseg.engine import default_cache_dir, file_sha256, sidecar_path, write_file
+from streamseg.backends.names import Precision
+from streamseg.engine import default_cache_dir, write_file
 from streamseg.errors import InputError
 from streamseg.files import written_whole
 from streamseg.models import load_checkpoint
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PrecisionChoice = Literal["auto", "fp32", "bf16"]  # auto: BF16 where the CPU computes it natively
+PRECISIONS: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 
 
 def ir_path(model_path: Path, cache_dir: Path, version: str) -> Path:
@@ -35,7 +38,15 @@ def is_converted(model_path: Path, cache_dir: Path | None = None) -> bool:
     """Whether the model's OpenVINO form is already in the cache (else the first run converts it)."""
     import openvino as ov
 
-    return ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__).is_file()
+    return is_current(ir_path(Path(model_path), cache_dir or default_cache_dir(), ov.__version__), model_path)
+
+
+def is_current(xml: Path, model_path: Path) -> bool:
+    """The cached IR was converted from this checkpoint by this OpenVINO (its sidecar says so)."""
+    import openvino as ov
+
+    return stale(xml, "OpenVINO model", lambda: {"checkpoint_sha256": file_sha256(Path(model_path)),
+                                                 "openvino": ov.__version__}) is None
 
 
 def convert(model_path: Path, xml: Path) -> None:
@@ -58,7 +69,7 @@ def convert(model_path: Path, xml: Path) -> None:
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, model_path: Path, precision: str = "auto", cache_dir: Path | None = None,
+    def __init__(self, model_path: Path, precision: PrecisionChoice = "auto", cache_dir: Path | None = None,
                  threads: int | None = None) -> None:
         import openvino as ov
 
@@ -69,7 +80,7 @@ class OpenVinoBackend(Backend):
         self.core = ov.Core()
         cache = cache_dir or default_cache_dir()
         xml = ir_path(Path(model_path), cache, ov.__version__)
-        if xml.is_file():
+        if is_current(xml, Path(model_path)):
             self.message = f"OpenVINO model cached ({xml.name})"
         else:
             convert(Path(model_path), xml)
@@ -87,7 +98,7 @@ class OpenVinoBackend(Backend):
         self.requests: dict[tuple[int, int, int], Any] = {}  # openvino.InferRequest
         self.precision = self._compile((1, self.spec.input_height, self.spec.input_width))
 
-    def _compile(self, key: tuple[int, int, int]) -> str:
+    def _compile(self, key: tuple[int, int, int]) -> Precision:
         """Compile the model for (batch or -1, height, width); returns the precision OpenVINO runs it in."""
         model = self.model.clone()
         model.reshape({0: [key[0], 3, key[1], key[2]]})

@@ -1,6 +1,6 @@
 """Backend name -> how to tell whether it can run here, and how to make it.
 
-`auto` takes the first that can run, in AUTO_ORDER, and the run prints which it took.
+`auto` takes the first that can run, in AUTO_ORDER (names.py), and the run prints which it took.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from streamseg.backends.base import Backend
+from streamseg.backends.names import AUTO_ORDER, BACKEND_NAMES, BackendName
 from streamseg.errors import InputError
 
 
@@ -76,14 +77,14 @@ def _cuda(model_path: Path, device: str | None) -> Backend:
 
 @dataclass(frozen=True)
 class BackendEntry:
-    name: str
+    name: BackendName
     description: str
     missing: Callable[[], str | None]  # None when it can run here, else why not
     create: Callable[[Path, str | None], Backend]  # (model, device such as "cuda:1"; None: default)
     gpu: bool = False  # runs on a GPU (a Ray worker then asks for one)
 
 
-BACKENDS = {
+BACKENDS: dict[BackendName, BackendEntry] = {
     e.name: e
     for e in (
         BackendEntry("tensorrt", "TensorRT engine, FP16, built once per GPU and TensorRT version and cached",
@@ -96,24 +97,28 @@ BACKENDS = {
         BackendEntry("cpu", "PyTorch on the CPU, FP32 (works anywhere; the reference)", lambda: None, _cpu),
     )
 }
-AUTO_ORDER = ("tensorrt", "cuda", "openvino", "cpu")  # "compiled" only when asked for: its first build takes minutes
-
-
-def uses_gpu(name: str) -> bool:
+def uses_gpu(name: BackendName) -> bool:
     """Whether the (resolved) backend runs on a GPU."""
     return BACKENDS[name].gpu
 
 
-def resolve(name: str) -> str:
+def known(name: str) -> BackendName:
+    """`name` as a backend's name; raises InputError for any other."""
+    for candidate in BACKEND_NAMES:
+        if name == candidate:
+            return candidate
+    raise InputError(f"unknown backend {name!r}", f"use one of: auto, {', '.join(BACKENDS)}")
+
+
+def resolve(name: str) -> BackendName:
     """The concrete backend `name` stands for here; raises InputError when it cannot run."""
     if name == "auto":
-        return next(n for n in AUTO_ORDER if n in BACKENDS and BACKENDS[n].missing() is None)
-    if name not in BACKENDS:
-        raise InputError(f"unknown backend {name!r}", f"use one of: auto, {', '.join(BACKENDS)}")
-    why = BACKENDS[name].missing()
+        return next(n for n in AUTO_ORDER if BACKENDS[n].missing() is None)
+    backend = known(name)
+    why = BACKENDS[backend].missing()
     if why:
-        raise InputError(f"backend {name!r} cannot run here: {why}", "use --backend auto or cpu")
-    return name
+        raise InputError(f"backend {backend!r} cannot run here: {why}", "use --backend auto or cpu")
+    return backend
 
 
 def create_backend(name: str, model_path: Path, device: str | None = None) -> Backend:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from streamseg.backends.base import Backend
-from streamseg.models import load_checkpoint
+from streamseg.models import channels_last, load_checkpoint
 
 
 class CudaBackend(Backend):
@@ -21,7 +21,7 @@ class CudaBackend(Backend):
     def __init__(self, model_path: Path, device: str = "cuda", graphs: bool = True) -> None:
         self.device = torch.device(device)
         model, self.spec, self.meta = load_checkpoint(model_path, self.device)
-        self.model = model.half().to(memory_format=torch.channels_last)
+        self.model = channels_last(model.half())
         self.use_graphs = graphs
         self.graphs: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
 

@@ -7,18 +7,30 @@ time order with the video, so the two stay interleaved and memory stays flat on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
+
 import av
 
-# Audio codecs each container takes as-is; anything else is re-encoded to TRANSCODE_TO.
+from streamseg.io.streams import add_audio_stream
+
+
+@dataclass(frozen=True)
+class ContainerAudio:
+    copies: tuple[str, ...]  # audio codecs the container takes as they are
+    encoder: str  # what anything else is re-encoded with
+
+
+# every container an output is written in: the writers' formats (FORMATS), PNG's audio.wav, live streams
 CONTAINER_AUDIO = {
-    "mp4": ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"),
-    "mov": ("aac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be", "pcm_f32le", "alac", "mp3", "ac3"),
-    "webm": ("opus", "vorbis"),
-    "wav": ("pcm_s16le", "pcm_s24le", "pcm_f32le"),
-    "mpegts": ("aac", "mp3", "ac3", "opus"),
-    "flv": ("aac", "mp3"),
+    "mp4": ContainerAudio(("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"), "aac"),
+    "mov": ContainerAudio(("aac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be", "pcm_f32le", "alac", "mp3",
+                           "ac3"), "aac"),
+    "webm": ContainerAudio(("opus", "vorbis"), "libopus"),
+    "wav": ContainerAudio(("pcm_s16le", "pcm_s24le", "pcm_f32le"), "pcm_s16le"),
+    "mpegts": ContainerAudio(("aac", "mp3", "ac3", "opus"), "aac"),
+    "flv": ContainerAudio(("aac", "mp3"), "aac"),
 }
-TRANSCODE_TO = {"mp4": "aac", "mov": "aac", "webm": "libopus", "wav": "pcm_s16le", "mpegts": "aac", "flv": "aac"}
 
 
 class AudioPassthrough:
@@ -26,15 +38,16 @@ class AudioPassthrough:
                  container_kind: str) -> None:
         self.in_stream, self.output = in_stream, output
         name = in_stream.codec_context.name
-        self.copy = name in CONTAINER_AUDIO[container_kind]
+        takes = CONTAINER_AUDIO[container_kind]
+        self.copy = name in takes.copies
         if self.copy:
             self.out_stream = output.add_stream_from_template(in_stream)
         else:
-            codec = TRANSCODE_TO[container_kind]
+            codec = takes.encoder
             rate = in_stream.codec_context.sample_rate or 48000
             if codec == "libopus" and rate not in (av.codec.Codec("libopus", "w").audio_rates or ()):
                 rate = 48000
-            self.out_stream = output.add_stream(codec, rate=rate, layout=in_stream.codec_context.layout.name)
+            self.out_stream = add_audio_stream(output, codec, rate, in_stream.codec_context.layout.name)
             if codec == "aac":
                 self.out_stream.bit_rate = 192_000
         self.mode = f"copy {name}" if self.copy else f"re-encode {name} -> {self.out_stream.codec_context.name}"
@@ -49,7 +62,7 @@ class AudioPassthrough:
         if self.offset is None:  # audio that starts after the video must still start after it
             start = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else 0.0
             self.offset = round(max(0.0, start) * self.out_stream.codec_context.sample_rate)
-        for frame in packet.decode():
+        for frame in cast(list[av.AudioFrame], packet.decode()):  # an audio stream's packet
             frame.pts = None  # the encoder's resampler keeps its own sample clock, from 0
             self._mux(self.out_stream.encode(frame))
 

@@ -21,8 +21,9 @@ from types import ModuleType
 
 import torch
 
+from streamseg.colour import UNSPECIFIED, is_hd
 from streamseg.errors import InputError
-from streamseg.io.reader import UNTAGGED, AudioPacket, Frame, VideoReader, check_complete
+from streamseg.io.reader import AudioPacket, Frame, VideoReader, check_complete
 
 CODECS = {"h264": "H264", "hevc": "HEVC", "vp9": "VP9", "vp8": "VP8"}  # AV1: not on Hopper's NVDEC
 PIXEL_FORMATS = {"yuv420p", "yuv420p10le"}  # limited range 4:2:0 (yuvj420p is full range: wrong colours)
@@ -52,7 +53,7 @@ def unavailable(reader: VideoReader, device: torch.device) -> str | None:
     w, h = reader.stored_size
     if w % 2 or h % 2:
         return "odd frame size"
-    if reader.stream.codec_context.colorspace == UNTAGGED and w < 1280 and h <= 576:
+    if reader.stream.codec_context.colorspace == UNSPECIFIED and not is_hd(w, h):
         return "untagged SD colour (NVDEC would take BT.709, players BT.601)"
     module = load_module()
     return module if isinstance(module, str) else None

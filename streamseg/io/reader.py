@@ -14,64 +14,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import av
 import av.filter
 import numpy as np
 
+from streamseg.colour import BT709, Colour
 from streamseg.errors import InputError
 
 if TYPE_CHECKING:
     import torch
 
 STDIN = ("-", "pipe:", "pipe:0")  # how a source names standard input
-UNTAGGED = 2  # FFmpeg's "unspecified" colour matrix, primaries and transfer
-DEINTERLACE = ("auto", "on", "off")
+Deinterlace = Literal["auto", "on", "off"]  # auto: when the video is coded as fields
+DEINTERLACE_MODES: tuple[Deinterlace, ...] = get_args(Deinterlace)
+Decoder = Literal["auto", "nvdec", "pyav"]  # what decodes the video (io/source.py chooses; auto: NVDEC where it can)
+DECODERS: tuple[Decoder, ...] = get_args(Decoder)
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
-
-
-@dataclass(frozen=True)
-class Colour:
-    """The input's colour description (FFmpeg's codes), kept by the output so the car looks the same:
-    the matrix between YUV and RGB, and the primaries and transfer the RGB is meant for (BT.709 for HD
-    video, BT.601 for SD, BT.2020 with HLG or PQ for a phone's HDR)."""
-
-    matrix: int  # AVColorSpace: 1 BT.709, 5/6 BT.601, 7 SMPTE 240M, 9 BT.2020
-    primaries: int  # AVColorPrimaries: 1 BT.709, 5/6 BT.601, 9 BT.2020
-    trc: int  # AVColorTransferCharacteristic: 1 BT.709, 6 BT.601, 16 PQ, 18 HLG
-
-    MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-
-    @staticmethod
-    def of(frame: av.VideoFrame) -> Colour:
-        """What the frame is tagged with; where it names none, BT.709 for HD and BT.601 below, as players
-        and FFmpeg's tools assume (swscale alone takes BT.601 for all: an untagged HD clip's reds would
-        be 16 levels off)."""
-        default = 1 if frame.width >= 1280 or frame.height > 576 else 6
-        matrix = frame.colorspace if frame.colorspace in Colour.MATRICES else default
-        primaries = frame.color_primaries if frame.color_primaries not in (0, UNTAGGED) else default
-        trc = frame.color_trc if frame.color_trc not in (0, UNTAGGED) else default
-        return Colour(matrix, primaries, trc)
-
-    @property
-    def matrix_name(self) -> str:
-        return self.MATRICES[self.matrix]
-
-    def tag(self, ctx: av.video.codeccontext.VideoCodecContext) -> None:
-        """Describe an encoder's output with this colour (limited range, as from_rgb converts)."""
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = self.matrix, self.primaries, self.trc, 1
-
-    def from_rgb(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
-        """An RGB(A) frame to `pix_fmt` with this matrix, limited range (the encoder's own conversion
-        would use BT.601 whatever the tag says). The frame is tagged as well: some encoders (ProRes) write
-        each frame's own primaries and transfer into its header, not the stream's."""
-        out = frame.reformat(format=pix_fmt, dst_colorspace=self.matrix_name, dst_color_range="MPEG")
-        out.colorspace, out.color_primaries, out.color_trc = self.matrix, self.primaries, self.trc
-        return out
-
-
-BT709 = Colour(1, 1, 1)  # HD video's colour, and what streamseg's own samples are made in
 
 
 @dataclass(frozen=True)
@@ -99,7 +59,7 @@ class VideoInfo:
     rate: Fraction  # average frame rate; timing itself comes from each frame's pts
     time_base: Fraction
     frames: int  # from the MP4/MOV index, which is exact (0 elsewhere: AVI headers, for one, are not)
-    duration: float  # seconds, 0 when unknown (live)
+    duration_s: float  # 0 when unknown (live)
     codec: str
     pix_fmt: str
     rotation: int  # degrees counter-clockwise the stored picture is turned for display
@@ -115,7 +75,7 @@ class VideoInfo:
         """Exact where the index says, else an estimate from the duration (for progress only). N frames at
         rate r span N/r seconds, and a container's duration only adds to that (a longer audio track, the
         last frame's display time), so the estimate rounds down."""
-        return self.frames or int(self.duration * float(self.rate) + 1e-6)
+        return self.frames or int(self.duration_s * float(self.rate) + 1e-6)
 
     def describe_frames(self) -> str:
         """For the run line: '75 frames', 'about 75 frames' (estimated), or 'live'."""
@@ -166,14 +126,14 @@ def source_name(source: str | Path) -> str:
     return "stdin" if s in STDIN else (s if is_stream(s) else Path(s).name)
 
 
-def open_input(source: str | Path, timeout: float = 10.0) -> av.container.InputContainer:
+def open_input(source: str | Path, timeout_s: float = 10.0) -> av.container.InputContainer:
     """Open a media file, URL or pipe, with errors that name the problem and the fix."""
     name = source_name(source)
     if is_stream(source):
         target = sys.stdin.buffer if str(source) in STDIN else str(source)
         try:  # timeout: (open, read) in seconds, so a dead source does not hang the run
             # fpsprobesize: estimate the rate from 3 frames, not 20 (which would hold back the start)
-            return av.open(target, metadata_errors="replace", timeout=(timeout, timeout),
+            return av.open(target, "r", metadata_errors="replace", timeout=(timeout_s, timeout_s),
                            options={"fpsprobesize": "3"})
         except av.error.FFmpegError as e:
             raise InputError(f"cannot open stream {name} ({e.strerror or e})",
@@ -202,14 +162,14 @@ class VideoReader:
     (damaged or truncated), so a run never silently writes fewer frames than the input has.
     """
 
-    def __init__(self, source: str | Path, audio: bool = True, timeout: float = 10.0,
-                 deinterlace: str = "auto") -> None:
-        if deinterlace not in DEINTERLACE:
-            raise InputError(f"--deinterlace {deinterlace!r} is not one of {', '.join(DEINTERLACE)}",
+    def __init__(self, source: str | Path, audio: bool = True, timeout_s: float = 10.0,
+                 deinterlace: Deinterlace = "auto") -> None:
+        if deinterlace not in DEINTERLACE_MODES:
+            raise InputError(f"--deinterlace {deinterlace!r} is not one of {', '.join(DEINTERLACE_MODES)}",
                              "use auto (when the video is interlaced), on or off")
         self.source, self.name, self.live = source, source_name(source), is_stream(source)
-        self.timeout, self.deinterlace = timeout, deinterlace
-        self.container = open_input(source, timeout)
+        self.timeout_s, self.deinterlace = timeout_s, deinterlace
+        self.container = open_input(source, timeout_s)
         try:
             self._open_streams(audio)
         except BaseException:
@@ -238,7 +198,8 @@ class VideoReader:
         self.audio_stream = c.streams.audio[0] if audio and c.streams.audio else None
         self.stored_size = (ctx.width, ctx.height)
         self.items_ = self._demux()
-        self.head: list = []  # what was demuxed while looking for the first frame, replayed first
+        # what was demuxed while looking for the first frame, replayed first; None once read
+        self.head: list[av.VideoFrame | AudioPacket] | None = []
         first = self._first_frame()
         rotation = int(round((first.rotation or 0) / 90)) * 90 % 360
         w, h = ctx.width, ctx.height
@@ -250,7 +211,7 @@ class VideoReader:
             c.duration / av.time_base if c.duration else 0.0)
         self.info = VideoInfo(
             width=w, height=h, rate=Fraction(rate), time_base=Fraction(self.stream.time_base or Fraction(1, 90000)),
-            frames=self.stream.frames if "mp4" in demuxer else 0, duration=0.0 if self.live else duration,
+            frames=self.stream.frames if "mp4" in demuxer else 0, duration_s=0.0 if self.live else duration,
             codec=ctx.name, pix_fmt=ctx.pix_fmt or "unknown", rotation=rotation,
             audio_codec=self.audio_stream.codec_context.name if self.audio_stream else None, live=self.live,
             colour=Colour.of(first), interlaced=bool(first.interlaced_frame), dropped=self._dropped_streams(),
@@ -274,7 +235,8 @@ class VideoReader:
         streams = [s for s in (self.stream, self.audio_stream) if s is not None]
         for packet in self.container.demux(*streams):
             if packet.stream is self.stream:
-                yield from packet.decode()  # the empty packets at the end flush the decoder
+                # the empty packets at the end flush the decoder; the video stream's decode to video frames
+                yield from cast(list[av.VideoFrame], packet.decode())
             elif packet.size:
                 yield AudioPacket.of(packet)
 
@@ -282,9 +244,11 @@ class VideoReader:
         """Decode up to the first frame now: it carries the rotation (as side data), and a source that
         cannot give even one frame is refused before any output is opened. What was read on the way is
         replayed by items(), so no seek is needed and unseekable inputs (streams, pipes) work."""
+        head: list[av.VideoFrame | AudioPacket] = []
+        self.head = head
         try:
             for item in self.items_:
-                self.head.append(item)
+                head.append(item)
                 if isinstance(item, av.VideoFrame):
                     return item
         except av.error.FFmpegError as e:
@@ -300,7 +264,8 @@ class VideoReader:
             raise RuntimeError("a VideoReader is read once; open another to read again")
         info, k, stored = self.info, self.info.rotation // 90, self.stored_size
         last_pts, index = None, 0
-        items, self.head = itertools.chain(self.head, self.items_), None
+        items: Iterator[av.VideoFrame | AudioPacket] = itertools.chain(self.head, self.items_)
+        self.head = None
         if info.deinterlaced:
             items = self._deinterlaced(items)
         try:
@@ -321,7 +286,7 @@ class VideoReader:
                 index += 1
         except av.error.FFmpegError as e:
             if self.live:  # a stream that stops is not a damaged file
-                why = (f"nothing arrived for {self.timeout:g} s" if isinstance(e, av.error.ExitError)
+                why = (f"nothing arrived for {self.timeout_s:g} s" if isinstance(e, av.error.ExitError)
                        else e.strerror or str(e))
                 raise InputError(f"{self.name} stopped after {index} frames ({why})",
                                  "check the source; --reconnects sets how often it is tried again") from None
@@ -348,10 +313,10 @@ class VideoReader:
                     frame = graph.pull()
                 except (av.error.BlockingIOError, av.error.EOFError):
                     return
-                if frame.pts is not None:
-                    scale = scale or Fraction(frame.time_base) / Fraction(self.stream.time_base)
+                if frame.pts is not None and frame.time_base is not None:
+                    scale = scale or frame.time_base / self.info.time_base
                     frame.pts = round(frame.pts * scale)
-                yield frame
+                yield cast(av.VideoFrame, frame)  # the graph holds video alone
 
         for item in items:
             if isinstance(item, av.VideoFrame):

@@ -17,46 +17,49 @@ import torch
 from streamseg.errors import InputError
 from streamseg.io import nvdec
 from streamseg.io.nvdec import NvdecReader
-from streamseg.io.reader import AudioPacket, Frame, VideoReader, is_pipe
+from streamseg.io.reader import AudioPacket, Decoder, Deinterlace, Frame, VideoReader, is_pipe
 
 
 class Source:
-    def __init__(self, source: str | Path, reconnects: int = 0, delay: float = 0.5, timeout: float = 10.0,
-                 decoder: str = "auto", device: torch.device | None = None, deinterlace: str = "auto") -> None:
-        self.source, self.delay, self.timeout, self.deinterlace = source, delay, timeout, deinterlace
-        self.reader: VideoReader | NvdecReader = VideoReader(source, timeout=timeout, deinterlace=deinterlace)
-        self.decoder = self._choose_decoder(decoder, device or torch.device("cpu"))
+    def __init__(self, source: str | Path, reconnects: int = 0, delay_s: float = 0.5, timeout_s: float = 10.0,
+                 decoder: Decoder = "auto", device: torch.device | None = None,
+                 deinterlace: Deinterlace = "auto") -> None:
+        self.source, self.delay_s, self.timeout_s, self.deinterlace = source, delay_s, timeout_s, deinterlace
+        pyav = VideoReader(source, timeout_s=timeout_s, deinterlace=deinterlace)
+        self.reader: VideoReader | NvdecReader
+        self.reader, self.decoder = self._choose_decoder(pyav, decoder, device or torch.device("cpu"))
         self.info = self.reader.info
         self.audio_stream = self.reader.audio_stream
         self.reconnects = reconnects if self.reader.live and not is_pipe(source) else 0
         self.reconnected = 0  # how many times it did
         self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
 
-    def _choose_decoder(self, decoder: str, device: torch.device) -> str:
-        """Swap in NVDEC where asked for (or, with auto, where it can work); returns what decodes and,
-        when a GPU run falls back to PyAV, why."""
+    @staticmethod
+    def _choose_decoder(reader: VideoReader, decoder: Decoder,
+                        device: torch.device) -> tuple[VideoReader | NvdecReader, str]:
+        """NVDEC in place of PyAV's `reader` where asked for (or, with auto, where it can work); returns
+        the reader and what decodes and, when a GPU run falls back to PyAV, why."""
         if decoder == "pyav":
-            return "pyav"
-        why = nvdec.unavailable(self.reader, device)
-        if why is None and self.reader.info.deinterlaced:
+            return reader, "pyav"
+        why = nvdec.unavailable(reader, device)
+        if why is None and reader.info.deinterlaced:
             why = "the video is deinterlaced, by FFmpeg on the CPU"
         if why is None:
             try:
-                self.reader = NvdecReader(self.reader, device)
-                return f"nvdec (PyNvVideoCodec {nvdec.version()})"
+                return NvdecReader(reader, device), f"nvdec (PyNvVideoCodec {nvdec.version()})"
             except Exception as e:  # noqa: BLE001  whatever the library raises: fall back, or say it
                 why = f"PyNvVideoCodec failed to start ({e})"
         if decoder == "nvdec":
-            self.reader.close()
-            raise InputError(f"cannot decode {self.reader.name} with NVDEC: {why}", "use --decoder auto or pyav")
-        return "pyav" if device.type != "cuda" else f"pyav (NVDEC: {why})"
+            reader.close()
+            raise InputError(f"cannot decode {reader.name} with NVDEC: {why}", "use --decoder auto or pyav")
+        return reader, "pyav" if device.type != "cuda" else f"pyav (NVDEC: {why})"
 
     def _reconnect(self, stop: threading.Event) -> VideoReader | None:
         for attempt in range(self.reconnects - self.reconnected):
-            if stop.wait(self.delay * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
+            if stop.wait(self.delay_s * 2**attempt):  # back off: 0.5 s, 1 s, 2 s, ...
                 return None
             try:
-                reader = VideoReader(self.source, timeout=self.timeout, deinterlace=self.deinterlace)
+                reader = VideoReader(self.source, timeout_s=self.timeout_s, deinterlace=self.deinterlace)
             except InputError as e:
                 self.ended = f"reconnect {attempt + 1} failed: {e.problem}"
                 continue
@@ -99,9 +102,10 @@ class Source:
                     reader.close()
             if not self.reconnects:
                 return
-            reader = self._reconnect(stop)
-            if reader is None:
+            again = self._reconnect(stop)
+            if again is None:
                 return
+            reader = again
 
     @staticmethod
     def _shift_audio(item: AudioPacket, delta: float) -> AudioPacket:

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
 
 import av
 import numpy as np
@@ -22,47 +23,77 @@ from streamseg.errors import InputError, OutputError
 from streamseg.files import output_error, partial_path
 from streamseg.io.audio import AudioPassthrough
 from streamseg.io.reader import VideoInfo, is_stream
+from streamseg.io.streams import add_video_stream
+
+if TYPE_CHECKING:
+    from streamseg.composite import Layers
+
+
+FormatName = Literal["mp4", "mov", "webm", "png", "matte"]
 
 
 @dataclass(frozen=True)
 class OutputFormat:
-    name: str
+    """One row of FORMATS, the table every other list of output formats is derived from (the CLI's -f
+    choices and help, the extensions that choose a format, bench's encoders)."""
+
+    name: FormatName
     suffix: str  # "" for a folder
-    layers: str  # "rgb": composite, "rgba": input frame + matte as alpha, "matte": the matte as grey
+    layers: Layers  # "rgb": composite, "rgba": input frame + matte as alpha, "matte": the matte as grey
     container: str | None = None  # FFmpeg muxer; None for an image sequence
     codec: str = "png"
     pix_fmt: str = "rgba"
     codec_options: dict = field(default_factory=dict)
     container_options: dict = field(default_factory=dict)
     description: str = ""
+    brief: str = ""  # for --format's help
+    extensions: tuple[str, ...] = ()  # an output file named so is written in this format (without -f)
+    tag: str = "streamseg"  # default output name: INPUT_<tag><suffix>
 
 
 FORMATS = {
     f.name: f
     for f in (
         OutputFormat("mp4", ".mp4", "rgb", "mp4", "libx264", "yuv420p", {"crf": "18", "preset": "fast"},
-                     {"movflags": "+faststart"}, "composite over the background, H.264 MP4"),
+                     {"movflags": "+faststart"}, "composite over the background, H.264 MP4",
+                     brief="composite H.264", extensions=(".mp4", ".m4v")),
         OutputFormat("mov", ".mov", "rgba", "mov", "prores_ks", "yuva444p10le",
                      {"profile": "4", "vendor": "apl0", "alpha_bits": "16"}, {},
                      "car with alpha, ProRes 4444 MOV for editors (10-bit colour and alpha; "
-                     "ffprobe shows yuva444p12le, the ProRes decoder's format)"),
+                     "ffprobe shows yuva444p12le, the ProRes decoder's format)",
+                     brief="ProRes 4444 with alpha", extensions=(".mov",)),
         OutputFormat("webm", ".webm", "rgba", "webm", "libvpx-vp9", "yuva420p",
                      {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}, {},
-                     "car with alpha, VP9 WebM (yuva420p), audio as Opus"),
-        OutputFormat("png", "", "rgba", None, description="car with alpha, RGBA PNG sequence (+ audio.wav)"),
+                     "car with alpha, VP9 WebM (yuva420p), audio as Opus",
+                     brief="VP9 with alpha", extensions=(".webm",)),
+        OutputFormat("png", "", "rgba", None, description="car with alpha, RGBA PNG sequence (+ audio.wav)",
+                     brief="RGBA sequence"),  # chosen by an -o without an extension (a folder)
         OutputFormat("matte", ".mp4", "matte", "mp4", "libx264", "yuv420p", {"crf": "12", "preset": "fast"},
-                     {"movflags": "+faststart"}, "the matte alone as a grey H.264 MP4"),
+                     {"movflags": "+faststart"}, "the matte alone as a grey H.264 MP4",
+                     brief="the matte alone", tag="matte"),
     )
 }
-SUFFIX_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm"}
+FORMAT_NAMES: tuple[FormatName, ...] = get_args(FormatName)
+SUFFIX_FORMAT: dict[str, FormatName] = {ext: f.name for f in FORMATS.values() for ext in f.extensions}
+
+
+def format_help() -> str:
+    """--format's help, from the table."""
+    return "; ".join(f"{f.name}: {f.brief}" for f in FORMATS.values()) + "."
+
+
+def format_named(name: str) -> OutputFormat:
+    """The format called `name`; raises InputError for any other."""
+    for fmt in FORMATS.values():
+        if fmt.name == name:
+            return fmt
+    raise InputError(f"unknown format {name!r}", f"use one of: {', '.join(FORMATS)}")
 
 
 def choose_format(output: Path | str | None, name: str | None) -> OutputFormat:
     """The format named by --format, else by the output's extension, else composite MP4."""
     if name:
-        if name not in FORMATS:
-            raise InputError(f"unknown format {name!r}", f"use one of: {', '.join(FORMATS)}")
-        fmt = FORMATS[name]
+        fmt = format_named(name)
         suffix = "" if output is None or is_stream(output) else Path(output).suffix.lower()
         if suffix in SUFFIX_FORMAT and FORMATS[SUFFIX_FORMAT[suffix]].container != fmt.container:
             # a file named .mov holding WebM (or a PNG folder named .mp4) misleads every player and editor
@@ -83,9 +114,8 @@ def choose_format(output: Path | str | None, name: str | None) -> OutputFormat:
 
 def default_output(input_path: Path, fmt: OutputFormat, folder: Path | None = None) -> Path:
     """INPUT_streamseg.mp4 (INPUT_matte.mp4, INPUT_streamseg_png/...) beside the input, or in `folder`."""
-    tag = "matte" if fmt.name == "matte" else "streamseg"
-    suffix = fmt.suffix if fmt.suffix else "_png"
-    return (folder or input_path.parent) / f"{input_path.stem}_{tag}{suffix}"
+    suffix = fmt.suffix if fmt.suffix else f"_{fmt.name}"  # a folder
+    return (folder or input_path.parent) / f"{input_path.stem}_{fmt.tag}{suffix}"
 
 
 def pixel_format(fmt: OutputFormat, info: VideoInfo) -> str:
@@ -123,15 +153,17 @@ class VideoWriter(AudioOut):
             container = "flv" if str(target).startswith("rtmp") else "mpegts"
             codec_options.update(tune="zerolatency", preset="veryfast", g=str(max(1, round(2 * info.rate))), bf="0")
             container_options = {}
+        if container is None:
+            raise ValueError(f"the {fmt.name} format is an image sequence, for PngSequenceWriter")
         try:
             self.container = av.open(str(target) if self.live else str(self.tmp), "w", format=container,
                                      options=container_options, timeout=10.0 if self.live else None)
         except (OSError, av.error.FFmpegError) as e:
             raise output_error(target, e) from None
         try:
-            self.stream = self.container.add_stream(fmt.codec, rate=info.rate, options=codec_options)
+            self.stream = add_video_stream(self.container, fmt.codec, info.rate, codec_options)
             self.stream.width, self.stream.height = info.width, info.height
-            self.stream.pix_fmt = pixel_format(fmt, info)
+            self.pix_fmt = self.stream.pix_fmt = pixel_format(fmt, info)
             self.stream.codec_context.time_base = info.time_base  # keep the input's clock, VFR included
             self.stream.time_base = info.time_base
             self.stream.thread_type = "AUTO"
@@ -148,7 +180,7 @@ class VideoWriter(AudioOut):
         layout = "rgba" if image.shape[2] == 4 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
         # to YUV with the matrix the stream is tagged with (untagged BT.601 showed HD greens 20 levels off)
-        frame = self.info.colour.from_rgb(frame, self.stream.pix_fmt)
+        frame = self.info.colour.from_rgb(frame, self.pix_fmt)
         if self.last_pts is not None and pts <= self.last_pts:  # encoders need strictly rising pts
             pts = self.last_pts + 1
         frame.pts, frame.time_base = pts, self.info.time_base
@@ -189,13 +221,14 @@ class PngSequenceWriter(AudioOut):
 
     MARKER = "streamseg.json"
 
-    def __init__(self, path: Path, fmt: OutputFormat, info: VideoInfo,
+    def __init__(self, path: Path | str, fmt: OutputFormat, info: VideoInfo,
                  audio: av.audio.stream.AudioStream | None) -> None:
         self.path, self.fmt, self.info = Path(path), fmt, info
         self.target = self.path
         self.tmp = partial_path(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
-        self.wav = self.audio = None
+        self.wav: av.container.OutputContainer | None = None
+        self.audio = None
         try:
             self.tmp.mkdir(parents=False)
             if audio is not None:
@@ -219,6 +252,7 @@ class PngSequenceWriter(AudioOut):
         try:
             if self.audio is not None:
                 self.audio.flush()
+            if self.wav is not None:
                 self.wav.close()
             (self.tmp / self.MARKER).write_text(json.dumps(
                 {"frames": self.frames, "rate": str(self.info.rate), "times": self.times}))

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamseg.engine import file_sha256 as sha256
-from streamseg.engine import sidecar_path
+from streamseg.artifacts import file_sha256 as sha256
+from streamseg.artifacts import sidecar_path
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
 from streamseg.models.names import installed_path, models_dir

@@ -45,7 +45,8 @@ class UNet(nn.Module):
             # normalisation barely trained (loss flat after 150 steps; He init: -30%)
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:  # every conv here has one
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(x))

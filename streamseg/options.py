@@ -1,0 +1,51 @@
+"""RunOptions: what `streamseg run` was asked for, as one typed object built once by the CLI and handed
+down unchanged through the single-input run, the batch runners (local workers, Ray) and the pipeline.
+
+Each layer reads the fields it needs: the pipeline how to process an input, the runners which backend
+and model to open and whether an existing output may be replaced. A batch fills in each job's source
+and output with `dataclasses.replace`. Keyword-only, so a call site names every value it sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamseg.backends.registry import BackendName
+from streamseg.io.reader import Deinterlace
+from streamseg.io.source import Decoder
+from streamseg.io.writer import OutputFormat
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    # one input and its output (a batch fills these in per job)
+    source: Path | str = ""  # file, URL, pipe: or - (stdin)
+    output: Path | str = ""  # file or folder, or a URL for a live stream
+    # how the pipeline processes it
+    fmt: OutputFormat
+    background: str = "studio"
+    batch_size: int | None = None  # None: auto_batch_size for the device
+    refine: bool = True
+    smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
+    queue_size: int = 4  # batches in flight between two stages
+    max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
+    realtime: bool = False  # drop frames rather than fall behind a live source
+    reconnects: int = 3  # for live sources that drop
+    reconnect_delay_s: float = 0.5  # before the first retry, doubling after
+    timeout_s: float = 10.0  # to open or read a stream before giving up
+    decoder: Decoder = "auto"  # auto (NVDEC where it can work, else PyAV), nvdec or pyav
+    deinterlace: Deinterlace = "auto"  # auto (when the video is interlaced), on or off
+    # what runs it (the CLI and the batch runners)
+    backend: BackendName = "cpu"  # already resolved: what `auto` chose is named here
+    auto_backend: bool = False  # the backend was chosen by `auto` (the run line says so)
+    model_path: Path | None = None  # the checkpoint; None: the shipped model
+    overwrite: bool = False  # replace existing outputs
+
+    def model(self) -> Path:
+        """The checkpoint to run."""
+        if self.model_path is not None:
+            return self.model_path
+        from streamseg.weights import default_model_path
+
+        return default_model_path()
