@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import threading
 
     from streamseg.options import RunOptions
+    from streamseg.studio import StudioLook
 
 Say = Callable[[str], None]  # a message for the user (stderr), or nothing with -q
 MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
@@ -69,6 +70,22 @@ def on_sigterm(signum, frame) -> None:  # noqa: ARG001
 @click.version_option(package_name="streamseg")
 def main() -> None:
     """Remove the background from car videos: composite over a backdrop, or deliver an alpha matte."""
+
+
+def studio_look(layers: str, background: str, *, shadow: bool | None, reflection: bool, fit: bool,
+                size: tuple[int, int] | None) -> StudioLook:
+    """The studio options of a run: the shadow is on by default over the built-in studio backdrop; shadow and
+    reflection are drawn on the backdrop, so they need a composite."""
+    from streamseg.background import STUDIO
+    from streamseg.studio import StudioLook
+
+    if layers != "rgb" and (shadow or reflection):
+        flag = "--shadow" if shadow else "--reflection"
+        raise InputError(f"{flag} is drawn on the backdrop, and this output has none (a cut-out or a matte)",
+                         f"leave out {flag}, or write a composite (leave out -f, or choose mp4)")
+    if shadow is None:
+        shadow = layers == "rgb" and background.lower() == STUDIO
+    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size)
 
 
 def parse_frame_size(text: str) -> tuple[int, int]:
@@ -117,6 +134,14 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Temporal smoothing: steadies the matte where the picture does not change.")
+@click.option("--shadow/--no-shadow", default=None,
+              help="A soft contact shadow under the car on the floor.  [default: on over the studio backdrop]")
+@click.option("--reflection", is_flag=True, help="A faint mirrored copy of the car on the floor.")
+@click.option("--fit", is_flag=True,
+              help="Place the car at the same size and place in every frame (steady over time) and photo.")
+@click.option("--size", "out_size", callback=lambda ctx, p, v: parse_frame_size(v) if v else None,
+              help="Output WIDTHxHEIGHT, e.g. 1920x1080: with --fit the car is placed in it, else the frame is "
+                   "scaled to it.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--max-latency-ms", type=click.FloatRange(0), help="Live input: close a batch after this wait.")
 @click.option("--realtime", is_flag=True, help="Live input: drop frames rather than fall behind (counted).")
@@ -135,7 +160,7 @@ def parse_batch_size(text: str) -> int | None:
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
-        overwrite: bool, max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
+        shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool, max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
@@ -154,13 +179,17 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     entry = Path(sources[0])
     single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
                                     not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
+    def look(layers: str) -> StudioLook:
+        return studio_look(layers, background, shadow=shadow, reflection=reflection, fit=fit, size=out_size)
+
     if single and is_photo(sources[0]):
         run_one_photo(Path(sources[0]), output, format_name=format_name, background=background,
                       backend=resolve(backend), auto=backend == "auto", model_path=model_path, refine=not no_refine,
-                      overwrite=overwrite, as_json=as_json, say=say)
+                      look=look, overwrite=overwrite, as_json=as_json, say=say)
         return
+    fmt = choose_format(output if single else None, format_name)
     opts = RunOptions(  # several inputs: -o is a folder
-        fmt=choose_format(output if single else None, format_name), background=background, batch_size=batch_size,
+        fmt=fmt, look=look(fmt.layers), background=background, batch_size=batch_size,
         refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects,
         timeout_s=timeout, decoder=decoder, deinterlace=deinterlace, backend=resolve(backend),
         auto_backend=backend == "auto", model_path=model_path, overwrite=overwrite)
@@ -218,7 +247,8 @@ def run_one(source: str, output: str | None, opts: RunOptions, *, quiet: bool, a
 
 
 def run_one_photo(source: Path, output: str | None, *, format_name: str | None, background: str, backend: str,
-                  auto: bool, model_path: Path, refine: bool, overwrite: bool, as_json: bool, say: Say) -> None:
+                  auto: bool, model_path: Path, refine: bool, look: Callable[[str], StudioLook], overwrite: bool,
+                  as_json: bool, say: Say) -> None:
     """A still image: the composite (default), an RGBA cut-out (-f png) or the matte (-f matte)."""
     from streamseg import photo
 
@@ -230,11 +260,12 @@ def run_one_photo(source: Path, output: str | None, *, format_name: str | None, 
     if not source.is_file():
         raise InputError(f"input not found: {source}", "check the path")
     photo.check_photo_output(source, out, layers, overwrite)
+    studio = look(layers)
     with open_backend(backend, model_path) as engine:
-        summary = photo.run_photo(source, out, layers, engine, background, refine)
+        summary = photo.run_photo(source, out, layers, engine, background, refine, studio)
     say(f"streamseg: {source.name} ({summary.width}x{summary.height}, {summary.colour}) -> {out} "
         f"[{summary.format}]; model {describe_model(model_path, engine.spec)}; backend {summary.backend}"
-        f"{' (auto)' if auto else ''}; {summary.seconds:.1f}s")
+        f"{' (auto)' if auto else ''}{studio.describe()}; {summary.seconds:.1f}s")
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
 
@@ -260,7 +291,8 @@ def run_with_progress(opts: RunOptions, *, quiet: bool, as_json: bool, say: Say,
             say(f"streamseg: {source_name(opts.source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
                 f"{info.describe_frames()}) -> {opts.output} "
                 f"[{opts.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
-                f"backend {engine.describe()}{' (auto)' if opts.auto_backend else ''}; decoder {decoder}{fields(info)}")
+                f"backend {engine.describe()}{' (auto)' if opts.auto_backend else ''}; decoder {decoder}{fields(info)}"
+                f"{opts.look.describe()}")
             if info.dropped:
                 say(f"streamseg: not carried into the output: {', '.join(info.dropped)} (streamseg keeps the "
                     "first video and the first audio stream; subtitles are not copied yet)")

@@ -15,6 +15,7 @@ from streamseg.backends.registry import BackendName
 from streamseg.io.reader import Deinterlace
 from streamseg.io.source import Decoder
 from streamseg.io.writer import OutputFormat
+from streamseg.studio import StudioLook
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,7 @@ class RunOptions:
     timeout_s: float = 10.0  # to open or read a stream before giving up
     decoder: Decoder = "auto"  # auto (NVDEC where it can work, else PyAV), nvdec or pyav
     deinterlace: Deinterlace = "auto"  # auto (when the video is interlaced), on or off
+    look: StudioLook = StudioLook()  # shadow, reflection, fit and output size (streamseg.studio)
     # what runs it (the CLI and the batch runners)
     backend: BackendName = "cpu"  # already resolved: what `auto` chose is named here
     auto_backend: bool = False  # the backend was chosen by `auto` (the run line says so)

@@ -24,6 +24,7 @@ from streamseg.composite import Layers
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
+from streamseg.studio import StudioLook, StudioStage
 
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 SAVE_AS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -115,8 +116,9 @@ def check_photo_output(source: Path, output: Path, layers: Layers, overwrite: bo
 
 
 def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, background: str = "studio",
-              refine: bool = True) -> PhotoSummary:
-    """One photo, whole, through the model and the compositor; the output appears only when complete."""
+              refine: bool = True, look: StudioLook | None = None) -> PhotoSummary:
+    """One photo, whole, through the model, the compositor and the studio look; the output appears only
+    when complete."""
     from streamseg.pipeline import make_compositor, process_batch
 
     started = time.perf_counter()
@@ -125,10 +127,15 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
     if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
         raise InputError(f"{source.name} is {w}x{h}; photos must be at least {SIZE_MULTIPLE}x{SIZE_MULTIPLE}",
                          "use a larger image")
-    bg = Background(background, h, w, backend.device) if layers == "rgb" else None
+    look = look or StudioLook()
+    studio = StudioStage(look, layers, time_base=1.0) if look.active else None
+    out_w, out_h = look.size or (w, h)
+    bg = Background(background, out_h, out_w, backend.device) if layers == "rgb" else None
     try:
         batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [time.monotonic()], 0)
-        image = process_batch(batch, backend, bg, make_compositor(backend.device, layers, refine, smooth=False))
+        compositor = make_compositor(backend.device, "rgba" if studio and studio.cutout else layers, refine,
+                                     smooth=False)
+        image = process_batch(batch, backend, bg, compositor, studio)
     finally:
         if bg is not None:
             bg.close()

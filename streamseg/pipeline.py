@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -32,6 +32,7 @@ from streamseg.io.source import Source
 from streamseg.io.writer import PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.options import RunOptions
+from streamseg.studio import StudioStage
 from streamseg.temporal import TemporalSmoother
 
 END = object()  # end of stream marker, sent downstream once
@@ -172,10 +173,17 @@ def infer_batch(batch: FrameBatch, backend: Backend) -> Inferred:
     return Inferred(batch, pixels, small, backend(composite.normalise(small, backend.spec)))
 
 
-def composite_batch(x: Inferred, background: Background | None, compositor) -> torch.Tensor:
-    """The images to encode, [N,H,W,C] uint8 on the host."""
+def composite_batch(x: Inferred, background: Background | None, compositor,
+                    studio: StudioStage | None = None) -> torch.Tensor:
+    """The images to encode, [N,H,W,C] uint8 on the host. With a studio stage, the compositor draws its
+    shadow (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
     bg = background.batch(len(x.batch)) if background is not None else None
-    images = compositor(x.pixels, x.small, x.alpha_lr, bg)
+    if studio is None:
+        images = compositor(x.pixels, x.small, x.alpha_lr, bg)
+    else:
+        h, w = x.pixels.shape[1:3]
+        shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
+        images = studio.finish(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), bg, x.batch.pts)
     if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
@@ -184,9 +192,10 @@ def composite_batch(x: Inferred, background: Background | None, compositor) -> t
     return host
 
 
-def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor) -> torch.Tensor:
+def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor,
+                  studio: StudioStage | None = None) -> torch.Tensor:
     """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
-    return composite_batch(infer_batch(batch, backend), background, compositor)
+    return composite_batch(infer_batch(batch, backend), background, compositor, studio)
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
@@ -237,6 +246,7 @@ class Pipeline:
         self.stop_input = finish or threading.Event()  # set: stop reading; the stages after it drain
         self.state = _Run(self.stop_input, cancel)
         self.background: Background | None = None
+        self.studio: StudioStage | None = None
         self.writer: VideoWriter | PngSequenceWriter | None = None
         self.started = time.perf_counter()
         self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
@@ -248,9 +258,13 @@ class Pipeline:
         """Background, output and queues; raises before any frame is processed when one cannot open."""
         opts, info, dev = self.opts, self.info, self.backend.device
         check_frame_size(info, self.source.reader.name)
+        look = opts.look
+        self.studio = StudioStage(look, opts.fmt.layers, float(info.time_base)) if look.active else None
+        width, height = look.size or (info.width, info.height)  # the output frame
         if opts.fmt.layers == "rgb":
-            self.background = Background(opts.background, info.height, info.width, dev, info.colour)
-        self.writer = open_writer(opts.output, opts.fmt, info, self.source.audio_stream)
+            self.background = Background(opts.background, height, width, dev, info.colour)
+        self.writer = open_writer(opts.output, opts.fmt, replace(info, width=width, height=height),
+                                  self.source.audio_stream)
         # real time: at most one batch waits before inference and one after, so a late frame is
         # dropped at once instead of aging in a queue
         depth = 1 if opts.realtime else opts.queue_size
@@ -259,7 +273,8 @@ class Pipeline:
         self.inferred: queue.Queue = queue.Queue(maxsize=depth)
         self.finished: queue.Queue = queue.Queue(maxsize=depth)
         self.audio: queue.Queue = queue.Queue()  # compressed audio: small, bounded by the input's interleaving
-        self.compositor = make_compositor(dev, opts.fmt.layers, opts.refine, opts.smooth)
+        layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
+        self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth)
 
     def run(self) -> None:
         """All stages until the end of the input (or the first error, raised here once)."""
@@ -329,7 +344,7 @@ class Pipeline:
                 self.state.put(self.finished, END)
                 return
             t = time.perf_counter()
-            images = composite_batch(item, self.background, self.compositor)
+            images = composite_batch(item, self.background, self.compositor, self.studio)
             self.busy["composite"] += time.perf_counter() - t
             self.state.put(self.finished, (images, item.batch))
 

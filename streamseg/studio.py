@@ -46,6 +46,12 @@ class StudioLook:
     def active(self) -> bool:
         return self.shadow or self.reflection or self.fit or self.size is not None
 
+    def describe(self) -> str:
+        """For the run line: '; studio: shadow, reflection, fit, 1920x1080', or nothing."""
+        parts = [name for name in ("shadow", "reflection", "fit") if getattr(self, name)]
+        parts += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
+        return f"; studio: {', '.join(parts)}" if parts else ""
+
 
 @dataclass(frozen=True)
 class Box:
@@ -294,3 +300,53 @@ class Studio:
         m[:, 2] += 0.5 * (m[0, 0] - 1)
         return cv2.warpAffine(rgba, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                               borderValue=(0, 0, 0, 0))
+
+
+class StudioStage:
+    """The studio look in a run: between the compositor and the encoder, batch by batch.
+
+    With only the shadow on a composite, the compositor does the work in its own pass (`shade`: the shadow
+    measured on the network's low-resolution matte); with fit, a new size or the reflection, the compositor
+    hands over the whole cut-out (`cutout`: it runs with layers "rgba") and `finish` places it and lays it
+    over the backdrop (or returns it placed, for cut-out and matte outputs)."""
+
+    def __init__(self, look: StudioLook, layers: str, time_base: float) -> None:
+        self.look, self.layers, self.time_base = look, layers, time_base
+        self.studio = Studio(look)
+        self.cutout = look.fit or look.size is not None or (look.reflection and layers == "rgb")
+        self._backdrop: tuple[object, np.ndarray] | None = None
+
+    def shade(self, alpha_lr, pts: list[int], width: int, height: int) -> list[tuple[int, np.ndarray]] | None:
+        """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw."""
+        if self.cutout or not self.look.shadow or self.layers != "rgb":
+            return None
+        small = alpha_lr[:, 0].float().cpu().numpy()
+        return [self.studio.shade(small[k], width, height, p * self.time_base) for k, p in enumerate(pts)]
+
+    def finish(self, images, background, pts: list[int]):
+        """[N,H,W,4] uint8 cut-outs (torch, any device) -> [N,H',W',C] uint8 on the host, at the output size."""
+        import torch
+
+        if not self.cutout:
+            return images
+        cut = images.cpu().numpy()
+        width, height = self.look.size or (cut.shape[2], cut.shape[1])
+        out = []
+        for k, p in enumerate(pts):
+            seconds = p * self.time_base
+            if self.layers == "rgb":
+                out.append(self.studio(cut[k], self._backdrop_frame(background, k, width, height), seconds))
+                continue
+            placed = self.studio.place(cut[k], width, height, seconds) if self.look.fit else \
+                cv2.resize(cut[k], (width, height), interpolation=cv2.INTER_AREA) \
+                if (cut.shape[2], cut.shape[1]) != (width, height) else cut[k]
+            out.append(placed if self.layers == "rgba" else np.repeat(placed[..., 3:], 3, axis=2))
+        return torch.from_numpy(np.stack(out))
+
+    def _backdrop_frame(self, background, k: int, width: int, height: int) -> np.ndarray:
+        """Frame k's backdrop as [height,width,3] uint8 (a static one converted once; a colour is 1x1)."""
+        if self._backdrop is None or self._backdrop[0] is not background:
+            u8 = background.mul(255).round_().clamp_(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+            self._backdrop = (background, u8)
+        frames = self._backdrop[1]
+        return np.broadcast_to(frames[min(k, len(frames) - 1)], (height, width, 3))

@@ -127,3 +127,64 @@ def test_the_compositors_shadow_matches_the_studio_stage(backdrop):
         assert (base - got)[floor].mean() > 3, "the compositor did not darken the floor"
         assert np.abs((base - got) - (plain - want))[floor].mean() < 3, "the two shadows differ"
         assert np.array_equal(got[:FLOOR - 4], base[:FLOOR - 4]), "the shadow reached above the floor line"
+
+
+# ---- through the command line: videos and photos
+
+
+def test_run_has_a_shadow_over_the_studio_backdrop_by_default(clip, tmp_path):
+    from conftest import cli, decode_all
+
+    plain, shadowed = tmp_path / "plain.mp4", tmp_path / "shadow.mp4"
+    assert cli("run", clip, "-o", plain, "--no-shadow").code == 0
+    r = cli("run", clip, "-o", shadowed)
+    assert r.code == 0 and "studio: shadow" in r.err, r.err
+    a, _ = decode_all(plain)
+    b, _ = decode_all(shadowed)
+    darker = np.mean([(x.astype(int) - y.astype(int)).mean() for x, y in zip(a, b)])
+    assert darker > 0.3, f"the default run drew no shadow ({darker:.2f} levels)"
+    r = cli("run", clip, "-o", tmp_path / "green.mp4", "--bg", "green")
+    assert r.code == 0 and "studio:" not in r.err, "the shadow is on by default only over the studio backdrop"
+
+
+def test_run_fit_and_size_place_the_car_in_a_frame_of_that_size(clip, tmp_path):
+    import av
+    from conftest import cli
+
+    out = tmp_path / "fit.mp4"
+    r = cli("run", clip, "-o", out, "--fit", "--size", "320x240", "--reflection")
+    assert r.code == 0, r.err
+    assert "studio: shadow, reflection, fit, 320x240" in r.err
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.width, s.height, s.frames) == (320, 240, 12)
+    cut = tmp_path / "fit.webm"
+    assert cli("run", clip, "-o", cut, "--fit", "--size", "320x240").code == 0
+    from conftest import decode_all
+
+    frames, _ = decode_all(cut, fmt="rgba", codec="libvpx-vp9")
+    assert frames[0].shape == (240, 320, 4)
+    bottoms = [np.flatnonzero(f[..., 3].max(axis=1) >= 128).max() for f in frames]
+    assert max(abs(b - 0.84 * 240) for b in bottoms) <= 4, f"the car does not stand on the fit floor: {bottoms}"
+
+
+def test_shadow_on_a_cut_out_is_refused(clip, tmp_path):
+    from conftest import cli
+
+    r = cli("run", clip, "-o", tmp_path / "x.webm", "--shadow")
+    assert r.code == 2 and "--shadow is drawn on the backdrop" in r.err
+    assert not (tmp_path / "x.webm").exists()
+
+
+def test_photo_with_fit_and_size(tmp_path):
+    from conftest import cli
+    from PIL import Image
+    from test_photos import picture
+
+    src = tmp_path / "car.jpg"
+    picture(640, 400).save(src)
+    r = cli("run", src, "-o", tmp_path / "out.jpg", "--fit", "--size", "800x600", "--reflection")
+    assert r.code == 0 and "studio: shadow, reflection, fit, 800x600" in r.err, r.err
+    assert Image.open(tmp_path / "out.jpg").size == (800, 600)
+    r = cli("run", src, "-o", tmp_path / "cut.png", "-f", "png", "--size", "320x200")
+    assert r.code == 0 and Image.open(tmp_path / "cut.png").size == (320, 200)
