@@ -160,7 +160,8 @@ def parse_batch_size(text: str) -> int | None:
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
-        shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool, max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
+        shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool,
+        max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a

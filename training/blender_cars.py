@@ -463,7 +463,8 @@ def build_flightgear(vehicle: str, choice: dict) -> list:
         if tex:
             mat = mats.get(tex)
             if mat is None:
-                mat = mats[tex] = paint_material(path.parent / tex, paint, "body", trims["glass"], glass_in_texture=True)
+                mat = mats[tex] = paint_material(path.parent / tex, paint, "body", trims["glass"],
+                                                 glass_in_texture=True)
         else:
             rgb = tuple(o["rgb"])
             mat = mats.get(rgb)

@@ -1,4 +1,5 @@
-"""Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear) with Blender (Cycles, CPU, headless) into photo-like RGBA cut-outs.
+"""Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear) with Blender (Cycles, CPU,
+headless) into photo-like RGBA cut-outs.
 
     python -m training.rendered --out data/rendered --count 1500 --seed 1 [--jobs 1] [--chunk 20]
 

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at step {step}, best {best}")
 
     meta = {"command": "python -m training.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
-            "data": args.data, "init": args.init, "train_images": len(train_samples), "device": str(device), "amp": str(amp_dtype), "recolour": args.recolour,
+            "data": args.data, "init": args.init, "train_images": len(train_samples), "device": str(device),
+            "amp": str(amp_dtype), "recolour": args.recolour,
             "torch": str(torch.__version__)}
     log = open(args.out / "log.jsonl", "a")
     t0, seen = time.time(), 0
