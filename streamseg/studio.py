@@ -173,7 +173,7 @@ def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: i
     whole car. Both fade with distance below the floor line."""
     present, bottoms = column_bottoms(small, height)
     gap = np.where(present, np.maximum(floor - bottoms, 0), np.inf)
-    contact = np.exp(-gap / max(0.04 * box.height, 1.0)).astype(np.float32)  # 1 at a tyre, 0 beside the car
+    contact = np.exp(-gap / max(0.025 * box.height, 1.0)).astype(np.float32)  # 1 at a tyre, 0 beside the car
     ambient = present.astype(np.float32)
     per = width / small.shape[1]  # full-size pixels per measured column
     contact = _blur_row(contact, 0.015 * box.width / per)
