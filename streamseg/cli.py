@@ -201,7 +201,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     if any(is_stream(f) for f in files):
         raise InputError("a live stream can only be processed on its own", "run one streamseg per stream")
     run_many(files, output, opts, manifest_path=manifest, resume=resume, devices=devices, ray_address=ray_address,
-             ray_workers=ray_workers, as_json=as_json, say=say)
+             ray_workers=ray_workers, as_json=as_json, say=say, show_bar=not quiet and sys.stderr.isatty())
 
 
 def open_backend(name: str, model_path: Path, device: str | None = None):
@@ -344,9 +344,11 @@ def describe_model(path: Path, spec) -> str:
 
 
 def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest_path: Path | None, resume: bool,
-             devices: str | None, ray_address: str | None, ray_workers: int, as_json: bool, say: Say) -> None:
-    """Several inputs: outputs into -o (a folder) or beside each input, a manifest, failures recorded
-    and the rest carried on; exit 1 when any failed."""
+             devices: str | None, ray_address: str | None, ray_workers: int, as_json: bool, say: Say,
+             show_bar: bool = False) -> None:
+    """Several inputs (videos and photos): outputs into -o (a folder) or beside each input, a manifest,
+    failures recorded and the rest carried on; exit 1 when any failed. `show_bar`: one progress bar over
+    the set (on a terminal) instead of a line per input; failures are still named."""
     from streamseg.backends.registry import parse_devices
     from streamseg.jobs import Manifest, plan_jobs, run_jobs
 
@@ -359,23 +361,38 @@ def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest
     manifest = Manifest(manifest_path or (folder or Path.cwd()) / "streamseg-manifest.jsonl")
     say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}")
     counts = {"ok": 0, "failed": 0, "skipped": 0}
+    bar = None
+    if show_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="input", dynamic_ncols=True, file=sys.stderr)
 
     def report(rec: dict) -> None:
         counts[rec["status"]] += 1
         detail = rec.get("error") if rec["status"] == "failed" else f"{rec.get('frames')} frames"
-        say(f"  [{sum(counts.values())}/{len(jobs)}] {rec['status']:7s} {Path(rec['input']).name}: {detail}")
+        line = f"  [{sum(counts.values())}/{len(jobs)}] {rec['status']:7s} {Path(rec['input']).name}: {detail}"
+        if bar is None:
+            say(line)
+        else:
+            bar.update(1)
+            if rec["status"] == "failed":
+                bar.write(line, file=sys.stderr)
         if as_json:
             click.echo(json.dumps(rec))
 
-    if ray_address:
-        from streamseg.ray_runner import run_on_ray
+    try:
+        if ray_address:
+            from streamseg.ray_runner import run_on_ray
 
-        run_on_ray(jobs, opts, address=ray_address, workers=ray_workers, manifest=manifest, resume=resume,
-                   report=report)
-    else:
-        model_path = opts.model()
-        run_jobs(jobs, opts, make_backend=lambda d: open_backend(opts.backend, model_path, d),
-                 devices=parse_devices(devices), manifest=manifest, resume=resume, report=report)
+            run_on_ray(jobs, opts, address=ray_address, workers=ray_workers, manifest=manifest, resume=resume,
+                       report=report)
+        else:
+            model_path = opts.model()
+            run_jobs(jobs, opts, make_backend=lambda d: open_backend(opts.backend, model_path, d),
+                     devices=parse_devices(devices), manifest=manifest, resume=resume, report=report)
+    finally:
+        if bar is not None:
+            bar.close()
     say(f"streamseg: {counts['ok']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
     if counts["failed"]:
         raise StreamsegError(f"{counts['failed']} of {len(jobs)} inputs failed", f"see {manifest.path}")

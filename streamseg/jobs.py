@@ -1,5 +1,6 @@
-"""Many inputs in one run: expand paths, folders and globs into jobs, spread them over devices, and keep
-a JSON-lines manifest (one record per finished input) that `--resume` reads to skip completed work.
+"""Many inputs in one run (videos and photos alike): expand paths, folders and globs into jobs, spread
+them over devices, and keep a JSON-lines manifest (one record per finished input) that `--resume` reads
+to skip completed work.
 
 A failed input is recorded and the others go on. Each device gets one worker with its own backend; the
 workers take the next job from a shared queue, so short clips do not leave a device idle.
@@ -18,11 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from streamseg import photo
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import is_stream
 from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
 from streamseg.options import RunOptions
+from streamseg.photo import PHOTO_EXTS, is_photo
 from streamseg.pipeline import run
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
@@ -36,14 +39,14 @@ class Job:
 
 
 def expand_sources(entries: list[str]) -> list[str]:
-    """Files as given, folders as the videos directly inside them, globs as their sorted matches."""
+    """Files as given, folders as the videos and photos directly inside them, globs as their sorted matches."""
     out: list[str] = []
     for entry in entries:
         path = Path(entry)
         if is_stream(entry) or path.is_file():
             out.append(entry)
         elif path.is_dir():
-            out += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS and p.is_file())
+            out += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS | PHOTO_EXTS and p.is_file())
         elif any(c in entry for c in "*?["):
             matches = sorted(glob.glob(entry))
             if not matches:
@@ -52,12 +55,14 @@ def expand_sources(entries: list[str]) -> list[str]:
         else:
             out.append(entry)  # missing: its run reports it
     if not out:
-        raise InputError(f"no video found in {', '.join(entries)}", f"folders are searched for {sorted(VIDEO_EXTS)}")
+        raise InputError(f"no video or photo found in {', '.join(entries)}",
+                         f"folders are searched for {sorted(VIDEO_EXTS | PHOTO_EXTS)}")
     return out
 
 
 def plan_jobs(sources: list[str], output_dir: Path | None, fmt: OutputFormat) -> list[Job]:
-    jobs = [Job(s, str(default_output(Path(s), fmt, output_dir))) for s in sources]
+    jobs = [Job(s, str(photo.default_output(Path(s), fmt.layers, output_dir) if is_photo(s)
+                       else default_output(Path(s), fmt, output_dir))) for s in sources]
     outputs = [j.output for j in jobs]
     clash = {o for o in outputs if outputs.count(o) > 1}
     if clash:
@@ -125,10 +130,19 @@ def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: b
     `replace_existing`: whether an output already at the job's name may be replaced (may_replace)."""
     record: dict[str, Any] = {"input": job.source, "output": job.output, "device": str(backend.device)}
     try:
-        check_output(job.source, job.output, opts.fmt, replace_existing)
-        summary = run(replace(opts, source=job.source, output=job.output), backend, cancel=cancel)
-        record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
-                      bytes=output_bytes(Path(job.output)), error=None)
+        if is_photo(job.source):  # a still: the same record, one frame
+            source, output = Path(job.source), Path(job.output)
+            if not source.is_file():
+                raise InputError(f"input not found: {source}", "check the path")
+            photo.check_photo_output(source, output, opts.fmt.layers, replace_existing)
+            still = photo.run_photo(source, output, opts.fmt.layers, backend, opts.background, opts.refine, opts.look)
+            record.update(status="ok", frames=1, fps=None, seconds=still.seconds, bytes=output_bytes(output),
+                          error=None)
+        else:
+            check_output(job.source, job.output, opts.fmt, replace_existing)
+            summary = run(replace(opts, source=job.source, output=job.output), backend, cancel=cancel)
+            record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
+                          bytes=output_bytes(Path(job.output)), error=None)
     except Interrupted:
         raise
     except StreamsegError as e:

@@ -93,11 +93,12 @@ def to_8bit(im: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(a / scale, 0, 1) * 255 + 0.5).astype(np.uint8)).convert("RGB")
 
 
-def default_output(source: Path, layers: Layers) -> Path:
-    """photo_streamseg.jpg beside the input (a composite keeps JPEG for a JPEG); PNG for cut-outs and mattes."""
+def default_output(source: Path, layers: Layers, folder: Path | None = None) -> Path:
+    """photo_streamseg.jpg beside the input or in `folder` (a composite keeps JPEG for a JPEG); PNG for
+    cut-outs and mattes."""
     tag = "matte" if layers == "matte" else "streamseg"
     suffix = source.suffix.lower() if layers == "rgb" and source.suffix.lower() in SAVE_AS else ".png"
-    return source.with_name(f"{source.stem}_{tag}{suffix}")
+    return (folder or source.parent) / f"{source.stem}_{tag}{suffix}"
 
 
 def check_photo_output(source: Path, output: Path, layers: Layers, overwrite: bool) -> None:

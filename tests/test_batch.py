@@ -109,13 +109,19 @@ def test_outputs_must_go_to_a_folder(folder, tmp_path):
 
 def test_ray_local_gives_the_same_outputs(folder, tmp_path):
     pytest.importorskip("ray", reason="pip install 'streamseg[ray]'")
+    from PIL import Image
+    from test_photos import picture
+
     (folder / "broken.mp4").unlink()
+    picture().save(folder / "still.jpg")  # photos and videos go through the same jobs
     plain, on_ray = tmp_path / "plain", tmp_path / "ray"
     assert cli("run", folder, "-o", plain, "-q").code == 0
     r = cli("run", folder, "-o", on_ray, "-q", "--ray", "local", "--ray-workers", "2")
     assert r.code == 0, r
     records = manifest_lines(on_ray / "streamseg-manifest.jsonl")
-    assert sorted(rec["status"] for rec in records) == ["ok"] * 3
+    assert sorted(rec["status"] for rec in records) == ["ok"] * 4
+    a, b = (np.asarray(Image.open(d / "still_streamseg.jpg")).astype(int) for d in (plain, on_ray))
+    assert a.shape == b.shape and np.abs(a - b).mean() < 1
     for i in range(3):
         a, _ = decode_all(plain / f"car{i}_streamseg.mp4")
         b, _ = decode_all(on_ray / f"car{i}_streamseg.mp4")

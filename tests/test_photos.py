@@ -83,3 +83,48 @@ def test_photo_output_mistakes_are_named(tmp_path, args, message):
     picture().save(src)
     r = cli("run", src, *[str(tmp_path / a) if a.endswith((".jpg", ".mp4")) else a for a in args])
     assert r.code == 2 and message in r.err, r
+
+
+def test_a_folder_of_photos_and_videos_goes_through_one_manifest_and_resume(clip, tmp_path):
+    import shutil
+
+    src, out = tmp_path / "set", tmp_path / "out"
+    src.mkdir()
+    picture().save(src / "a.jpg")
+    picture(200, 320).save(src / "b.png")
+    picture().save(src / "c.webp")
+    (src / "damaged.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))  # a JPEG header and nothing else
+    shutil.copy(clip, src / "drive.mp4")
+    r = cli("run", src, "-o", out, "--json")
+    assert r.code == 1 and "1 of 5 inputs failed" in r.err, r
+    records = {json.loads(line)["input"].rsplit("/", 1)[-1]: json.loads(line)
+               for line in (out / "streamseg-manifest.jsonl").read_text().splitlines()}
+    assert records["damaged.jpg"]["status"] == "failed" and "damaged.jpg" in records["damaged.jpg"]["error"]
+    for name, output in [("a.jpg", "a_streamseg.jpg"), ("b.png", "b_streamseg.png"), ("c.webp", "c_streamseg.webp"),
+                         ("drive.mp4", "drive_streamseg.mp4")]:
+        assert records[name]["status"] == "ok" and (out / output).is_file(), name
+        assert records[name]["output"] == str(out / output)
+    assert records["a.jpg"]["frames"] == 1 and Image.open(out / "b_streamseg.png").size == (200, 320)
+    (src / "damaged.jpg").unlink()
+    r = cli("run", src, "-o", out, "--resume", "--json")
+    assert r.code == 0, r
+    statuses = sorted(json.loads(line)["status"] for line in r.out.splitlines())
+    assert statuses == ["skipped"] * 4, "--resume must skip photos already done"
+    r = cli("run", src, "-o", tmp_path / "cut", "-f", "png")
+    assert r.code == 0 and Image.open(tmp_path / "cut" / "a_streamseg.png").mode == "RGBA"
+
+
+def test_a_photo_set_shows_one_progress_bar(tmp_path, capsys):
+    from streamseg.cli import run_many
+    from streamseg.io.writer import choose_format
+    from streamseg.options import RunOptions
+
+    for k in range(6):
+        picture().save(tmp_path / f"p{k}.jpg")
+    opts = RunOptions(fmt=choose_format(None, None), background="green")
+    run_many([str(tmp_path / f"p{k}.jpg") for k in range(6)], str(tmp_path / "out"), opts, manifest_path=None,
+             resume=False, devices=None, ray_address=None, ray_workers=1, as_json=False,
+             say=lambda m: print(m, file=__import__("sys").stderr), show_bar=True)
+    err = capsys.readouterr().err
+    assert "6/6" in err and "[1/6]" not in err, err
+    assert err.count("0/6") == 1, "one bar over the set, not one per photo"
