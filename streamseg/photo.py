@@ -26,7 +26,8 @@ from streamseg.files import write_whole
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.studio import StudioLook, StudioStage
 
-PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+HEIF_EXTS = {".heic", ".heif"}  # phones' format, read through pillow-heif
+PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"} | HEIF_EXTS
 SAVE_AS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 # -f -> what a photo's output holds
 LAYERS: dict[str | None, Layers] = {None: "rgb", "mp4": "rgb", "png": "rgba", "matte": "matte"}
@@ -57,6 +58,10 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
     """[H,W,3] uint8 sRGB, upright, and a note on its colour space."""
     if not path.is_file():
         raise InputError(f"input not found: {path}", "check the path")
+    if path.suffix.lower() in HEIF_EXTS:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()  # libheif applies the stored rotation and resets EXIF's to 1
     try:
         with Image.open(path) as im:
             im.load()  # a truncated or damaged file fails here, not half-way through the work
@@ -97,7 +102,8 @@ def default_output(source: Path, layers: Layers, folder: Path | None = None) -> 
     """photo_streamseg.jpg beside the input or in `folder` (a composite keeps JPEG for a JPEG); PNG for
     cut-outs and mattes."""
     tag = "matte" if layers == "matte" else "streamseg"
-    suffix = source.suffix.lower() if layers == "rgb" and source.suffix.lower() in SAVE_AS else ".png"
+    suffix = source.suffix.lower() if layers == "rgb" and source.suffix.lower() in SAVE_AS else \
+        ".jpg" if layers == "rgb" and source.suffix.lower() in HEIF_EXTS else ".png"
     return (folder or source.parent) / f"{source.stem}_{tag}{suffix}"
 
 

@@ -31,6 +31,26 @@ def test_each_format_round_trips(tmp_path, ext, out_ext):
         assert im.size == (320, 200) and im.mode == "RGB"
 
 
+def test_heic_from_a_phone_is_read_upright(tmp_path):
+    """HEIC stores the camera's rotation as a transform that libheif applies (pillow-heif writes it from
+    the EXIF orientation given when saving)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    src = tmp_path / "IMG_0001.heic"
+    stored = picture(320, 200)
+    exif = stored.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    stored.save(src, exif=exif.tobytes(), quality=95)
+    r = cli("run", src, "-f", "png", "-o", tmp_path / "cut.png")
+    assert r.code == 0, r
+    cut = np.asarray(Image.open(tmp_path / "cut.png")).astype(int)
+    upright = np.asarray(stored.transpose(Image.Transpose.ROTATE_270)).astype(int)
+    assert cut.shape == (320, 200, 4) and np.abs(cut[..., :3] - upright).mean() < 3  # lossy, but upright
+    r = cli("run", src, "--json")
+    assert r.code == 0 and json.loads(r.out)["output"] == str(tmp_path / "IMG_0001_streamseg.jpg")
+
+
 def test_exif_orientation_is_applied_and_the_cut_out_keeps_the_pixels(tmp_path):
     src = tmp_path / "phone.png"
     stored = picture(320, 200)
