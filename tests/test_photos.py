@@ -34,14 +34,17 @@ def test_each_format_round_trips(tmp_path, ext, out_ext):
 def test_heic_from_a_phone_is_read_upright(tmp_path):
     """HEIC stores the camera's rotation as a transform that libheif applies (pillow-heif writes it from
     the EXIF orientation given when saving)."""
-    import pillow_heif
+    import subprocess
+    import sys
 
-    pillow_heif.register_heif_opener()
     src = tmp_path / "IMG_0001.heic"
     stored = picture(320, 200)
-    exif = stored.getexif()
-    exif[0x0112] = 6  # shown turned 90 degrees clockwise
-    stored.save(src, exif=exif.tobytes(), quality=95)
+    stored.save(tmp_path / "stored.png")
+    # written by another process, so this one has not registered pillow-heif with Pillow: streamseg must
+    write = ("import pillow_heif, sys; from PIL import Image; pillow_heif.register_heif_opener(); "
+             "im = Image.open(sys.argv[1]); exif = im.getexif(); exif[0x0112] = 6; "  # turned 90 degrees clockwise
+             "im.save(sys.argv[2], exif=exif.tobytes(), quality=95)")
+    subprocess.run([sys.executable, "-c", write, str(tmp_path / "stored.png"), str(src)], check=True)
     r = cli("run", src, "-f", "png", "-o", tmp_path / "cut.png")
     assert r.code == 0, r
     cut = np.asarray(Image.open(tmp_path / "cut.png")).astype(int)
