@@ -79,3 +79,23 @@ def test_cuda_graphs_match_eager_fp32_reference(tiny):
         for backend in (graphs, eager):
             assert (backend(x.cuda()).cpu() - expected).abs().max() < 2e-2  # FP16
     assert len(graphs.graphs) == 3
+
+
+def test_build_engine_compiled_command_builds_into_the_cache_a_run_reads(tiny, clip, tmp_path, monkeypatch):
+    """`streamseg build-engine --engine compiled` builds into STREAMSEG_CACHE/engines; building again
+    reuses it, and `streamseg run --backend compiled` runs on it without building."""
+    from conftest import cli
+
+    monkeypatch.setenv("STREAMSEG_CACHE", str(tmp_path / "cache"))
+    build = ("build-engine", "--engine", "compiled", "--model", tiny, "--device", "cpu")
+    r = cli(*build)
+    assert r.code == 0 and "built compiled engine" in r.out and "--backend compiled" in r.out, r
+    packages = list((tmp_path / "cache" / "engines").glob("*.pt2"))
+    assert len(packages) == 1
+    r = cli(*build)
+    assert r.code == 0 and "reused" in r.out, r.out
+    r = cli("run", clip, "-o", tmp_path / "out.mp4", "--backend", "compiled", "--model", tiny, "--bg", "green")
+    assert r.code == 0 and "backend compiled" in r.err, r
+    assert list((tmp_path / "cache" / "engines").glob("*.pt2")) == packages, "the run built its own package"
+    r = cli("build-engine", "--engine", "compiled", "--model", tiny, "--out", tmp_path / "x.plan")
+    assert r.code == 2 and "for TensorRT engines" in r.err
