@@ -51,6 +51,8 @@ MUTATIONS = [
       "        if False:\n            items =", ("tests/test_interlaced.py",)),
     M("dropped-streams-unsaid", "streamseg/io/reader.py", "            if s.index in kept:\n                continue",
       "            continue", ("tests/test_streams_dropped.py",)),
+    M("subtitles-not-written", "streamseg/io/subtitles.py", "            self.output.mux(item.packet)",
+      "            pass", ("tests/test_subtitles.py",)),
     # issue 12, tests that could not fail
     M("unbounded-queues", "streamseg/pipeline.py", "queue.Queue(maxsize=depth * self.batch_size)", "queue.Queue()",
       ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),

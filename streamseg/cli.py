@@ -294,9 +294,10 @@ def run_with_progress(opts: RunOptions, *, quiet: bool, as_json: bool, say: Say,
                 f"[{opts.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
                 f"backend {engine.describe()}{' (auto)' if opts.auto_backend else ''}; decoder {decoder}{fields(info)}"
                 f"{opts.look.describe()}")
-            if info.dropped:
-                say(f"streamseg: not carried into the output: {', '.join(info.dropped)} (streamseg keeps the "
-                    "first video and the first audio stream; subtitles are not copied yet)")
+            if info.copied:
+                say(f"streamseg: copied into the output: {', '.join(info.copied)}")
+            for dropped in info.dropped:  # each with the reason
+                say(f"streamseg: not carried into the output: {dropped}")
             if not quiet and sys.stderr.isatty():
                 total = None if info.live else (info.expected_frames or None)
                 bars.append(tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1))

@@ -1,10 +1,10 @@
-"""The run: decode -> batch -> infer -> composite -> encode (+ audio), as threads joined by bounded queues.
+"""The run: decode -> batch -> infer -> composite -> encode (+ audio, subtitles), as threads joined by bounded queues.
 
 This is the only module that owns threads and queues. Decoding and encoding run in their own threads
 (PyAV releases the GIL while it works) so they overlap with inference; each frame queue is bounded, so
 a slow stage makes the others wait instead of filling memory (in real-time mode the decoder drops
-frames instead of waiting, and counts them). Audio packets go from the decoder straight to the encoder
-thread, which interleaves them with the frames by time. End of stream and errors travel down the same
+frames instead of waiting, and counts them). Audio and subtitle packets go from the decoder straight to
+the encoder thread, which interleaves them with the frames by time. End of stream and errors travel down the same
 queues; the first error stops every stage, the writer drops its temporary output, and the error is
 raised once from `run`.
 """
@@ -27,7 +27,7 @@ from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
 from streamseg.composite import Layers
 from streamseg.errors import InputError, Interrupted, StreamsegError
-from streamseg.io.reader import AudioPacket, VideoInfo
+from streamseg.io.reader import SidePacket, VideoInfo
 from streamseg.io.source import Source
 from streamseg.io.writer import PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
@@ -61,7 +61,8 @@ class RunSummary:
     stages: dict = field(default_factory=dict)  # seconds each stage spent working
     interlaced: bool = False  # the input's frames are coded as fields
     deinterlaced: bool = False  # and were deinterlaced (bwdif) before segmentation
-    dropped_streams: list = field(default_factory=list)  # the input's streams the output does not carry
+    dropped_streams: list = field(default_factory=list)  # the input's streams the output does not carry, and why
+    copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
 
 
 class _Stop(Exception):
@@ -264,7 +265,10 @@ class Pipeline:
         if opts.fmt.layers == "rgb":
             self.background = Background(opts.background, height, width, dev, info.colour)
         self.writer = open_writer(opts.output, opts.fmt, replace(info, width=width, height=height),
-                                  self.source.audio_stream)
+                                  self.source.audio_stream, self.source.subtitle_streams)
+        # which subtitles the output holds is known now that its container is open
+        subtitles = self.writer.subtitles
+        self.info = replace(info, dropped=info.dropped + subtitles.dropped, copied=subtitles.copied)
         # real time: at most one batch waits before inference and one after, so a late frame is
         # dropped at once instead of aging in a queue
         depth = 1 if opts.realtime else opts.queue_size
@@ -272,7 +276,7 @@ class Pipeline:
         self.decoded: queue.Queue = queue.Queue(maxsize=depth * self.batch_size)
         self.inferred: queue.Queue = queue.Queue(maxsize=depth)
         self.finished: queue.Queue = queue.Queue(maxsize=depth)
-        self.audio: queue.Queue = queue.Queue()  # compressed audio: small, bounded by the input's interleaving
+        self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth)
 
@@ -306,8 +310,8 @@ class Pipeline:
 
     def decode(self) -> None:
         for item in timed(self.source.items(self.stop_input), self.busy, "decode"):
-            if isinstance(item, AudioPacket):
-                self.audio.put(item)
+            if isinstance(item, SidePacket):
+                self.side.put(item)
                 continue
             if self.opts.realtime:
                 try:
@@ -351,16 +355,16 @@ class Pipeline:
     def encode(self) -> None:
         writer = self.writer
         assert writer is not None  # open() made it
-        waiting: collections.deque[AudioPacket] = collections.deque()
+        waiting: collections.deque[SidePacket] = collections.deque()
         while True:
             item = self.state.get(self.finished)
             if item is END:
-                self._audio_until(None, waiting)  # the decoder queued all audio before it sent END
+                self._side_until(None, waiting)  # the decoder queued all of them before it sent END
                 return
             images, batch = item
             t = time.perf_counter()
             for image, p in zip(images.numpy(), batch.pts):
-                self._audio_until(float(p * self.info.time_base), waiting)
+                self._side_until(float(p * self.info.time_base), waiting)
                 writer.write(image, p)
                 self.frames_out += 1  # frames really written: run() compares them with those decoded
             now = time.monotonic()
@@ -369,15 +373,16 @@ class Pipeline:
             if self.progress:
                 self.progress(len(batch))
 
-    def _audio_until(self, seconds: float | None, waiting: collections.deque[AudioPacket]) -> None:
-        """Write the audio packets due before `seconds` (all of them for None), interleaved by time."""
+    def _side_until(self, seconds: float | None, waiting: collections.deque[SidePacket]) -> None:
+        """Write the audio and subtitle packets due before `seconds` (all of them for None), interleaved
+        with the frames by time."""
         while True:
             try:
-                waiting.append(self.audio.get_nowait())
+                waiting.append(self.side.get_nowait())
             except queue.Empty:
                 break
         while waiting and (seconds is None or waiting[0].seconds <= seconds) and self.writer is not None:
-            self.writer.write_audio(waiting.popleft().packet)
+            self.writer.write_side(waiting.popleft())
 
     def close(self) -> None:
         """Stop every stage; drop an unfinished output; release the input and the background."""
@@ -399,6 +404,7 @@ class Pipeline:
             reconnects=source.reconnected, source_end=source.ended if info.live else "",
             latency_ms=latency_summary(self.latencies), stages={k: round(v, 3) for k, v in self.busy.items()},
             interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
+            copied_streams=list(info.copied),
         )
 
 

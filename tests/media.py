@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -58,3 +59,46 @@ def encode_audio_only(path: Path, frames: int = 30) -> Path:
             out.mux(s.encode(f))
         out.mux(s.encode(None))
     return path
+
+
+# an ASS header, which FFmpeg's mov_text encoder must be opened with (the text itself is muxed, not encoded)
+ASS_HEADER = b"[Script Info]\nScriptType: v4.00+\n"
+
+
+def with_subtitles(clip: Path, path: Path, codec: str, cues: list[tuple[float, float, str]],
+                   container: str | None = None, language: str = "eng") -> Path:
+    """`clip`'s streams copied into `path`, plus a subtitle stream of `codec` (mov_text, webvtt, subrip)
+    whose packets are muxed by hand, one per cue (start s, end s, text): nothing encodes the text."""
+    with av.open(str(clip)) as src, av.open(str(path), "w", format=container) as out:
+        copies = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        subs = out.add_stream(codec)
+        subs.codec_context.subtitle_header = ASS_HEADER
+        subs.metadata["language"] = language
+        for p in src.demux():
+            if p.size:
+                p.stream = copies[p.stream.index]
+                out.mux(p)
+        for start, end, text in cues:
+            data = text.encode()
+            if codec == "mov_text":  # a 3GPP text sample: 16-bit big-endian length, then UTF-8
+                data = struct.pack(">H", len(data)) + data
+            packet = av.Packet(data)
+            packet.pts = packet.dts = round(start * 1000)
+            packet.duration, packet.time_base = round((end - start) * 1000), Fraction(1, 1000)
+            packet.stream = subs
+            out.mux(packet)
+    return path
+
+
+def subtitle_cues(path: Path) -> list[tuple[float, float, str]]:
+    """The first subtitle stream's cues (start s, end s, text), the empty ones left out (MP4 fills the
+    gaps between cues with them)."""
+    with av.open(str(path)) as c:
+        s = c.streams.subtitles[0]
+        cues = []
+        for p in c.demux(s):
+            data = bytes(p)[2:] if s.codec_context.name == "mov_text" else bytes(p)
+            if p.size and data and p.pts is not None and p.time_base is not None:
+                start = float(p.pts * p.time_base)
+                cues.append((start, start + float(p.duration * p.time_base), data.decode()))
+        return cues

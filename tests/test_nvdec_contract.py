@@ -23,7 +23,7 @@ from media import encode_clip
 from streamseg.backends.registry import create_backend
 from streamseg.io import nvdec
 from streamseg.io.nvdec import NvdecReader
-from streamseg.io.reader import AudioPacket, Frame, VideoReader
+from streamseg.io.reader import Frame, SidePacket, VideoReader
 from streamseg.io.source import Source
 from streamseg.io.writer import FORMATS
 from streamseg.options import RunOptions
@@ -140,8 +140,8 @@ def test_nvdec_frames_timestamps_and_audio_match_pyav(calls, request, name):
     for f, w in zip(frames, want):
         assert isinstance(f.rgb, torch.Tensor) and f.rgb.shape == w.rgb.shape
         assert np.array_equal(f.rgb.numpy(), w.rgb)  # a missed copy would leave every frame the last one
-    audio = [bytes(i.packet) for i in got if isinstance(i, AudioPacket)]
-    assert audio and audio == [bytes(i.packet) for i in expected if isinstance(i, AudioPacket)]
+    audio = [bytes(i.packet) for i in got if isinstance(i, SidePacket)]
+    assert audio and audio == [bytes(i.packet) for i in expected if isinstance(i, SidePacket)]
     # interleaved by time: no audio packet comes after a frame that starts later than it
     tb = reader.info.time_base
     last_frame = -1.0

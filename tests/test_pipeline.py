@@ -18,7 +18,7 @@ from PIL import Image
 from streamseg.backends.cpu import CpuBackend
 from streamseg.errors import Interrupted
 from streamseg.io import writer as writer_module
-from streamseg.io.reader import AudioPacket
+from streamseg.io.reader import SidePacket
 from streamseg.io.writer import FORMATS
 from streamseg.options import RunOptions
 from streamseg.pipeline import run
@@ -143,7 +143,7 @@ def test_slow_encoder_applies_back_pressure(long_clip, backend, tmp_path, monkey
 
     def counting_items(self, stop):
         for item in real_items(self, stop):
-            if not isinstance(item, AudioPacket):
+            if not isinstance(item, SidePacket):
                 state["decoded"] += 1
                 state["peak"] = max(state["peak"], state["decoded"] - state["written"])
             yield item

@@ -1,4 +1,5 @@
-"""Streams the output does not carry are named (issue 12, item 4): on the run line and in the summary."""
+"""Streams the output does not carry are named with the reason (issue 12, item 4): on the run line and in the
+summary. (Subtitles the output can hold are copied: tests/test_subtitles.py.)"""
 
 from __future__ import annotations
 
@@ -32,13 +33,25 @@ def with_extra_streams(clip: Path, path: Path) -> Path:
     return path
 
 
-def test_dropped_streams_are_named(clip, tmp_path):
+def test_dropped_streams_are_named_with_the_reason(clip, tmp_path):
     src = with_extra_streams(clip, tmp_path / "multi.mkv")
     r = cli("run", src, "-o", tmp_path / "o.mp4", "--json")
     assert r.code == 0, r
-    line = next(x for x in r.err.splitlines() if "not carried into the output" in x)
-    assert "video #1 (h264)" in line and "subtitle #2 (srt, eng)" in line and "not copied yet" in line, line
-    assert json.loads(r.out)["dropped_streams"] == ["video #1 (h264)", "subtitle #2 (srt, eng)"]
+    dropped = ["video #1 (h264): streamseg processes the first video stream only",
+               "subtitle #2 (srt, eng): MP4 holds mov_text subtitles only; convert with ffmpeg -c:s mov_text"]
+    lines = [x for x in r.err.splitlines() if "not carried into the output" in x]
+    assert lines == [f"streamseg: not carried into the output: {d}" for d in dropped], r.err
+    assert json.loads(r.out)["dropped_streams"] == dropped
+    assert json.loads(r.out)["copied_streams"] == []
+    with av.open(str(tmp_path / "o.mp4")) as out:
+        assert [s.type for s in out.streams] == ["video"]
+
+
+def test_a_png_sequence_says_it_carries_no_subtitles(clip, tmp_path):
+    src = with_extra_streams(clip, tmp_path / "multi.mkv")
+    r = cli("run", src, "-o", tmp_path / "frames", "--json")
+    assert r.code == 0, r
+    assert "subtitle #2 (srt, eng): a PNG sequence carries no subtitles" in json.loads(r.out)["dropped_streams"]
 
 
 def test_nothing_is_said_when_nothing_is_dropped(clip, tmp_path):

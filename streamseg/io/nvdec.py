@@ -23,7 +23,7 @@ import torch
 
 from streamseg.colour import UNSPECIFIED, is_hd
 from streamseg.errors import InputError
-from streamseg.io.reader import AudioPacket, Frame, VideoReader, check_complete
+from streamseg.io.reader import Frame, SidePacket, VideoReader, check_complete
 
 CODECS = {"h264": "H264", "hevc": "HEVC", "vp9": "VP9", "vp8": "VP8"}  # AV1: not on Hopper's NVDEC
 PIXEL_FORMATS = {"yuv420p", "yuv420p10le"}  # limited range 4:2:0 (yuvj420p is full range: wrong colours)
@@ -65,7 +65,8 @@ def version() -> str:
 
 
 class NvdecReader:
-    """The VideoReader interface (info, audio_stream, items(), close()) with NVDEC decoding the video."""
+    """The VideoReader interface (info, audio_stream, subtitle_streams, items(), close()) with NVDEC decoding
+    the video."""
 
     def __init__(self, meta: VideoReader, device: torch.device) -> None:
         module = load_module()
@@ -73,7 +74,7 @@ class NvdecReader:
             raise InputError(f"cannot decode with NVDEC: {module}", "use --decoder pyav")
         self.meta = meta
         self.source, self.name, self.live = meta.source, meta.name, meta.live
-        self.info, self.audio_stream = meta.info, meta.audio_stream
+        self.info, self.audio_stream, self.subtitle_streams = meta.info, meta.audio_stream, meta.subtitle_streams
         self.demuxer = module.CreateDemuxer(str(meta.source))
         stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
         self.decoder = module.CreateDecoder(
@@ -98,9 +99,9 @@ class NvdecReader:
                              "use --decoder pyav") from None
         check_complete(self.name, index, info)
 
-    def items(self) -> Iterator[Frame | AudioPacket]:
-        """NVDEC's frames with PyAV's audio packets, interleaved by time."""
-        audio = self.meta.audio_packets()
+    def items(self) -> Iterator[Frame | SidePacket]:
+        """NVDEC's frames with PyAV's audio and subtitle packets, interleaved by time."""
+        audio = self.meta.side_packets()
         pending = next(audio, None)
         for frame in self.frames():
             seconds = float(frame.pts * self.info.time_base)

@@ -1,7 +1,8 @@
-"""VideoReader: a file, URL or pipe in; upright RGB frames with their timestamps, and the audio packets, out.
+"""VideoReader: a file, URL or pipe in; upright RGB frames with their timestamps, and the audio and subtitle
+packets, out.
 
-Video and audio are demuxed in one pass (a live source can only be read once), so the audio travels
-beside the frames to the writer instead of being read a second time.
+Video, audio and subtitles are demuxed in one pass (a live source can only be read once), so the audio and
+the subtitles travel beside the frames to the writer instead of being read a second time.
 """
 
 from __future__ import annotations
@@ -42,14 +43,19 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class AudioPacket:
-    packet: av.Packet  # compressed, as demuxed from the input's first audio stream
+class SidePacket:
+    """A packet that travels beside the frames to the writer, which copies (or re-encodes) it into the
+    output stream it keeps for the input stream `stream`."""
+
+    packet: av.Packet  # compressed, as demuxed from the input's first audio stream or a subtitle stream
     seconds: float  # its presentation time
+    stream: int  # the input stream's index
 
     @staticmethod
-    def of(packet: av.Packet) -> AudioPacket:
+    def of(packet: av.Packet) -> SidePacket:
         ts = packet.pts if packet.pts is not None else packet.dts
-        return AudioPacket(packet, float(ts * packet.time_base) if ts is not None else 0.0)
+        seconds = float(ts * packet.time_base) if ts is not None and packet.time_base else 0.0
+        return SidePacket(packet, seconds, packet.stream.index)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ class VideoInfo:
     live: bool = False  # a URL or pipe: read once, no length known
     colour: Colour = BT709  # from the first frame
     interlaced: bool = False  # the first frame is coded as two fields
-    dropped: tuple[str, ...] = ()  # the input's other streams, which the output does not carry
+    dropped: tuple[str, ...] = ()  # the input's streams the output does not carry, each with the reason
+    copied: tuple[str, ...] = ()  # its subtitle streams the output carries as they are (the writer decides)
     deinterlaced: bool = False  # frames go through FFmpeg's bwdif before anything else sees them
 
     @property
@@ -154,9 +161,16 @@ def open_input(source: str | Path, timeout_s: float = 10.0) -> av.container.Inpu
                          "the file is not a video, or is damaged or truncated; re-export it") from None
 
 
+def describe_stream(s: av.stream.Stream) -> str:
+    """e.g. 'subtitle #2 (subrip, eng)'."""
+    codec = s.codec_context.name if s.codec_context else getattr(s, "codec_tag", "") or "unknown"
+    language = (s.metadata or {}).get("language")
+    return f"{s.type} #{s.index} ({codec}{', ' + language if language else ''})"
+
+
 class VideoReader:
     """Decodes the first video stream (frame-threaded) to upright RGB; with `audio`, also passes on the
-    first audio stream's packets, in demux order.
+    packets of the first audio stream and of the subtitle streams, in demux order.
 
     Raises InputError when the source is not a usable video, and when a file's decoding stops early
     (damaged or truncated), so a run never silently writes fewer frames than the input has.
@@ -196,10 +210,12 @@ class VideoReader:
             raise InputError(f"{self.name} is {ctx.width}x{ctx.height}, larger than streamseg handles "
                              f"({MAX_PIXELS // 10**6} megapixels)", "scale it down first")
         self.audio_stream = c.streams.audio[0] if audio and c.streams.audio else None
+        # all of them: which the output can hold depends on its container, so the writer chooses
+        self.subtitle_streams = list(c.streams.subtitles) if audio else []
         self.stored_size = (ctx.width, ctx.height)
         self.items_ = self._demux()
         # what was demuxed while looking for the first frame, replayed first; None once read
-        self.head: list[av.VideoFrame | AudioPacket] | None = []
+        self.head: list[av.VideoFrame | SidePacket] | None = []
         first = self._first_frame()
         rotation = int(round((first.rotation or 0) / 90)) * 90 % 360
         w, h = ctx.width, ctx.height
@@ -219,32 +235,38 @@ class VideoReader:
         )
 
     def _dropped_streams(self) -> tuple[str, ...]:
-        """What the output will not carry: streams past the first video and the first audio, subtitles
-        (not copied yet), data and attachments; e.g. 'subtitle #2 (subrip, eng)'."""
+        """What no output carries, with the reason: streams past the first video and the first audio,
+        data and attachments, e.g. 'video #1 (h264): streamseg processes the first video stream only'.
+        (Subtitles are the writer's to name: whether they fit depends on the output container.)"""
         kept = {self.stream.index, self.audio_stream.index if self.audio_stream else -1}
+        kept |= {s.index for s in self.subtitle_streams}
         dropped = []
         for s in self.container.streams:
             if s.index in kept:
                 continue
-            codec = s.codec_context.name if s.codec_context else getattr(s, "codec_tag", "") or "unknown"
-            language = (s.metadata or {}).get("language")
-            dropped.append(f"{s.type} #{s.index} ({codec}{', ' + language if language else ''})")
+            why = {"video": "streamseg processes the first video stream only",
+                   "audio": "streamseg carries the first audio stream only"}.get(
+                       s.type, f"streamseg carries no {s.type} streams")
+            dropped.append(f"{describe_stream(s)}: {why}")
         return tuple(dropped)
 
-    def _demux(self) -> Iterator[av.VideoFrame | AudioPacket]:
-        streams = [s for s in (self.stream, self.audio_stream) if s is not None]
-        for packet in self.container.demux(*streams):
+    def side_streams(self) -> list[av.stream.Stream]:
+        """The streams whose packets travel beside the frames: the first audio, the subtitles."""
+        return [s for s in (self.audio_stream, *self.subtitle_streams) if s is not None]
+
+    def _demux(self) -> Iterator[av.VideoFrame | SidePacket]:
+        for packet in self.container.demux(self.stream, *self.side_streams()):
             if packet.stream is self.stream:
                 # the empty packets at the end flush the decoder; the video stream's decode to video frames
                 yield from cast(list[av.VideoFrame], packet.decode())
             elif packet.size:
-                yield AudioPacket.of(packet)
+                yield SidePacket.of(packet)
 
     def _first_frame(self) -> av.VideoFrame:
         """Decode up to the first frame now: it carries the rotation (as side data), and a source that
         cannot give even one frame is refused before any output is opened. What was read on the way is
         replayed by items(), so no seek is needed and unseekable inputs (streams, pipes) work."""
-        head: list[av.VideoFrame | AudioPacket] = []
+        head: list[av.VideoFrame | SidePacket] = []
         self.head = head
         try:
             for item in self.items_:
@@ -257,20 +279,20 @@ class VideoReader:
         raise InputError(f"{self.name}: the video stream has no decodable frame",
                          "the file is damaged or empty; re-export it")
 
-    def items(self) -> Iterator[Frame | AudioPacket]:
-        """Frames (upright, at the first frame's size) and audio packets, in the order they come.
+    def items(self) -> Iterator[Frame | SidePacket]:
+        """Frames (upright, at the first frame's size) and audio and subtitle packets, in the order they come.
         Readable once."""
         if self.head is None:
             raise RuntimeError("a VideoReader is read once; open another to read again")
         info, k, stored = self.info, self.info.rotation // 90, self.stored_size
         last_pts, index = None, 0
-        items: Iterator[av.VideoFrame | AudioPacket] = itertools.chain(self.head, self.items_)
+        items: Iterator[av.VideoFrame | SidePacket] = itertools.chain(self.head, self.items_)
         self.head = None
         if info.deinterlaced:
             items = self._deinterlaced(items)
         try:
             for item in items:
-                if isinstance(item, AudioPacket):
+                if isinstance(item, SidePacket):
                     yield item
                     continue
                 pts = item.pts
@@ -296,7 +318,7 @@ class VideoReader:
 
     def _deinterlaced(self, items: Iterator) -> Iterator:
         """Video frames through FFmpeg's bwdif (one frame out per frame in, so the rate and the count stay;
-        with auto only the frames coded as fields), audio packets as they are."""
+        with auto only the frames coded as fields), side packets as they are."""
         graph = av.filter.Graph()
         source = graph.add_buffer(template=self.stream)
         deint = "interlaced" if self.deinterlace == "auto" else "all"
@@ -327,21 +349,21 @@ class VideoReader:
         graph.push(None)  # the last frame waits for a next one that never comes: flush it
         yield from pull()
 
-    def audio_packets(self) -> Iterator[AudioPacket]:
-        """The audio packets alone, video packets skipped undecoded (for a decoder that reads the video
-        itself). Readable once, instead of items()."""
+    def side_packets(self) -> Iterator[SidePacket]:
+        """The audio and subtitle packets alone, video packets skipped undecoded (for a decoder that reads
+        the video itself). Readable once, instead of items()."""
         if self.head is None:
             raise RuntimeError("a VideoReader is read once; open another to read again")
         head, self.head = self.head, None
-        yield from (item for item in head if isinstance(item, AudioPacket))
-        if self.audio_stream is None:
+        yield from (item for item in head if isinstance(item, SidePacket))
+        if not self.side_streams():
             return
         try:
-            for packet in self.container.demux(self.audio_stream):  # carries on from where head stopped
+            for packet in self.container.demux(*self.side_streams()):  # carries on from where head stopped
                 if packet.size:
-                    yield AudioPacket.of(packet)
+                    yield SidePacket.of(packet)
         except av.error.FFmpegError as e:
-            raise InputError(f"{self.name}: reading its audio failed ({e.strerror or e})",
+            raise InputError(f"{self.name}: reading its audio or subtitles failed ({e.strerror or e})",
                              "re-export or re-download the input") from None
 
     def __iter__(self) -> Iterator[Frame]:

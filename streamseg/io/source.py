@@ -1,4 +1,4 @@
-"""Source: one input's frames and audio packets, across reconnects when a live source drops, decoded by
+"""Source: one input's frames and audio and subtitle packets, across reconnects when a live source drops, decoded by
 PyAV or (for files on a GPU, where PyNvVideoCodec can) by NVDEC.
 
 Timestamps continue across a reconnect (the new connection's clock is shifted to follow on from the
@@ -17,7 +17,7 @@ import torch
 from streamseg.errors import InputError
 from streamseg.io import nvdec
 from streamseg.io.nvdec import NvdecReader
-from streamseg.io.reader import AudioPacket, Decoder, Deinterlace, Frame, VideoReader, is_pipe
+from streamseg.io.reader import Decoder, Deinterlace, Frame, SidePacket, VideoReader, is_pipe
 
 
 class Source:
@@ -29,7 +29,7 @@ class Source:
         self.reader: VideoReader | NvdecReader
         self.reader, self.decoder = self._choose_decoder(pyav, decoder, device or torch.device("cpu"))
         self.info = self.reader.info
-        self.audio_stream = self.reader.audio_stream
+        self.audio_stream, self.subtitle_streams = self.reader.audio_stream, self.reader.subtitle_streams
         self.reconnects = reconnects if self.reader.live and not is_pipe(source) else 0
         self.reconnected = 0  # how many times it did
         self.ended = ""  # why a live source stopped: "", or what happened at the last attempt
@@ -67,8 +67,8 @@ class Source:
             return reader
         return None
 
-    def items(self, stop: threading.Event) -> Iterator[Frame | AudioPacket]:
-        """Frames (pts in the first connection's time base) and audio packets, until the end, `stop`,
+    def items(self, stop: threading.Event) -> Iterator[Frame | SidePacket]:
+        """Frames (pts in the first connection's time base) and audio and subtitle packets, until the end, `stop`,
         or a live source that cannot be reached again."""
         tb0, step = self.info.time_base, self.info.frame_step
         reader, index, next_pts = self.reader, 0, 0
@@ -79,12 +79,12 @@ class Source:
                 for item in reader.items():
                     if stop.is_set():
                         return
-                    if isinstance(item, AudioPacket):
+                    if isinstance(item, SidePacket):
                         if reader is self.reader:
                             yield item
                         elif shift is not None:  # a later connection: follow its video's shift
-                            yield self._shift_audio(item, float(shift[1] * tb0 - shift[0] * reader.info.time_base))
-                        continue  # (audio before a reconnection's first frame has no place yet)
+                            yield self._shift_side(item, float(shift[1] * tb0 - shift[0] * reader.info.time_base))
+                        continue  # (packets before a reconnection's first frame have no place yet)
                     if shift is None:
                         shift = (item.pts, next_pts if reader is not self.reader else item.pts)
                     pts = round((item.pts - shift[0]) * scale) + shift[1]
@@ -108,7 +108,7 @@ class Source:
             reader = again
 
     @staticmethod
-    def _shift_audio(item: AudioPacket, delta: float) -> AudioPacket:
+    def _shift_side(item: SidePacket, delta: float) -> SidePacket:
         """The packet `delta` seconds later."""
         p = item.packet
         offset = round(delta / p.time_base)
@@ -116,7 +116,7 @@ class Source:
             p.pts += offset
         if p.dts is not None:
             p.dts += offset
-        return AudioPacket(p, item.seconds + delta)
+        return SidePacket(p, item.seconds + delta, item.stream)
 
     def close(self) -> None:
         self.reader.close()

@@ -1,4 +1,4 @@
-"""VideoWriter and PngSequenceWriter: processed frames (+ the input's audio) out, in the format asked for.
+"""VideoWriter and PngSequenceWriter: processed frames (+ the input's audio and subtitles) out, in the format asked for.
 
 Every writer writes under a temporary name beside the final one and renames only in `close()`, so an
 error, Ctrl-C or full disk never leaves a half-written file under the final name; `abort()` removes
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,8 +23,9 @@ from PIL import Image
 from streamseg.errors import InputError, OutputError
 from streamseg.files import output_error, partial_path
 from streamseg.io.audio import AudioPassthrough
-from streamseg.io.reader import VideoInfo, is_stream
+from streamseg.io.reader import SidePacket, VideoInfo, is_stream
 from streamseg.io.streams import add_video_stream
+from streamseg.io.subtitles import SubtitleCopy
 
 if TYPE_CHECKING:
     from streamseg.composite import Layers
@@ -125,26 +127,30 @@ def pixel_format(fmt: OutputFormat, info: VideoInfo) -> str:
     return fmt.pix_fmt
 
 
-class AudioOut:
-    """What both writers do with the input's audio packets (self.audio: an AudioPassthrough or None)."""
+class SideOut:
+    """What both writers do with the packets beside the frames: the input's audio (self.audio: an
+    AudioPassthrough or None) and its subtitles (self.subtitles), each to the stream kept for it."""
 
     target: Path | str
     audio: AudioPassthrough | None
+    subtitles: SubtitleCopy
 
-    def write_audio(self, packet: av.Packet) -> None:
-        if self.audio is not None:
-            try:
-                self.audio.write(packet)
-            except (OSError, av.error.FFmpegError) as e:
-                raise output_error(self.target, e) from None
+    def write_side(self, item: SidePacket) -> None:
+        try:
+            if self.audio is not None and item.stream == self.audio.in_stream.index:
+                self.audio.write(item.packet)
+            else:
+                self.subtitles.write(item)
+        except (OSError, av.error.FFmpegError) as e:
+            raise output_error(self.target, e) from None
 
 
-class VideoWriter(AudioOut):
+class VideoWriter(SideOut):
     """Encodes RGB or RGBA frames at their input timestamps into MP4, MOV or WebM (or, to a URL, a live
-    MPEG-TS or FLV stream), with the input's audio."""
+    MPEG-TS or FLV stream), with the input's audio and the subtitles the container holds."""
 
     def __init__(self, target: Path | str, fmt: OutputFormat, info: VideoInfo,
-                 audio: av.audio.stream.AudioStream | None) -> None:
+                 audio: av.audio.stream.AudioStream | None, subtitles: Sequence[av.stream.Stream] = ()) -> None:
         self.target, self.fmt, self.info = target, fmt, info
         self.live = is_stream(target)
         self.tmp = None if self.live else partial_path(Path(target))
@@ -169,6 +175,7 @@ class VideoWriter(AudioOut):
             self.stream.thread_type = "AUTO"
             info.colour.tag(self.stream.codec_context)  # the input's colour description, kept
             self.audio = AudioPassthrough(audio, self.container, container) if audio is not None else None
+            self.subtitles = SubtitleCopy(subtitles, self.container, container)
         except BaseException:
             self.abort()
             raise
@@ -216,14 +223,15 @@ class VideoWriter(AudioOut):
             self.tmp.unlink(missing_ok=True)
 
 
-class PngSequenceWriter(AudioOut):
+class PngSequenceWriter(SideOut):
     """RGBA PNGs 000000.png... in a folder, with audio.wav and streamseg.json (each frame's time)."""
 
     MARKER = "streamseg.json"
 
     def __init__(self, path: Path | str, fmt: OutputFormat, info: VideoInfo,
-                 audio: av.audio.stream.AudioStream | None) -> None:
+                 audio: av.audio.stream.AudioStream | None, subtitles: Sequence[av.stream.Stream] = ()) -> None:
         self.path, self.fmt, self.info = Path(path), fmt, info
+        self.subtitles = SubtitleCopy(subtitles, None, "png")
         self.target = self.path
         self.tmp = partial_path(self.path)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -274,9 +282,10 @@ class PngSequenceWriter(AudioOut):
 
 
 def open_writer(target: Path | str, fmt: OutputFormat, info: VideoInfo,
-                audio: av.audio.stream.AudioStream | None = None) -> VideoWriter | PngSequenceWriter:
+                audio: av.audio.stream.AudioStream | None = None,
+                subtitles: Sequence[av.stream.Stream] = ()) -> VideoWriter | PngSequenceWriter:
     cls = PngSequenceWriter if fmt.container is None else VideoWriter
-    return cls(target, fmt, info, audio)
+    return cls(target, fmt, info, audio, subtitles)
 
 
 def check_output(source: Path | str, output: Path | str, fmt: OutputFormat, overwrite: bool) -> None:
