@@ -21,14 +21,22 @@ def picture(width: int = 320, height: int = 200) -> Image.Image:
 @pytest.mark.parametrize("ext,out_ext", [(".jpg", ".jpg"), (".png", ".png"), (".webp", ".webp"),
                                          (".tif", ".tif"), (".bmp", ".png")])
 def test_each_format_round_trips(tmp_path, ext, out_ext):
+    """Each format in, a composite out at full size, turned upright where the format carries an EXIF
+    orientation (BMP has none)."""
     src = tmp_path / f"car{ext}"
-    picture().save(src)
+    stored = picture()
+    if ext == ".bmp":
+        stored.save(src)
+    else:
+        exif = stored.getexif()
+        exif[0x0112] = 6  # shown turned 90 degrees clockwise
+        stored.save(src, exif=exif)
     r = cli("run", src, "--json")
     assert r.code == 0, r
     out = tmp_path / f"car_streamseg{out_ext}"
     assert json.loads(r.out)["output"] == str(out)
     with Image.open(out) as im:
-        assert im.size == (320, 200) and im.mode == "RGB"
+        assert im.size == ((320, 200) if ext == ".bmp" else (200, 320)) and im.mode == "RGB"
 
 
 def test_heic_from_a_phone_is_read_upright(tmp_path):
