@@ -136,3 +136,18 @@ class Background:
     def close(self) -> None:
         if self.video:
             self.video.close()
+
+
+class Uint8Backdrop:
+    """A background batch as [N or 1,H or 1,W or 1,3] uint8 on the host, for the numpy stages (the fused CPU
+    compositor, the studio stage): exact for colours and the studio sweep, within half a grey level for
+    pictures and videos. A static background is the same tensor batch after batch: converted once."""
+
+    def __init__(self) -> None:
+        self._last: tuple[torch.Tensor, np.ndarray] | None = None
+
+    def __call__(self, background: torch.Tensor) -> np.ndarray:
+        if self._last is None or self._last[0] is not background:
+            u8 = background.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+            self._last = (background, u8.cpu().numpy())
+        return self._last[1]

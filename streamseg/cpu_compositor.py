@@ -21,6 +21,7 @@ import numba
 import numpy as np
 import torch
 
+from streamseg.background import Uint8Backdrop
 from streamseg.composite import Layers
 from streamseg.temporal import TemporalSmoother
 
@@ -240,7 +241,7 @@ class CpuCompositor:
         self.prev_alpha: np.ndarray | None = None
         self._spare: np.ndarray | None = None
         warm_up()
-        self._bg: tuple[torch.Tensor, np.ndarray] | None = None  # a static background, converted once
+        self._backdrop = Uint8Backdrop()
 
     def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
@@ -253,7 +254,7 @@ class CpuCompositor:
         alpha_np = alpha_lr.contiguous().numpy()
         bg_all = np.zeros((1, 1, 1, 3), np.uint8)  # unused unless rgb
         if background is not None:
-            bg_all = self._background(background)
+            bg_all = self._backdrop(background)
         out = np.empty((n, height, width, CHANNELS[self.layers]), np.uint8)
         pixels = frames.numpy()
         for k in range(n):
@@ -282,12 +283,3 @@ class CpuCompositor:
             self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
             self.prev_alpha = alpha
         return torch.from_numpy(out)
-
-    def _background(self, background: torch.Tensor) -> np.ndarray:
-        """[N or 1,H or 1,W or 1,3] uint8: exact for colours and the studio sweep, within half a grey
-        level for pictures and videos (so the blend stays within one level of composite.compose)."""
-        if self._bg is not None and self._bg[0] is background:
-            return self._bg[1]
-        u8 = background.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-        self._bg = (background, u8)
-        return u8

@@ -250,17 +250,21 @@ class Studio:
         compositor darkens the backdrop with it in its single pass, so the shadow costs only the floor band."""
         small = alpha_small if alpha_small.dtype == np.uint8 else \
             np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)
+        found = self._floor(small, width, height, seconds)
+        if found is None:
+            return 0, np.zeros((0, width), np.float32)
+        return shadow_band(small, found[1], found[0], width, height, self.look)
+
+    def _floor(self, small: np.ndarray, width: int, height: int, seconds: float) -> tuple[float, Box] | None:
+        """The steadied floor line and the car's box in a width x height frame, both measured on a shrunk
+        uint8 matte; None without a car."""
         measured = floor_line(small, height)
         box = car_box(small)
         if measured is None or box is None:
-            return 0, np.zeros((0, width), np.float32)
+            return None
         sx, sy = width / small.shape[1], height / small.shape[0]
-        box = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
         floor = float(self.floor_filter(np.array([measured]), seconds)[0])
-        return shadow_band(small, box, floor, width, height, self.look)
-
-    def output_size(self, width: int, height: int) -> tuple[int, int]:
-        return self.look.size or (width, height)
+        return floor, Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
 
     def __call__(self, rgba: np.ndarray, backdrop: np.ndarray, seconds: float = 0.0) -> np.ndarray:
         look = self.look
@@ -271,14 +275,10 @@ class Studio:
             rgba = cv2.resize(rgba, (out_w, out_h), interpolation=cv2.INTER_AREA)
         shadow = reflection = None
         if look.shadow or look.reflection:
-            alpha = np.ascontiguousarray(rgba[..., 3])
-            small = shrink(alpha)
-            measured = floor_line(small, out_h)
-            box = car_box(small)
-            if measured is not None and box is not None:
-                box = Box(box.x0 * out_w / small.shape[1], box.y0 * out_h / small.shape[0],
-                          box.x1 * out_w / small.shape[1], box.y1 * out_h / small.shape[0])
-                floor = float(self.floor_filter(np.array([measured]), seconds)[0])
+            small = shrink(np.ascontiguousarray(rgba[..., 3]))
+            found = self._floor(small, out_w, out_h, seconds)
+            if found is not None:
+                floor, box = found
                 if look.shadow:
                     shadow = shadow_band(small, box, floor, out_w, out_h, look)
                 if look.reflection:
@@ -314,7 +314,9 @@ class StudioStage:
         self.look, self.layers, self.time_base = look, layers, time_base
         self.studio = Studio(look)
         self.cutout = look.fit or look.size is not None or (look.reflection and layers == "rgb")
-        self._backdrop: tuple[object, np.ndarray] | None = None
+        from streamseg.background import Uint8Backdrop  # here: torch loads only when a run starts
+
+        self._backdrop = Uint8Backdrop()
 
     def shade(self, alpha_lr, pts: list[int], width: int, height: int) -> list[tuple[int, np.ndarray]] | None:
         """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw."""
@@ -344,9 +346,6 @@ class StudioStage:
         return torch.from_numpy(np.stack(out))
 
     def _backdrop_frame(self, background, k: int, width: int, height: int) -> np.ndarray:
-        """Frame k's backdrop as [height,width,3] uint8 (a static one converted once; a colour is 1x1)."""
-        if self._backdrop is None or self._backdrop[0] is not background:
-            u8 = background.mul(255).round_().clamp_(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
-            self._backdrop = (background, u8)
-        frames = self._backdrop[1]
+        """Frame k's backdrop as [height,width,3] uint8 (a colour is 1x1: broadcast)."""
+        frames = self._backdrop(background)
         return np.broadcast_to(frames[min(k, len(frames) - 1)], (height, width, 3))
