@@ -135,6 +135,12 @@ MUTATIONS = [
     # issue 10
     M("fused-compositor-no-smoothing", "streamseg/cpu_compositor.py",
       "q[x] = v + strength * (u * s0[x] + t * s1[x]) * d / e", "q[x] = v", ("tests/test_cpu_compositor.py",)),
+    M("fused-compositor-colour-row-kept-after-shadow", "streamseg/cpu_compositor.py",
+      "built = -1 if shaded else row", "built = row",
+      ("tests/test_cpu_compositor.py::test_fused_cpu_path_shades_the_backdrop_like_the_tensor_path",)),
+    M("fused-compositor-flat-blend-reversed", "streamseg/cpu_compositor.py",
+      "k + matte[i] * (np.float32(frame[i]) - k)", "k + matte[i] * (k - np.float32(frame[i]))",
+      ("tests/test_cpu_compositor.py",)),
     M("fused-compositor-corner-aligned", "streamseg/cpu_compositor.py",
       "s = max((x + np.float32(0.5)) * scale - np.float32(0.5), np.float32(0))", "s = max(x * scale, np.float32(0))",
       ("tests/test_cpu_compositor.py",)),

@@ -6,17 +6,18 @@ than the network. Here, one compiled loop (numba) reads each pixel of the uint8 
 of it: the bilinear upsampling of the guided filter's coefficients (and of the smoother's stillness
 map), the refined matte, the temporal smoothing, and the blend over the background, rounding to uint8.
 The stillness map comes from temporal.py, shared with the GPU path. The guided filter's coefficients
-are computed here by a twin of composite.guided_coefficients (held to it by the tests): alone it is no
-faster than torch on one thread (13 against 10 ms at 256x448), but it is one call that releases the
-GIL, where torch's dozens of small ops take it back between each, and end to end the run was 3% faster
-with it (19.1 against 18.7 frames/s at 1080p, same sitting). tests/test_cpu_compositor.py holds the two
-paths within one grey level.
+are computed here by a twin of composite.guided_coefficients (held to it by the tests): the products in
+one compiled loop, the window means by OpenCV's box filter, the 3x3 solve in another loop; each call
+releases the GIL, where torch's dozens of small ops take it back between each. At 1080p on one thread
+(scripts/kernel_bench.py, 2026-11-29): coefficients 6 ms, the full-resolution pass 8 ms.
+tests/test_cpu_compositor.py holds the two paths within one grey level.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numba
 import numpy as np
 import torch
@@ -46,64 +47,36 @@ def _taps(n_out, n_in):  # pragma: no cover (compiled)
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True)
-def _box(planes, r):  # pragma: no cover (compiled)
-    """Mean over a (2r+1)^2 window per plane of [C,h,w], edges replicated (as composite.box)."""
-    n, h, w = planes.shape
-    rows = np.zeros_like(planes)
-    out = np.zeros_like(planes)
-    norm = np.float32(1 / (2 * r + 1) ** 2)
-    for c in range(n):
-        for i in range(h):
-            src, dst = planes[c, i], rows[c, i]
-            for d in range(2 * r + 1):  # the interior as whole-slice sums (vectorised), edges clamped
-                dst[r:w - r] += src[d:w - 2 * r + d]
-            for j in range(min(r, w)):
-                for d in range(-r, r + 1):
-                    dst[j] += src[min(max(j + d, 0), w - 1)]
-                    dst[w - 1 - j] += src[min(max(w - 1 - j + d, 0), w - 1)]
-        for i in range(h):
-            dst = out[c, i]
-            for d in range(-r, r + 1):
-                dst += rows[c, min(max(i + d, 0), h - 1)]
-            dst *= norm
+def _moments(alpha, guide):  # pragma: no cover (compiled)
+    """The guided filter's 13 per-pixel products, interleaved [h,w,13]: I (3), p, I*p (3), I_a*I_b for
+    the 6 pairs (alpha [h,w], guide [3,h,w])."""
+    h, w = alpha.shape
+    out = np.empty((h, w, 13), np.float32)
+    for i in range(h):
+        for j in range(w):
+            r, g, b, p = guide[0, i, j], guide[1, i, j], guide[2, i, j], alpha[i, j]
+            s = out[i, j]
+            s[0], s[1], s[2], s[3] = r, g, b, p
+            s[4], s[5], s[6] = r * p, g * p, b * p
+            s[7], s[8], s[9] = r * r, r * g, r * b
+            s[10], s[11], s[12] = g * g, g * b, b * b
     return out
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
-def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
-    """composite.guided_coefficients for one frame: alpha [h,w], guide [3,h,w] 0..1 -> [4,h,w], with
-    a per grey level (divided by 255) so it applies to the uint8 frame directly."""
-    h, w = alpha.shape
-    stats = np.empty((13, h, w), np.float32)  # I (3), p, I*p (3), I_a*I_b for the 6 pairs
-    for i in range(h):
-        # one contiguous row per plane, one statement each: loops that LLVM vectorises
-        red, grn, blu, p = guide[0, i], guide[1, i], guide[2, i], alpha[i]
-        s0, s1, s2, s3, s4, s5, s6 = stats[0, i], stats[1, i], stats[2, i], stats[3, i], stats[4, i], stats[5, i], \
-            stats[6, i]
-        s7, s8, s9, s10, s11, s12 = stats[7, i], stats[8, i], stats[9, i], stats[10, i], stats[11, i], stats[12, i]
-        for j in range(w):
-            s0[j], s1[j], s2[j], s3[j] = red[j], grn[j], blu[j], p[j]
-            s4[j], s5[j], s6[j] = red[j] * p[j], grn[j] * p[j], blu[j] * p[j]
-            s7[j], s8[j], s9[j] = red[j] * red[j], red[j] * grn[j], red[j] * blu[j]
-            s10[j], s11[j], s12[j] = grn[j] * grn[j], grn[j] * blu[j], blu[j] * blu[j]
-    m = _box(stats, r)
-    ab = np.empty((4, h, w), np.float32)
+def _solve(m, eps):  # pragma: no cover (compiled)
+    """Per pixel, the 3x3 system of the colour guided filter from the windowed means m [h,w,13]:
+    -> [h,w,4] (a for R, G, B; b)."""
+    h, w = m.shape[0], m.shape[1]
+    ab = np.empty((h, w, 4), np.float32)
     one = np.float32(1)
     for i in range(h):
-        m0, m1, m2, m3, m4, m5, m6 = m[0, i], m[1, i], m[2, i], m[3, i], m[4, i], m[5, i], m[6, i]
-        m7, m8, m9, m10, m11, m12 = m[7, i], m[8, i], m[9, i], m[10, i], m[11, i], m[12, i]
-        o0, o1, o2, o3 = ab[0, i], ab[1, i], ab[2, i], ab[3, i]
         for j in range(w):
-            mr, mg, mb, mp = m0[j], m1[j], m2[j], m3[j]
-            cr = m4[j] - mr * mp
-            cg = m5[j] - mg * mp
-            cb = m6[j] - mb * mp
-            rr = m7[j] - mr * mr + eps
-            rg = m8[j] - mr * mg
-            rb = m9[j] - mr * mb
-            gg = m10[j] - mg * mg + eps
-            gb = m11[j] - mg * mb
-            bb = m12[j] - mb * mb + eps
+            v = m[i, j]
+            mr, mg, mb, mp = v[0], v[1], v[2], v[3]
+            cr, cg, cb = v[4] - mr * mp, v[5] - mg * mp, v[6] - mb * mp
+            rr, rg, rb = v[7] - mr * mr + eps, v[8] - mr * mg, v[9] - mr * mb
+            gg, gb, bb = v[10] - mg * mg + eps, v[11] - mg * mb, v[12] - mb * mb + eps
             irr = gg * bb - gb * gb
             irg = gb * rb - rg * bb
             irb = rg * gb - gg * rb
@@ -114,12 +87,22 @@ def _coefficients(alpha, guide, r, eps):  # pragma: no cover (compiled)
             ar = (irr * cr + irg * cg + irb * cb) * inv_det
             ag = (irg * cr + igg * cg + igb * cb) * inv_det
             ac = (irb * cr + igb * cg + ibb * cb) * inv_det
-            o0[j], o1[j], o2[j] = ar, ag, ac
-            o3[j] = mp - (ar * mr + ag * mg + ac * mb)
-    ab = _box(ab, r)
-    for c in range(3):
-        ab[c] /= np.float32(255)
+            o = ab[i, j]
+            o[0], o[1], o[2] = ar, ag, ac
+            o[3] = mp - (ar * mr + ag * mg + ac * mb)
     return ab
+
+
+def _coefficients(alpha: np.ndarray, guide: np.ndarray, r: int, eps: np.float32) -> np.ndarray:
+    """composite.guided_coefficients for one frame: alpha [h,w], guide [3,h,w] 0..1 -> [4,h,w], with
+    a per grey level (divided by 255) so it applies to the uint8 frame directly. The window means are
+    OpenCV's box filter (SIMD, edges replicated as composite.box; it releases the GIL too): 4x faster
+    than a numba loop here, and the whole pass 14 -> 6 ms at 256x448."""
+    window = (2 * r + 1, 2 * r + 1)
+    m = cv2.boxFilter(_moments(alpha, guide), -1, window, borderType=cv2.BORDER_REPLICATE)
+    ab = cv2.boxFilter(_solve(m, eps), -1, window, borderType=cv2.BORDER_REPLICATE)
+    ab[..., :3] *= np.float32(1 / 255)
+    return np.ascontiguousarray(ab.transpose(2, 0, 1))
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True)
@@ -135,6 +118,15 @@ def _widen(coef, width):  # pragma: no cover (compiled)
     return out
 
 
+@numba.njit(fastmath=True, cache=True, nogil=True)
+def _blend(out, frame, matte, back):  # pragma: no cover (compiled)
+    """out = back + matte * (frame - back), rounded to uint8; flat rows of 3W (back uint8 or float)."""
+    zero, top, half = np.float32(0), np.float32(255), np.float32(0.5)
+    for i in range(out.shape[0]):
+        k = np.float32(back[i])
+        out[i] = np.uint8(min(max(k + matte[i] * (np.float32(frame[i]) - k), zero), top) + half)
+
+
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, layers, out, alpha_out, first,
            last):  # pragma: no cover
@@ -147,6 +139,9 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, lay
     y0, y1, ty = _taps(height, wide.shape[1])
     half, one, zero, top = np.float32(0.5), np.float32(1), np.float32(0), np.float32(255)
     inv_tau = one / (tau * np.float32(64))
+    q3, k3 = np.empty(3 * width, np.float32), np.empty(3 * width, np.float32)  # per-row scratch
+    no_shade = np.zeros(width, np.float32)
+    built = np.int64(-1)  # the backdrop row whose plain colour k3 holds
     for y in range(first, last):
         t = ty[y]
         u = one - t
@@ -156,12 +151,14 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, lay
         c0, c1 = wide[3, i0], wide[3, i1]  # b
         s0, s1 = (wide[4, i0], wide[4, i1]) if smooth else (c0, c1)  # stillness (only when smoothing)
         fr, q, p = frame[y], alpha_out[y], prev[y]
-        if smooth:
+        if smooth:  # the matte, then the smoothing in a loop of its own: each vectorises alone (4 ms less)
             for x in range(width):
                 v = (u * c0[x] + t * c1[x] + (u * r0[x] + t * r1[x]) * np.float32(fr[x, 0])
                      + (u * g0[x] + t * g1[x]) * np.float32(fr[x, 1])
                      + (u * b0[x] + t * b1[x]) * np.float32(fr[x, 2]))
-                v = min(max(v, zero), one)
+                q[x] = min(max(v, zero), one)
+            for x in range(width):
+                v = q[x]
                 d = p[x] - v
                 # exp(-|d|/tau) as (1 + |d|/(64 tau))^-64: six squarings that vectorise, within 0.002
                 e = one + abs(d) * inv_tau
@@ -180,24 +177,24 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, lay
                 q[x] = min(max(v, zero), one)
         o = out[y]
         if layers == 0:
-            b = bg[min(np.int64(y), bg.shape[0] - 1)]
+            # the row as one flat run of 3W bytes, the matte spread over it first: a loop over interleaved
+            # channels does not vectorise, a flat one does (the blend 2x faster)
+            for x in range(width):
+                q3[3 * x] = q3[3 * x + 1] = q3[3 * x + 2] = q[x]
+            row = min(np.int64(y), bg.shape[0] - 1)
+            b = bg[row]
             srow = y - shade_first
-            if 0 <= srow < shade.shape[0]:  # a row of the floor shadow: darken the backdrop first
-                sh = shade[srow]
-                for x in range(width):
-                    for c in range(3):
-                        k = np.float32(b[min(np.int64(x), b.shape[0] - 1), c]) * (one - sh[x])
-                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
-            elif b.shape[0] == 1:  # one colour
-                for c in range(3):
-                    k = np.float32(b[0, c])
+            shaded = 0 <= srow < shade.shape[0]
+            if shaded or b.shape[0] == 1:  # a floor-shadow row, or one colour (built once, not per row)
+                if shaded or built != row:
+                    sh = shade[srow] if shaded else no_shade
                     for x in range(width):
-                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
+                        for c in range(3):  # the backdrop, darkened by the contact shadow
+                            k3[3 * x + c] = np.float32(b[min(np.int64(x), b.shape[0] - 1), c]) * (one - sh[x])
+                    built = -1 if shaded else row
+                _blend(o.reshape(3 * width), fr.reshape(3 * width), q3, k3)
             else:
-                for x in range(width):
-                    for c in range(3):
-                        k = np.float32(b[x, c])
-                        o[x, c] = np.uint8(min(max(k + q[x] * (np.float32(fr[x, c]) - k), zero), top) + half)
+                _blend(o.reshape(3 * width), fr.reshape(3 * width), q3, b.reshape(3 * width))
         elif layers == 1:
             for x in range(width):
                 o[x, 0], o[x, 1], o[x, 2] = fr[x, 0], fr[x, 1], fr[x, 2]

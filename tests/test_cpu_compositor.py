@@ -57,3 +57,20 @@ def test_fused_cpu_path_batches_like_single_frames():
     singles = torch.cat([one(pixels[k:k + 1], small[k:k + 1], alpha_lr[k:k + 1], bg.batch(1)) for k in range(3)])
     batched = CpuCompositor("rgb", True, TemporalSmoother())(pixels, small, alpha_lr, bg.batch(3))
     assert torch.equal(singles, batched)
+
+
+@pytest.mark.parametrize("background", ["studio", "#1e90ff"])
+def test_fused_cpu_path_shades_the_backdrop_like_the_tensor_path(background):
+    """A band of contact shadow in the middle of the frame: the rows above, in and below it all match (the
+    fused kernel builds a one-colour backdrop row once and must rebuild it after the band)."""
+    pixels = scene_frames(2, 180, 320)
+    small, alpha_lr = model_inputs(pixels)
+    bg = Background(background, 180, 320, torch.device("cpu"))
+    band = (np.random.default_rng(5).random((40, 320)) * 0.6).astype(np.float32)
+    for k in range(len(pixels)):
+        one = slice(k, k + 1)
+        want = composite.TensorCompositor("rgb", True, None)(pixels[one], small[one], alpha_lr[one], bg.batch(1),
+                                                            [(70, band)])
+        got = CpuCompositor("rgb", True, None)(pixels[one], small[one], alpha_lr[one], bg.batch(1), [(70, band)])
+        diff = (got.int() - want.int()).abs()
+        assert diff.max() <= 1, (k, diff.max().item(), (diff > 1).sum().item())
