@@ -4,12 +4,16 @@
 # Nothing here reads the real-car evaluation set: training/compose.py asserts it on every file it opens.
 set -euo pipefail
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-# blender + torcs-data: the 3D cars; the rest: background photographs and non-vehicle distractor stamps
+# blender + torcs-data + flightgear-data-models: the 3D vehicles; the rest: background photographs and
+# non-vehicle distractor stamps
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends blender torcs-data \
   tuxpaint-stamps-default mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers lomiri-wallpapers-16.04 \
-  lomiri-wallpapers-20.04 gnome-backgrounds
+  lomiri-wallpapers-20.04 gnome-backgrounds flightgear-data-models
 python -m training.synthetic --out data/synth --count 2000 --seed 0            # drawn scenes (~6 min)
 python -m training.synthetic --out data/synth_test --count 400 --seed 1        # their independent test set
 python -m training.rendered --out data/rendered --count 260 --seed 1           # Blender, ~5 s per car on 2 cores
 python -m training.compose --rendered data/rendered --out data/photoreal_a --count 1200 --seed 0 --renders 100
 python -m training.compose --rendered data/rendered --out data/photoreal_b --count 1500 --seed 1 --renders 260
+# FlightGear's bus, airport fire truck and pickup (flightgear-data-models), rendered and composed the same way
+python -m training.rendered --out data/rendered_fg --count 150 --seed 2 --vehicles flightgear
+python -m training.compose --rendered data/rendered_fg --out data/photoreal_fg --count 600 --seed 2 --renders 150
