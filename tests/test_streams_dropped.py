@@ -39,6 +39,8 @@ def test_dropped_streams_are_named_with_the_reason(clip, tmp_path):
     assert r.code == 0, r
     dropped = ["video #1 (h264): streamseg processes the first video stream only",
                "subtitle #2 (srt, eng): MP4 holds mov_text subtitles only; convert with ffmpeg -c:s mov_text"]
+    # the remuxed MKV's average rate says 2,500 (its codec's time base): the run line says the clip's 25
+    assert f"(256x144, 25 fps, about {json.loads(r.out)['frames']} frames)" in r.err, r.err
     lines = [x for x in r.err.splitlines() if "not carried into the output" in x]
     assert lines == [f"streamseg: not carried into the output: {d}" for d in dropped], r.err
     assert json.loads(r.out)["dropped_streams"] == dropped

@@ -168,6 +168,17 @@ def describe_stream(s: av.stream.Stream) -> str:
     return f"{s.type} #{s.index} ({codec}{', ' + language if language else ''})"
 
 
+def frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's average frame rate, or FFmpeg's guess (r_frame_rate) where the average is missing or
+    more than 2x away from it: an MKV remuxed by PyAV carried 2,500 against 25 (its codec's time base),
+    and the run line said "2.5e+03 fps, about 1000 frames" for 10. A variable-rate phone clip keeps its
+    average (within 2x of the guess)."""
+    average, guess = stream.average_rate, stream.guessed_rate
+    if average and guess and not 0.5 <= average / guess <= 2:
+        return Fraction(guess)
+    return Fraction(average or guess or 25)
+
+
 class VideoReader:
     """Decodes the first video stream (frame-threaded) to upright RGB; with `audio`, also passes on the
     packets of the first audio stream and of the subtitle streams, in demux order.
@@ -221,7 +232,7 @@ class VideoReader:
         w, h = ctx.width, ctx.height
         if rotation % 180:
             w, h = h, w
-        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
+        rate = frame_rate(self.stream)
         time_base = self.stream.time_base
         duration = float(self.stream.duration * time_base) if self.stream.duration and time_base else (
             c.duration / av.time_base if c.duration else 0.0)
