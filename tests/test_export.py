@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,11 +31,16 @@ SPEC = ModelSpec(width=4, input_height=64, input_width=112, mean=(0.4, 0.5, 0.6)
 SHAPES = [(1, 3, 64, 112), (3, 3, 64, 112), (2, 3, 96, 48)]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "context"])
+def checkpoint(tmp_path_factory, request):
+    """A tiny UNet, plain and with the context branch (its output weights made non-zero, so the branch
+    counts: at zero it would export as nothing)."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("export") / "tiny.pt"
-    save_checkpoint(path, UNet(SPEC.width), SPEC, {"held_out": {"dice": 0.5}})
+    model = UNet(SPEC.width, context=request.param)
+    if model.context is not None:
+        torch.nn.init.normal_(model.context.out.weight, std=0.3)
+    save_checkpoint(path, model, replace(SPEC, context=request.param), {"held_out": {"dice": 0.5}})
     return path
 
 
@@ -101,7 +107,7 @@ def test_sidecar(exported, checkpoint, precision):
     assert (pre["input_height"], pre["input_width"]) == (64, 112)
     assert pre["channel_order"] == "RGB" and pre["value_range"] == [0.0, 1.0] and pre["dtype"] == dtype
     assert pre["mean"] == list(SPEC.mean) and pre["std"] == list(SPEC.std)
-    assert ModelSpec.from_dict(side["spec"]) == SPEC
+    assert ModelSpec.from_dict(side["spec"]) == load_checkpoint(checkpoint)[1]
     assert side["size_multiple"] == 16
     assert side["opset"] == OPSET >= 17
     assert onnx.load(str(path)).opset_import[0].version == OPSET

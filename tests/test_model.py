@@ -52,3 +52,21 @@ def test_shipped_model_is_small_and_documented():
     assert meta["held_out"]["dice"] > 0.9 and meta["command"].startswith("python -m training.train")
     card = (path.parent / "MODEL_CARD.md").read_text()
     assert f"{meta['held_out']['dice']:.4f}" in card and f"{meta['held_out']['iou']:.4f}" in card
+
+
+def test_context_branch_joins_a_trained_unet_at_zero_and_counts_once_trained(tmp_path):
+    torch.manual_seed(0)
+    plain = UNet(4).eval()
+    grown = UNet(4, context=True).eval()
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("context.") for k in missing)
+    x = torch.rand(2, 3, 64, 112)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), plain(x), rtol=0, atol=0)  # exactly the same network at first
+        torch.nn.init.normal_(grown.context.out.weight, std=0.3)  # as training would move it
+        assert (grown(x) - plain(x)).abs().max() > 1e-3
+    spec = ModelSpec(width=4, context=True, input_height=64, input_width=112)
+    save_checkpoint(tmp_path / "c.pt", grown, spec)
+    back, spec2, _ = load_checkpoint(tmp_path / "c.pt")
+    assert spec2.context and back.context is not None
+    torch.testing.assert_close(back(x), grown(x))

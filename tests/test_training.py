@@ -176,3 +176,28 @@ kids 0
     assert side["name"] == "side" and side["rgb"] == (0.8, 0.1, 0.1)
     assert side["verts"] == [(1, 0, 0), (3, 0, 0), (3, 0, 1), (1, 0, 1)]  # moved by loc, y up -> z up
     assert side["faces"] == [(0, 1, 2), (0, 2, 3)]
+
+
+def test_context_branch_grows_from_a_plain_unet_and_ships_interpolated(tmp_path, capsys):
+    """--context on a plain --init: the branch joins at zero, trains, and training.ship's WiSE interpolation
+    between the plain start and the grown result scales only the branch's output (alpha 0: the start)."""
+    from training import ship
+
+    data = tmp_path / "data"
+    synthetic.main(["--out", str(data), "--count", "16", "--height", "64", "--width", "112", "--workers", "1"])
+    start, run, out = tmp_path / "start.pt", tmp_path / "run", tmp_path / "shipped.pt"
+    torch.manual_seed(0)
+    save_checkpoint(start, UNet(width=4), ModelSpec(width=4, input_height=64, input_width=112))
+    train.main(["--data", str(data), "--out", str(run), "--init", str(start), "--context", "--steps", "6",
+                "--batch", "4", "--crop", "64x64", "--input-size", "64x112", "--eval-every", "6", "--workers", "0",
+                "--val-fraction", "0.25", "--lr", "3e-3"])
+    grown, spec, _ = load_checkpoint(run / "best.pt")
+    assert spec.context and grown.context.out.weight.abs().max() > 0  # trained away from zero
+    ship.main(["--run", str(run), "--out", str(out), "--drawn", str(data), "--drawn-test", str(data), "--photo",
+               str(data), "--alphas", "0", "--init", str(start), "--min-drawn", "0"])
+    shipped, spec, _ = load_checkpoint(out)
+    plain, _, _ = load_checkpoint(start)
+    assert spec.context and shipped.context.out.weight.abs().max() == 0
+    x = torch.rand(1, 3, 64, 112)
+    with torch.no_grad():  # alpha 0 is the start model itself (FP16 weights as shipped)
+        assert (shipped(x) - plain(x)).abs().max() < 2e-3

@@ -37,9 +37,12 @@ def choose_alpha(tuned: torch.nn.Module, spec, args) -> tuple[torch.nn.Module, d
     drawn = held_out_loader(args.drawn, spec, 0.1)
     photo = held_out_loader(args.photo, spec, 0.1)
     a, b = start.state_dict(), tuned.state_dict()
+    # a start without the context branch is the same network with the branch's output at zero: the branch's
+    # inner weights are kept as tuned and only its output is scaled by alpha
+    a = {k: a[k] if k in a else (torch.zeros_like(v) if k.startswith("context.out.") else v) for k, v in b.items()}
     table, best = [], None
     for alpha in (float(x) for x in args.alphas.split(",")):
-        model = UNet(spec.width)
+        model = UNet(spec.width, spec.context)
         model.load_state_dict({k: alpha * b[k].float() + (1 - alpha) * a[k].float() for k in b})
         row = {"alpha": alpha, "drawn_held_out": evaluate(model, spec, drawn, device)["dice"],
                "photo_held_out": evaluate(model, spec, photo, device)["dice"]}
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     log = [json.loads(line) for line in (args.run / "log.jsonl").read_text().splitlines() if line.strip()]
     if args.which == "last":
         state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=False)
-        model = UNet(spec.width)
+        model = UNet(spec.width, spec.context)
         model.load_state_dict(state["model"])
         entry = next(e for e in reversed(log) if e["step"] == state["step"])
     else:

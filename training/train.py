@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", help="start from this checkpoint (default, or a path): fine-tune")
     ap.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, log.jsonl")
     ap.add_argument("--width", type=int, default=32, help="first-level channels (reference: 32)")
+    ap.add_argument("--context", action="store_true",
+                    help="add the wider-context branch at the bottleneck (streamseg/models/unet.py); with --init "
+                         "it joins the trained UNet at zero")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=parse_size, default=(256, 256), help="training crop HxW")
@@ -116,7 +119,14 @@ def main(argv: list[str] | None = None) -> None:
         if spec.arch != "unet":
             raise SystemExit(f"--init {args.init} is a {spec.arch}, not a UNet")
         args.width = spec.width
-    spec = ModelSpec(width=args.width, input_height=args.input_size[0], input_width=args.input_size[1])
+        args.context = args.context or spec.context
+        if args.context and not spec.context:  # the branch joins a trained UNet at zero: same output at first
+            grown = UNet(spec.width, context=True)
+            missing, unexpected = grown.load_state_dict(init.state_dict(), strict=False)
+            assert not unexpected and all(k.startswith("context.") for k in missing), (missing, unexpected)
+            init = grown
+    spec = ModelSpec(width=args.width, context=args.context, input_height=args.input_size[0],
+                     input_width=args.input_size[1])
     train_samples, weights = [], []
     for root, weight in sources:
         part, _ = split(find_samples(root), args.val_fraction)
@@ -128,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
     val_loader = held_out_loader([root for root, _ in sources], spec, args.val_fraction)
 
-    model = UNet(args.width) if init is None else init
+    model = UNet(args.width, args.context) if init is None else init
     model = model.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(  # short warm-up, then cosine to 5%

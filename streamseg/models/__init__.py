@@ -21,7 +21,7 @@ def build_model(spec: ModelSpec) -> nn.Module:
         from streamseg.models.isnet import ISNet
 
         return ISNet()
-    return UNet(spec.width)
+    return UNet(spec.width, spec.context)
 
 
 def channels_last(model: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ ARCHS = ("unet", "isnet")
 class ModelSpec:
     arch: str = "unet"  # one of ARCHS
     width: int = 32  # UNet: channels of the first level; the reference uses 32
+    context: bool = False  # UNet: the wider-context branch at the bottleneck (unet.Context)
     input_height: int = 256  # the size frames are resized to before inference
     input_width: int = 256
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # on RGB in [0, 1]
