@@ -264,8 +264,10 @@ def new_material(name: str) -> tuple:
 
 
 def paint_material(tex_path: Path | None, paint: dict, kind: str, glass_rgb: float = 0.02,
-                   glass_in_texture: bool = False) -> object:
-    """kind: "body" (repainted), "keep" (texture as is), "interior" (texture darkened)."""
+                   glass_in_texture: bool = False, texture_alpha: bool = False) -> object:
+    """kind: "body" (repainted), "keep" (texture as is), "interior" (texture darkened). `texture_alpha`:
+    the texture's transparent texels cut the surface away (FlightGear maps some faces onto them); the
+    object-index pass skips them too (its alpha threshold), so the mask does not have them."""
     mat, nt, bsdf = new_material(f"{kind}-{tex_path.name if tex_path else 'plain'}")
     nodes, links = nt.nodes, nt.links
     color = (*srgb_to_linear(paint["srgb"]), 1.0)
@@ -273,6 +275,8 @@ def paint_material(tex_path: Path | None, paint: dict, kind: str, glass_rgb: flo
     if tex_path is not None and tex_path.exists():
         tex = nodes.new("ShaderNodeTexImage")
         tex.image = bpy.data.images.load(str(tex_path), check_existing=True)
+        if texture_alpha:
+            links.new(tex.outputs["Alpha"], bsdf.inputs["Alpha"])
     if kind == "body" and tex is not None:
         # dark parts of the texture (windows, grilles, tyres painted in) stay dark; the rest gets the paint,
         # with `livery` of the original texture showing through
@@ -451,10 +455,12 @@ def add_mesh(o: dict, mat) -> object:
     return ob
 
 
-def build_flightgear(vehicle: str, choice: dict) -> list:
-    """A FlightGear road vehicle (bus, fire truck, pickup): wheels and windows are in the model; its
-    textured body is repainted like a TORCS car's, untextured parts keep their AC3D material colour."""
-    path = FG_MODELS / FG_VEHICLES[vehicle]
+def build_flightgear(vehicle: str, choice: dict, path: Path | None = None, keep: bool = False) -> list:
+    """A FlightGear road vehicle (FG_VEHICLES, or the .ac at `path`): wheels and windows are in the model;
+    its textured body is repainted like a TORCS car's (or, with `keep`, shown in its own photo texture),
+    untextured parts keep their AC3D material colour."""
+    traffic = path is not None  # flightgear-data-base's models: some faces lie on transparent texels
+    path = path or FG_MODELS / FG_VEHICLES[vehicle]
     paint, trims = choice["paint"], choice["trims"]
     mats: dict = {}
     made = []
@@ -463,8 +469,8 @@ def build_flightgear(vehicle: str, choice: dict) -> list:
         if tex:
             mat = mats.get(tex)
             if mat is None:
-                mat = mats[tex] = paint_material(path.parent / tex, paint, "body", trims["glass"],
-                                                 glass_in_texture=True)
+                mat = mats[tex] = paint_material(path.parent / tex, paint, "keep" if keep else "body",
+                                                 trims["glass"], glass_in_texture=True, texture_alpha=traffic)
         else:
             rgb = tuple(o["rgb"])
             mat = mats.get(rgb)
@@ -718,7 +724,14 @@ def render_one(spec: dict) -> dict:
     rng = random.Random(spec["seed"])
     choice = choose(rng)
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    made = build_flightgear(spec["car"], choice) if spec["car"] in FG_VEHICLES else build_car(spec["car"], choice)
+    if "model" in spec:  # FlightGear traffic: half of them in their own (photographed) paint
+        keep = random.Random(f"keep:{spec['seed']}").random() < 0.5
+        made = build_flightgear(spec["car"], choice, Path(spec["model"]), keep)
+        choice["paint"]["kept"] = keep
+    elif spec["car"] in FG_VEHICLES:
+        made = build_flightgear(spec["car"], choice)
+    else:
+        made = build_car(spec["car"], choice)
     # ground at the lowest wheel point
     ground = min((ob.matrix_world @ Vector(c)).z for ob in made for c in ob.bound_box)
     for ob in made:

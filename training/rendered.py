@@ -1,5 +1,5 @@
-"""Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear) with Blender (Cycles, CPU,
-headless) into photo-like RGBA cut-outs.
+"""Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear, or its 120 textured road-traffic
+models: --vehicles flightgear-traffic) with Blender (Cycles, CPU, headless) into photo-like RGBA cut-outs.
 
     python -m training.rendered --out data/rendered --count 1500 --seed 1 [--jobs 1] [--chunk 20]
 
@@ -34,6 +34,11 @@ FG_MODELS = Path("/usr/share/games/flightgear/Models")
 # FlightGear's road vehicles (the keys of blender_cars.FG_VEHICLES; kept here so this needs no bpy)
 FG_VEHICLES = {"fg-bus": "Transport/110Bus.ac", "fg-firetruck": "Airport/Vehicle/hoskosh-ti-1500.ac",
                "fg-pickup": "Military/humvee-pickup-odrab-low-poly.ac"}
+# FlightGear's road traffic (scripts/install_flightgear_traffic.sh puts it here): the models listed in TRAFFIC
+FG_TRAFFIC = Path("data/sources/flightgear-traffic/Scenery/Models")
+TRAFFIC = Path(__file__).with_name("flightgear_traffic.txt")
+# the product is for cars: cars are drawn most often, then pickups and vans, then the big vehicles
+TRAFFIC_WEIGHTS = {"car": 3.0, "pickup": 1.5, "van": 1.2, "bus": 1.0, "firetruck": 0.8, "truck": 0.6}
 SCRIPT = Path(__file__).with_name("blender_cars.py")
 # road-car-like models are drawn more often than the buggy, the formula car and the beetle
 CAR_WEIGHTS = {"buggy": 0.4, "car1-ow1": 0.3, "baja-bug": 0.6, "p406": 1.6, "155-DTM": 1.3, "acura-nsx-sz": 1.3}
@@ -57,7 +62,21 @@ def check_tools(vehicles: str = "torcs") -> str:
         raise SystemExit(f"no TORCS cars under {TORCS_CARS}: apt-get install torcs-data")
     if vehicles == "flightgear" and not list_flightgear():
         raise SystemExit(f"no FlightGear vehicles under {FG_MODELS}: apt-get install flightgear-data-models")
+    if vehicles == "flightgear-traffic" and not list_traffic():
+        raise SystemExit(f"no FlightGear traffic under {FG_TRAFFIC}: bash scripts/install_flightgear_traffic.sh")
     return blender
+
+
+def list_traffic() -> dict[str, tuple[str, Path]]:
+    """{name: (kind, model path)} of the TRAFFIC models that are installed."""
+    found = {}
+    for line in TRAFFIC.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, rel = line.split()
+            path = FG_TRAFFIC / rel
+            if path.exists():
+                found[f"fgt-{path.stem}"] = (kind, path.resolve())
+    return found
 
 
 def list_flightgear() -> list[str]:
@@ -71,15 +90,20 @@ def list_cars() -> list[str]:
 
 def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "torcs") -> list[dict]:
     """The specs of samples 0..count-1 of `seed` (the same whatever `count`)."""
-    cars = list_cars() if vehicles == "torcs" else list_flightgear()
-    weights = [CAR_WEIGHTS.get(c, 1.0) for c in cars]
+    traffic = list_traffic() if vehicles == "flightgear-traffic" else {}
+    listed = {"torcs": list_cars, "flightgear": list_flightgear, "flightgear-traffic": lambda: sorted(traffic)}
+    cars = listed[vehicles]()
+    weights = [TRAFFIC_WEIGHTS[traffic[c][0]] if traffic else CAR_WEIGHTS.get(c, 1.0) for c in cars]
     specs = []
     for i in range(count):
         rng = random.Random(f"{seed}:{i}")
         car = rng.choices(cars, weights=weights)[0]
         w, h, _ = rng.choices(SIZES, weights=[s[2] for s in SIZES])[0]
-        specs.append({"name": f"s{seed}_{i:05d}", "out": str(out.resolve()), "car": car, "seed": rng.randrange(2**31),
-                      "width": w, "height": h, "samples": samples})
+        spec = {"name": f"s{seed}_{i:05d}", "out": str(out.resolve()), "car": car, "seed": rng.randrange(2**31),
+                "width": w, "height": h, "samples": samples}
+        if traffic:
+            spec["kind"], spec["model"] = traffic[car][0], str(traffic[car][1])
+        specs.append(spec)
     return specs
 
 
@@ -189,9 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="Blender processes at once (threads split between them)")
     ap.add_argument("--chunk", type=int, default=20, help="samples per Blender process")
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
-    ap.add_argument("--vehicles", choices=["torcs", "flightgear"], default="torcs",
-                    help="TORCS's 17 cars (torcs-data), or FlightGear's bus, fire truck and pickup "
-                         "(flightgear-data-models)")
+    ap.add_argument("--vehicles", choices=["torcs", "flightgear", "flightgear-traffic"], default="torcs",
+                    help="TORCS's 17 cars (torcs-data), FlightGear's bus, fire truck and pickup "
+                         "(flightgear-data-models), or FlightGear's 120 road-traffic models "
+                         "(scripts/install_flightgear_traffic.sh)")
     args = ap.parse_args(argv)
     render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples, args.vehicles)
 
