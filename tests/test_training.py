@@ -201,3 +201,18 @@ def test_context_branch_grows_from_a_plain_unet_and_ships_interpolated(tmp_path,
     x = torch.rand(1, 3, 64, 112)
     with torch.no_grad():  # alpha 0 is the start model itself (FP16 weights as shipped)
         assert (shipped(x) - plain(x)).abs().max() < 2e-3
+
+
+def test_render_plan_for_kenney_vehicles_names_each_model_and_skips_loose_wheels(tmp_path, monkeypatch):
+    from training import rendered
+
+    for name in ("race", "sedan", "tractor", "wheelDark"):
+        (tmp_path / f"{name}.glb").write_bytes(b"glTF")
+    monkeypatch.setattr(rendered, "KENNEY", tmp_path)
+    specs = rendered.plan(tmp_path / "out", 400, seed=4, vehicles="kenney")
+    cars = [s["car"] for s in specs]
+    assert set(cars) == {"kenney-race", "kenney-sedan", "kenney-tractor"}  # the loose wheel is no vehicle
+    assert all(s["gltf"] == str((tmp_path / f"{s['car'][7:]}.glb").resolve()) for s in specs)
+    # the open-wheel racer is drawn more often than a sedan, the tractor less
+    assert cars.count("kenney-race") > 2 * cars.count("kenney-sedan") > 4 * cars.count("kenney-tractor")
+    assert specs == rendered.plan(tmp_path / "out", 400, seed=4, vehicles="kenney")  # deterministic

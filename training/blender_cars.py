@@ -1,5 +1,5 @@
-"""Blender script: render TORCS cars (and FlightGear's road vehicles) as photo-like RGBA images with a
-car-only mask.
+"""Blender script: render TORCS cars (and FlightGear's road vehicles, Kenney's glTF toy vehicles) as photo-like
+RGBA images with a car-only mask.
 
 Run by `training.rendered` (not imported by the package):
 
@@ -32,7 +32,7 @@ from pathlib import Path
 try:
     import bpy
     from bpy_extras.object_utils import world_to_camera_view
-    from mathutils import Vector
+    from mathutils import Matrix, Vector
 except ImportError:  # plain Python: only the readers are usable
     bpy = None
 
@@ -43,6 +43,7 @@ FG_VEHICLES = {"fg-bus": "Transport/110Bus.ac", "fg-firetruck": "Airport/Vehicle
                "fg-pickup": "Military/humvee-pickup-odrab-low-poly.ac"}
 STUDIOLIGHTS = Path("/usr/share/blender/datafiles/studiolights/world")
 CAR_INDEX = 1  # object pass index of every part of the car
+KENNEY_SCALE = 1.8  # the Kenney kit's sedan is 2.4 units long: about 4.4 m
 
 # ------------------------------------------------------------------------------------------------
 # AC3D (.acc: TORCS' variant with triangle strips and several UV sets) reader, no bpy needed
@@ -488,6 +489,47 @@ def build_flightgear(vehicle: str, choice: dict, path: Path | None = None, keep:
     return made
 
 
+def build_gltf(path: Path, choice: dict, keep: bool = False) -> list:
+    """A Kenney Car Kit vehicle (.glb): flat-coloured parts, named by material. Its `paint*` materials take the
+    sample's paint (with `keep`, they stay in the kit's own colours), `window` the tinted glass, `carTire` the
+    tyre rubber. Turned to lie along X like the TORCS cars, scaled to metres, centred over the origin."""
+    import numpy  # Blender's glTF importer needs Debian's python3-numpy
+
+    if not hasattr(numpy, "bool"):  # gone since numpy 1.24; Blender 3.4's importer still names it
+        numpy.bool = bool
+    bpy.ops.import_scene.gltf(filepath=str(path))
+    made = [ob for ob in bpy.context.scene.objects if ob.type == "MESH"]
+    for ob in made:  # bake the node hierarchy into each part, then drop the empties
+        world = ob.matrix_world.copy()
+        ob.parent = None
+        ob.matrix_world = world
+    for ob in [ob for ob in bpy.context.scene.objects if ob.type != "MESH"]:
+        bpy.data.objects.remove(ob)
+    paint, trims = choice["paint"], choice["trims"]
+    swap = {"window": simple_material("glass", (trims["glass"],) * 3, 0.03, specular=0.7, clearcoat=1.0),
+            "carTire": simple_material("tyre", (trims["tyre"],) * 3, 0.75, specular=0.3)}
+    if not keep:
+        swap["paint"] = paint_material(None, paint, "body")
+    for ob in made:
+        for slot in ob.material_slots:  # (a wheel's paint is its rim: kept)
+            key = next((k for k in swap if slot.material and slot.material.name.startswith(k)
+                        and not (k == "paint" and ob.name.startswith("wheel"))), None)
+            if key:
+                slot.material = swap[key]
+    turn = Matrix.Rotation(math.pi / 2, 4, "Z") @ Matrix.Scale(KENNEY_SCALE, 4)
+    for ob in made:
+        ob.matrix_world = turn @ ob.matrix_world
+    bpy.context.view_layer.update()
+    pts = [ob.matrix_world @ Vector(c) for ob in made for c in ob.bound_box]
+    cx = (min(p.x for p in pts) + max(p.x for p in pts)) / 2
+    cy = (min(p.y for p in pts) + max(p.y for p in pts)) / 2
+    for ob in made:
+        ob.location.x -= cx
+        ob.location.y -= cy
+        ob.pass_index = CAR_INDEX
+    return made
+
+
 def build_car(car: str, choice: dict) -> list:
     car_dir = TORCS_CARS / car
     objs = read_acc(car_dir / f"{car}.acc")
@@ -727,6 +769,10 @@ def render_one(spec: dict) -> dict:
     if "model" in spec:  # FlightGear traffic: half of them in their own (photographed) paint
         keep = random.Random(f"keep:{spec['seed']}").random() < 0.5
         made = build_flightgear(spec["car"], choice, Path(spec["model"]), keep)
+        choice["paint"]["kept"] = keep
+    elif "gltf" in spec:  # Kenney: half of them in the kit's own colours
+        keep = random.Random(f"keep:{spec['seed']}").random() < 0.5
+        made = build_gltf(Path(spec["gltf"]), choice, keep)
         choice["paint"]["kept"] = keep
     elif spec["car"] in FG_VEHICLES:
         made = build_flightgear(spec["car"], choice)

@@ -22,6 +22,10 @@ python -m training.compose --rendered data/rendered_fg --out data/photoreal_fg -
 bash scripts/install_flightgear_traffic.sh
 python -m training.rendered --out data/rendered_fgt --count 480 --seed 3 --vehicles flightgear-traffic
 python -m training.compose --rendered data/rendered_fgt --out data/photoreal_fgt --count 1800 --seed 3 --renders 480
-# the 7 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
+# Kenney's 20 toy vehicles (two open-wheel racers among them) from Debian sid's castle-game-engine-doc
+bash scripts/install_kenney_carkit.sh
+python -m training.rendered --out data/rendered_kenney --count 160 --seed 4 --vehicles kenney
+python -m training.compose --rendered data/rendered_kenney --out data/photoreal_kenney --count 600 --seed 4 --renders 160
+# the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet

@@ -1,5 +1,6 @@
 """Render TORCS car models (or FlightGear's road vehicles: --vehicles flightgear, or its 120 textured road-traffic
-models: --vehicles flightgear-traffic) with Blender (Cycles, CPU, headless) into photo-like RGBA cut-outs.
+models: --vehicles flightgear-traffic, or Kenney's 20 glTF toy vehicles: --vehicles kenney) with Blender (Cycles,
+CPU, headless) into photo-like RGBA cut-outs.
 
     python -m training.rendered --out data/rendered --count 1500 --seed 1 [--jobs 1] [--chunk 20]
 
@@ -39,6 +40,10 @@ FG_TRAFFIC = Path("data/sources/flightgear-traffic/Scenery/Models")
 TRAFFIC = Path(__file__).with_name("flightgear_traffic.txt")
 # the product is for cars: cars are drawn most often, then pickups and vans, then the big vehicles
 TRAFFIC_WEIGHTS = {"car": 3.0, "pickup": 1.5, "van": 1.2, "bus": 1.0, "firetruck": 0.8, "truck": 0.6}
+# Kenney's Car Kit (scripts/install_kenney_carkit.sh puts it here): its two open-wheel racers are the only ones
+# besides TORCS' formula car, so they are drawn more often; the tractors less (not road vehicles)
+KENNEY = Path("data/sources/kenney-carkit")
+KENNEY_WEIGHTS = {"race": 3.0, "raceFuture": 3.0, "tractor": 0.4, "tractorPolice": 0.4, "tractorShovel": 0.4}
 SCRIPT = Path(__file__).with_name("blender_cars.py")
 # road-car-like models are drawn more often than the buggy, the formula car and the beetle
 CAR_WEIGHTS = {"buggy": 0.4, "car1-ow1": 0.3, "baja-bug": 0.6, "p406": 1.6, "155-DTM": 1.3, "acura-nsx-sz": 1.3}
@@ -64,6 +69,8 @@ def check_tools(vehicles: str = "torcs") -> str:
         raise SystemExit(f"no FlightGear vehicles under {FG_MODELS}: apt-get install flightgear-data-models")
     if vehicles == "flightgear-traffic" and not list_traffic():
         raise SystemExit(f"no FlightGear traffic under {FG_TRAFFIC}: bash scripts/install_flightgear_traffic.sh")
+    if vehicles == "kenney" and not list_kenney():
+        raise SystemExit(f"no Kenney vehicles under {KENNEY}: bash scripts/install_kenney_carkit.sh")
     return blender
 
 
@@ -79,6 +86,11 @@ def list_traffic() -> dict[str, tuple[str, Path]]:
     return found
 
 
+def list_kenney() -> dict[str, Path]:
+    """{name: .glb path} of the Kenney vehicles that are installed (not its loose wheels)."""
+    return {f"kenney-{p.stem}": p.resolve() for p in sorted(KENNEY.glob("*.glb")) if not p.stem.startswith("wheel")}
+
+
 def list_flightgear() -> list[str]:
     return sorted(name for name, rel in FG_VEHICLES.items() if (FG_MODELS / rel).exists())
 
@@ -91,9 +103,16 @@ def list_cars() -> list[str]:
 def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "torcs") -> list[dict]:
     """The specs of samples 0..count-1 of `seed` (the same whatever `count`)."""
     traffic = list_traffic() if vehicles == "flightgear-traffic" else {}
-    listed = {"torcs": list_cars, "flightgear": list_flightgear, "flightgear-traffic": lambda: sorted(traffic)}
+    kenney = list_kenney() if vehicles == "kenney" else {}
+    listed = {"torcs": list_cars, "flightgear": list_flightgear, "flightgear-traffic": lambda: sorted(traffic),
+              "kenney": lambda: sorted(kenney)}
     cars = listed[vehicles]()
-    weights = [TRAFFIC_WEIGHTS[traffic[c][0]] if traffic else CAR_WEIGHTS.get(c, 1.0) for c in cars]
+    if traffic:
+        weights = [TRAFFIC_WEIGHTS[traffic[c][0]] for c in cars]
+    elif kenney:
+        weights = [KENNEY_WEIGHTS.get(kenney[c].stem, 1.0) for c in cars]
+    else:
+        weights = [CAR_WEIGHTS.get(c, 1.0) for c in cars]
     specs = []
     for i in range(count):
         rng = random.Random(f"{seed}:{i}")
@@ -103,6 +122,8 @@ def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "t
                 "width": w, "height": h, "samples": samples}
         if traffic:
             spec["kind"], spec["model"] = traffic[car][0], str(traffic[car][1])
+        if kenney:
+            spec["gltf"] = str(kenney[car])
         specs.append(spec)
     return specs
 
@@ -213,10 +234,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="Blender processes at once (threads split between them)")
     ap.add_argument("--chunk", type=int, default=20, help="samples per Blender process")
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
-    ap.add_argument("--vehicles", choices=["torcs", "flightgear", "flightgear-traffic"], default="torcs",
+    ap.add_argument("--vehicles", choices=["torcs", "flightgear", "flightgear-traffic", "kenney"], default="torcs",
                     help="TORCS's 17 cars (torcs-data), FlightGear's bus, fire truck and pickup "
-                         "(flightgear-data-models), or FlightGear's 120 road-traffic models "
-                         "(scripts/install_flightgear_traffic.sh)")
+                         "(flightgear-data-models), FlightGear's 120 road-traffic models "
+                         "(scripts/install_flightgear_traffic.sh), or Kenney's 20 toy vehicles "
+                         "(scripts/install_kenney_carkit.sh)")
     args = ap.parse_args(argv)
     render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples, args.vehicles)
 
