@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 
@@ -107,7 +108,23 @@ def test_outputs_must_go_to_a_folder(folder, tmp_path):
     assert r.code == 2 and "need a folder" in r.err
 
 
-def test_ray_local_gives_the_same_outputs(folder, tmp_path):
+@pytest.fixture()
+def repeatable_x264(monkeypatch):
+    """x264 as PyAV bundles it reads memory nobody wrote (scripts/encoder_repeatability.py), so the same frames
+    may code differently from run to run: a block or two off. glibc's malloc perturbation fills new memory with
+    a fixed byte, which makes every encode repeatable; set here in this process (mallopt) and for the Ray
+    workers the run starts (their environment)."""
+    monkeypatch.setenv("MALLOC_PERTURB_", "165")
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc only
+    if mallopt is None:
+        pytest.skip("needs glibc's mallopt to make x264 repeatable")
+    m_perturb = -6
+    mallopt(m_perturb, 165)
+    yield
+    mallopt(m_perturb, 0)
+
+
+def test_ray_local_gives_the_same_outputs(folder, tmp_path, repeatable_x264):
     pytest.importorskip("ray", reason="pip install 'streamseg[ray]'")
     from PIL import Image
     from test_photos import picture
