@@ -456,6 +456,18 @@ def add_mesh(o: dict, mat) -> object:
     return ob
 
 
+def centred_car(made: list) -> list:
+    """The parts of a model, centred over the origin (as the TORCS cars are) and marked as car."""
+    pts = [ob.matrix_world @ Vector(c) for ob in made for c in ob.bound_box]
+    cx = (min(p.x for p in pts) + max(p.x for p in pts)) / 2
+    cy = (min(p.y for p in pts) + max(p.y for p in pts)) / 2
+    for ob in made:
+        ob.location.x -= cx
+        ob.location.y -= cy
+        ob.pass_index = CAR_INDEX
+    return made
+
+
 def build_flightgear(vehicle: str, choice: dict, path: Path | None = None, keep: bool = False) -> list:
     """A FlightGear road vehicle (FG_VEHICLES, or the .ac at `path`): wheels and windows are in the model;
     its textured body is repainted like a TORCS car's (or, with `keep`, shown in its own photo texture),
@@ -478,15 +490,7 @@ def build_flightgear(vehicle: str, choice: dict, path: Path | None = None, keep:
             if mat is None:
                 mat = mats[rgb] = simple_material("fg-plain", srgb_to_linear(rgb), 0.45, specular=0.5)
         made.append(add_mesh(o, mat))
-    # centre it over the origin, as the TORCS cars are
-    pts = [ob.matrix_world @ Vector(c) for ob in made for c in ob.bound_box]
-    cx = (min(p.x for p in pts) + max(p.x for p in pts)) / 2
-    cy = (min(p.y for p in pts) + max(p.y for p in pts)) / 2
-    for ob in made:
-        ob.location.x -= cx
-        ob.location.y -= cy
-        ob.pass_index = CAR_INDEX
-    return made
+    return centred_car(made)
 
 
 def build_gltf(path: Path, choice: dict, keep: bool = False) -> list:
@@ -520,14 +524,7 @@ def build_gltf(path: Path, choice: dict, keep: bool = False) -> list:
     for ob in made:
         ob.matrix_world = turn @ ob.matrix_world
     bpy.context.view_layer.update()
-    pts = [ob.matrix_world @ Vector(c) for ob in made for c in ob.bound_box]
-    cx = (min(p.x for p in pts) + max(p.x for p in pts)) / 2
-    cy = (min(p.y for p in pts) + max(p.y for p in pts)) / 2
-    for ob in made:
-        ob.location.x -= cx
-        ob.location.y -= cy
-        ob.pass_index = CAR_INDEX
-    return made
+    return centred_car(made)
 
 
 def build_car(car: str, choice: dict) -> list:
@@ -766,13 +763,10 @@ def render_one(spec: dict) -> dict:
     rng = random.Random(spec["seed"])
     choice = choose(rng)
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    if "model" in spec:  # FlightGear traffic: half of them in their own (photographed) paint
+    if "model" in spec or "gltf" in spec:  # FlightGear traffic, Kenney: half of them in their own paint
         keep = random.Random(f"keep:{spec['seed']}").random() < 0.5
-        made = build_flightgear(spec["car"], choice, Path(spec["model"]), keep)
-        choice["paint"]["kept"] = keep
-    elif "gltf" in spec:  # Kenney: half of them in the kit's own colours
-        keep = random.Random(f"keep:{spec['seed']}").random() < 0.5
-        made = build_gltf(Path(spec["gltf"]), choice, keep)
+        made = (build_flightgear(spec["car"], choice, Path(spec["model"]), keep) if "model" in spec
+                else build_gltf(Path(spec["gltf"]), choice, keep))
         choice["paint"]["kept"] = keep
     elif spec["car"] in FG_VEHICLES:
         made = build_flightgear(spec["car"], choice)
