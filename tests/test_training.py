@@ -216,3 +216,49 @@ def test_render_plan_for_kenney_vehicles_names_each_model_and_skips_loose_wheels
     # the open-wheel racer is drawn more often than a sedan, the tractor less
     assert cars.count("kenney-race") > 2 * cars.count("kenney-sedan") > 4 * cars.count("kenney-tractor")
     assert specs == rendered.plan(tmp_path / "out", 400, seed=4, vehicles="kenney")  # deterministic
+
+
+def test_photo_cutouts_paste_only_the_masked_car_from_training_split_photos(tmp_path, monkeypatch):
+    """Copy-paste of real photos (training.compose --photos): held-out photos and a car touching three borders
+    are not used; what lands in an image is the masked car (red), not its photo (green), and the mask is it."""
+    from training import compose
+
+    photos = tmp_path / "photos"
+    (photos / "images").mkdir(parents=True)
+    (photos / "masks").mkdir()
+    names = [f"photo_{i:03d}" for i in range(30)]
+    for name in names:
+        img = np.zeros((120, 200, 3), np.uint8)
+        img[:] = (0, 200, 0)  # the photo around the car: green
+        m = np.zeros((120, 200), np.uint8)
+        if name == "photo_007":
+            m[0:120, 0:150] = 255  # touches top, bottom and left: cannot be cut out
+        else:
+            m[40:90, 30:170] = 255
+        img[m > 0] = (220, 20, 20)  # the car: red
+        Image.fromarray(img).save(photos / "images" / f"{name}.jpg", quality=95)
+        Image.fromarray(m).save(photos / "masks" / f"{name}.png")
+    train_split, held_out = split(find_samples(photos), 0.1)
+    assert held_out, "the fixture must hold some photos out"
+    used = {r.name for r in compose.photo_cutouts(photos)}
+    assert used == {s.group for s in train_split} - {"photo_007"}
+
+    grey = tmp_path / "grey.jpg"
+    Image.fromarray(np.full((300, 500, 3), 128, np.uint8)).save(grey)
+    monkeypatch.setattr(compose, "background_paths", lambda: [grey])
+    monkeypatch.setattr(compose, "texture_paths", lambda: [])
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [])
+    out = tmp_path / "out"
+    sources = compose.build(None, out, 12, seed=3, photos=photos)
+    assert sources["photos"] == str(photos) and sources["renders_used"] >= 1
+    cars = 0
+    for p in sorted((out / "images").glob("*.png")):
+        rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
+        mask = np.asarray(Image.open(out / "masks" / p.name)) > 127
+        r, g = rgb[..., 0], rgb[..., 1]
+        assert ((g - r) > 60).mean() < 0.002, f"{p.name}: the photo around the car was pasted"
+        if mask.any():
+            cars += 1
+            assert (r - g)[mask].mean() > 80, f"{p.name}: the mask is not on the red car"
+            assert ((r - g) > 80)[~mask].mean() < 0.01, f"{p.name}: car outside the mask"
+    assert cars >= 8

@@ -1,6 +1,7 @@
 """Compose photo-like training images: Blender-rendered cars (with their shadows) over real photographs.
 
     python -m training.compose --rendered data/rendered --out data/photoreal --count 4000 --seed 0
+    python -m training.compose --photos data/photos_isnet --out data/photoreal_cutouts --count 900 --seed 5
 
 Writes `images/NAME.png` + `masks/NAME.png` (0/255, car only), the layout `training.dataset` reads, and
 `sources.json` (every background photograph, stamp and render used). Each image is:
@@ -10,6 +11,10 @@ Writes `images/NAME.png` + `masks/NAME.png` (0/255, car only), the layout `train
   (asphalt, grass, gravel, facades; never their car/bus/camper textures);
 - a car rendered by `training.rendered`: its shadow (alpha outside the car mask) darkens the
   background, then the car is alpha-composited; the mask is the car alone;
+- or (`--photos data/photos_isnet`) a real car cut out of one of `training.real_photos`' photographs by its
+  IS-Net mask, with a soft contact shadow under it: real paint, glass and chrome over many more scenes than
+  its own photo (copy-paste augmentation). Only photos of the training split are used, so the photos that
+  `training.train` and `training.ship` hold out stay unseen;
 - 0-3 distractors labelled background: tuxpaint stamps of people, animals, plants, food, household
   things, signs, ... (never the vehicles/military/space folders, nor anything vehicle-like by name);
   some are put in front of the car, and the part of the car they hide leaves the mask;
@@ -201,8 +206,44 @@ def paste(canvas: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, x: int, y: int
     return slice(y0, y1), slice(x0, x1), a[..., 0]
 
 
+def photo_cutouts(photos: Path, val_fraction: float = 0.1) -> list[Rendered]:
+    """The training-split photos of `training.real_photos` (images/NAME.jpg + masks/NAME.png) as cut-out
+    sources. Held out as `training.dataset.split` holds them out (by name, `val_fraction` as training's
+    default), and a photo whose car touches three or four borders is skipped (nothing to cut it out of)."""
+    from training.dataset import find_samples, split
+
+    train, _ = split(find_samples(photos), val_fraction)
+    out = []
+    for s in train:
+        m = np.asarray(open_image(s.mask).convert("L")) > 127
+        if sum(map(bool, (m[:, 0].any(), m[:, -1].any(), m[0].any(), m[-1].any()))) >= 3 or not m.any():
+            continue
+        out.append(Rendered(s.image.stem, s.image, s.mask, {"width": m.shape[1], "height": m.shape[0],
+                                                             "photo": True}))
+    return out
+
+
+def contact_shadow(car: np.ndarray) -> np.ndarray:
+    """A soft dark band under a cut-out car's lowest quarter (a photo has no shadow layer): the car's own
+    silhouette squashed to a sliver, widened, blurred; 0 over the car."""
+    h, w = car.shape
+    ys, xs = np.nonzero(car > 0.5)
+    if not len(ys):
+        return np.zeros_like(car)
+    y0, y1 = int(ys.min()), int(ys.max())
+    low = car[y0 + (y1 - y0) * 3 // 4:y1 + 1]
+    band_h = max(2, (y1 - y0) // 10)
+    band = Image.fromarray((low > 0.5).astype(np.uint8) * 255).resize((w, band_h), Image.BILINEAR)
+    canvas = Image.new("L", (w, h))
+    canvas.paste(band, (0, int(y1 - band_h * 0.6)))
+    shadow = np.asarray(canvas.filter(ImageFilter.GaussianBlur(max(2.0, band_h / 2)))).astype(np.float32) / 255
+    return shadow * (1 - car)
+
+
 def load_render(r: Rendered, scale: float, flip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Car RGB (float 0..255), car coverage (0..1) and shadow alpha (0..1), resized by `scale`."""
+    if r.meta.get("photo"):
+        return load_cutout(r, scale, flip)
     im = open_image(r.rgba).convert("RGBA")
     mk = open_image(r.mask).convert("L")
     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
@@ -222,6 +263,19 @@ def load_render(r: Rendered, scale: float, flip: bool) -> tuple[np.ndarray, np.n
     shd = Image.fromarray((shadow * 255).astype(np.uint8)).resize(size, Image.BILINEAR)
     out = [np.asarray(rgb).astype(np.float32), np.asarray(car).astype(np.float32) / 255,
            np.asarray(shd).astype(np.float32) / 255]
+    if flip:
+        out = [o[:, ::-1] for o in out]
+    return out[0], out[1], out[2]
+
+
+def load_cutout(r: Rendered, scale: float, flip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """load_render for a photo_cutouts source: the photo, its IS-Net mask feathered by a pixel (a hard
+    0/1 edge would paste a jagged outline), a contact shadow."""
+    im = open_image(r.rgba).convert("RGB")
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    car = open_image(r.mask).convert("L").resize(size, Image.LANCZOS).filter(ImageFilter.GaussianBlur(0.7))
+    cov = np.asarray(car).astype(np.float32) / 255
+    out = [np.asarray(im.resize(size, Image.LANCZOS)).astype(np.float32), cov, contact_shadow(cov)]
     if flip:
         out = [o[:, ::-1] for o in out]
     return out[0], out[1], out[2]
@@ -341,14 +395,22 @@ def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
 SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 
-def build(rendered: Path, out: Path, count: int, seed: int, max_renders: int | None = None) -> dict:
-    """`max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
+def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
+          photos: Path | None = None) -> dict:
+    """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
+    `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
     can be made again exactly."""
-    renders = sorted(rendered_samples(rendered), key=lambda r: r.rgba.name)[:max_renders]
+    if photos is not None:
+        renders = photo_cutouts(photos)
+        if not renders:
+            raise SystemExit(f"no training-split photos in {photos}: run python -m training.real_photos --out {photos}")
+    else:
+        assert rendered is not None
+        renders = sorted(rendered_samples(rendered), key=lambda r: r.rgba.name)[:max_renders]
+        if not renders:
+            raise SystemExit(f"no rendered cars in {rendered}: run python -m training.rendered --out {rendered} ...")
     for r in renders:
         assert not is_reserved(r.rgba) and not is_reserved(r.mask)
-    if not renders:
-        raise SystemExit(f"no rendered cars in {rendered}: run python -m training.rendered --out {rendered} ...")
     pools = Pools()
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
@@ -366,6 +428,7 @@ def build(rendered: Path, out: Path, count: int, seed: int, max_renders: int | N
             print(f"{i + 1}/{count}", flush=True)
     sources = {
         "count": count, "seed": seed, "rendered": str(rendered), "renders_available": len(renders),
+        "photos": str(photos) if photos else None,
         "max_renders": max_renders,
         "images_without_car": no_car,
         "backgrounds_available": [str(p) for p in pools.photo_paths + pools.texture_paths],
@@ -382,13 +445,15 @@ def build(rendered: Path, out: Path, count: int, seed: int, max_renders: int | N
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rendered", type=Path, required=True)
+    cars = ap.add_mutually_exclusive_group(required=True)
+    cars.add_argument("--rendered", type=Path, help="training.rendered's folder: rendered cars")
+    cars.add_argument("--photos", type=Path, help="training.real_photos' folder: real cars cut out of photos")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--renders", type=int, default=None, help="use only the first N renders (reproducible sets)")
     args = ap.parse_args(argv)
-    s = build(args.rendered, args.out, args.count, args.seed, args.renders)
+    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 
