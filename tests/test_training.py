@@ -218,6 +218,14 @@ def test_render_plan_for_kenney_vehicles_names_each_model_and_skips_loose_wheels
     assert specs == rendered.plan(tmp_path / "out", 400, seed=4, vehicles="kenney")  # deterministic
 
 
+def grey_background(tmp_path, monkeypatch, compose):
+    """training.compose's background pool replaced by one grey photo (and no textures)."""
+    grey = tmp_path / "grey.jpg"
+    Image.fromarray(np.full((300, 500, 3), 128, np.uint8)).save(grey)
+    monkeypatch.setattr(compose, "background_paths", lambda: [grey])
+    monkeypatch.setattr(compose, "texture_paths", lambda: [])
+
+
 def test_photo_cutouts_paste_only_the_masked_car_from_training_split_photos(tmp_path, monkeypatch):
     """Copy-paste of real photos (training.compose --photos): held-out photos and a car touching three borders
     are not used; what lands in an image is the masked car (red), not its photo (green), and the mask is it."""
@@ -243,10 +251,7 @@ def test_photo_cutouts_paste_only_the_masked_car_from_training_split_photos(tmp_
     used = {r.name for r in compose.photo_cutouts(photos)}
     assert used == {s.group for s in train_split} - {"photo_007"}
 
-    grey = tmp_path / "grey.jpg"
-    Image.fromarray(np.full((300, 500, 3), 128, np.uint8)).save(grey)
-    monkeypatch.setattr(compose, "background_paths", lambda: [grey])
-    monkeypatch.setattr(compose, "texture_paths", lambda: [])
+    grey_background(tmp_path, monkeypatch, compose)
     monkeypatch.setattr(compose, "stamp_paths", lambda: [])
     out = tmp_path / "out"
     sources = compose.build(None, out, 12, seed=3, photos=photos)
@@ -262,3 +267,25 @@ def test_photo_cutouts_paste_only_the_masked_car_from_training_split_photos(tmp_
             assert (r - g)[mask].mean() > 80, f"{p.name}: the mask is not on the red car"
             assert ((r - g) > 80)[~mask].mean() < 0.01, f"{p.name}: car outside the mask"
     assert cars >= 8
+
+
+def test_car_free_images_each_get_a_distractor(tmp_path, monkeypatch):
+    """training.compose --car-free 1.0: no car in any mask, and something salient (a stamp) in every image."""
+    from training import compose
+
+    grey_background(tmp_path, monkeypatch, compose)
+    stamp = tmp_path / "ball.png"
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[5:35, 5:35] = (250, 200, 0, 255)
+    Image.fromarray(rgba).save(stamp)
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [stamp])
+    render = tmp_path / "r"
+    render.mkdir()
+    never_read = compose.Rendered("car", render / "a.png", render / "b.png", {})  # no car is drawn
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [never_read])
+    out = tmp_path / "out"
+    compose.build(render, out, 12, seed=0, car_free=1.0)
+    for p in sorted((out / "images").glob("*.png")):
+        assert not (np.asarray(Image.open(out / "masks" / p.name)) > 0).any(), p.name
+        rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
+        assert ((rgb[..., 0] - rgb[..., 2]) > 100).mean() > 0.002, f"{p.name}: no distractor"

@@ -320,12 +320,17 @@ def camera_effects(rng, img: np.ndarray) -> np.ndarray:
 
 
 def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
-                used: dict) -> tuple[np.ndarray, np.ndarray]:
+                used: dict, car_free: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One image and its mask. `car_free`: the share of images without a car, each then given at least one
+    distractor, so that the most salient thing in a picture is often not a car (default: 5%, as the first
+    sets were made, their random draws unchanged)."""
     img = background(rng, pools, h, w, used["backgrounds"])
     mask = np.zeros((h, w), np.float32)
     n_stamps = rng.choice([0, 1, 1, 2, 3], p=[0.3, 0.25, 0.2, 0.15, 0.1])
     stamps = [stamp(rng, pools, h, used["stamps"]) for _ in range(n_stamps)] if pools.stamp_path_list else []
-    with_car = bool(renders) and rng.random() >= 0.05
+    with_car = bool(renders) and rng.random() >= (0.05 if car_free is None else car_free)
+    if car_free is not None and not with_car and not stamps and pools.stamp_path_list:
+        stamps = [stamp(rng, pools, h, used["stamps"])]
     front = [rng.random() < 0.4 for _ in stamps] if with_car else [False] * len(stamps)
     box = (0, 0, w, h)
     car = None
@@ -396,7 +401,7 @@ SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 
 def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
-          photos: Path | None = None) -> dict:
+          photos: Path | None = None, car_free: float | None = None) -> dict:
     """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
     `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
     can be made again exactly."""
@@ -419,7 +424,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         (h, w) = SIZES[rng.choice(len(SIZES), p=[s[1] for s in SIZES])][0]
-        img, mask = compose_one(rng, pools, renders, h, w, used)
+        img, mask = compose_one(rng, pools, renders, h, w, used, car_free)
         no_car += int(mask.max() == 0)
         name = f"p{seed}_{i:06d}"
         Image.fromarray(img).save(out / "images" / f"{name}.png")
@@ -452,8 +457,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--renders", type=int, default=None, help="use only the first N renders (reproducible sets)")
+    ap.add_argument("--car-free", type=float, default=None,
+                    help="share of images without a car, each with at least one distractor (default 0.05, none forced)")
     args = ap.parse_args(argv)
-    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos)
+    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 
