@@ -5,8 +5,10 @@
 Groups: `trained`, the background photographs training.compose pastes cars on (every training image saw
 them); `unseen`, the landscape photographs the real-car evaluation set pastes its stamps on (reserved: never
 trained on, so they show how the model does on scenery it has not learnt; measured here only, never used
-to choose weights); and each --folder of your own car-free photos. Each photo is shown whole, at most 900 px
-on its longer side, fed as the video pipeline feeds a frame (training.evaluate_real.predict_alpha).
+to choose weights); and each --folder of car-free photos, e.g. the 138 that `python
+scripts/make_carfree_photos.py --out data/carfree` takes from two Debian packages (never trained on).
+Each photo is shown whole, at most 900 px on its longer side, fed as the video pipeline feeds a frame
+(training.evaluate_real.predict_alpha).
 """
 
 from __future__ import annotations

