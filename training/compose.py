@@ -216,7 +216,7 @@ def photo_cutouts(photos: Path, val_fraction: float = 0.1) -> list[Rendered]:
     out = []
     for s in train:
         m = np.asarray(open_image(s.mask).convert("L")) > 127
-        if sum(map(bool, (m[:, 0].any(), m[:, -1].any(), m[0].any(), m[-1].any()))) >= 3 or not m.any():
+        if not m.any() or sum(mask_edges(m).values()) >= 3:
             continue
         out.append(Rendered(s.image.stem, s.image, s.mask, {"width": m.shape[1], "height": m.shape[0],
                                                              "photo": True}))
@@ -283,7 +283,11 @@ def load_cutout(r: Rendered, scale: float, flip: bool) -> tuple[np.ndarray, np.n
 
 def render_edges(r: Rendered) -> dict:
     """Which borders of the render the car touches (it was cut by the camera frame there)."""
-    m = np.asarray(open_image(r.mask).convert("L")) > 64
+    return mask_edges(np.asarray(open_image(r.mask).convert("L")) > 64)
+
+
+def mask_edges(m: np.ndarray) -> dict:
+    """Which borders of the image a boolean car mask touches."""
     return {"left": bool(m[:, 0].any()), "right": bool(m[:, -1].any()), "top": bool(m[0].any()),
             "bottom": bool(m[-1].any())}
 
