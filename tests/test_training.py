@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -289,3 +290,52 @@ def test_car_free_images_each_get_a_distractor(tmp_path, monkeypatch):
         assert not (np.asarray(Image.open(out / "masks" / p.name)) > 0).any(), p.name
         rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
         assert ((rgb[..., 0] - rgb[..., 2]) > 100).mean() > 0.002, f"{p.name}: no distractor"
+
+
+def test_backgrounds_folder_replaces_the_installed_wallpapers(tmp_path, monkeypatch):
+    """training.compose --backgrounds DIR: every image's background comes from DIR's photographs (blue), none
+    from the installed wallpapers (grey), and sources.json says which were used."""
+    from training import compose
+
+    grey_background(tmp_path, monkeypatch, compose)
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [])
+    folder = tmp_path / "scenery"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((300, 500, 3), (20, 40 + 10 * i, 220), np.uint8)).save(folder / f"s{i}.jpg")
+    render = tmp_path / "r"
+    render.mkdir()
+    never_read = compose.Rendered("car", render / "a.png", render / "b.png", {})
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [never_read])
+    out = tmp_path / "out"
+    sources = compose.build(render, out, 10, seed=0, car_free=1.0, backgrounds=folder)
+    assert set(sources["backgrounds_used"]) <= {str(p) for p in folder.glob("*.jpg")}
+    for p in sorted((out / "images").glob("*.png")):
+        rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
+        assert ((rgb[..., 2] - rgb[..., 0]) > 80).mean() > 0.95, f"{p.name}: not on the folder's photographs"
+
+
+def test_scenery_carving_finds_every_image_in_a_resource_bundle():
+    """scripts/make_scenery_photos.py cuts JPEG, PNG and WebP files out of a Qt resource bundle in stored
+    order, each whole (it decodes to the picture that went in)."""
+    import io
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    from make_scenery_photos import carve, decode
+
+    pictures = []
+    blob = b"qres\x00\x00\x00\x03header"
+    for i, fmt in enumerate(["JPEG", "PNG", "WEBP", "JPEG"]):
+        arr = np.zeros((32, 48, 3), np.uint8)
+        arr[:, : 12 * (i + 1)] = (200, 30 * i, 10)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+        pictures.append(arr)
+        blob += len(buf.getvalue()).to_bytes(4, "big") + buf.getvalue() + b"\x00tree"
+    found = carve(blob)
+    assert len(found) == 4
+    for arr, data in zip(pictures, found):
+        im = decode(data)
+        assert im is not None and im.size == (48, 32)
+        assert np.abs(np.asarray(im).astype(int) - arr).mean() < 8

@@ -139,12 +139,14 @@ def stamp_paths() -> list[Path]:
 class Pools:
     """Images loaded once per process (downscaled)."""
 
-    def __init__(self) -> None:
-        self.photo_paths = background_paths()
+    def __init__(self, backgrounds: Path | None = None) -> None:
+        self.photo_paths = background_paths() if backgrounds is None else \
+            [p for p in sorted(backgrounds.glob("*.jpg")) if not is_reserved(p)]
         self.texture_paths = texture_paths()
         self.stamp_path_list = stamp_paths()
         if not self.photo_paths:
-            raise SystemExit("no background photographs found: "
+            raise SystemExit(f"no background photographs in {backgrounds}: python scripts/make_scenery_photos.py "
+                             f"--out {backgrounds}" if backgrounds else "no background photographs found: "
                              "apt-get install mate-backgrounds plasma-workspace-wallpapers")
         self._cache: dict[Path, np.ndarray] = {}
 
@@ -405,10 +407,11 @@ SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 
 def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
-          photos: Path | None = None, car_free: float | None = None) -> dict:
+          photos: Path | None = None, car_free: float | None = None, backgrounds: Path | None = None) -> dict:
     """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
     `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
-    can be made again exactly."""
+    can be made again exactly. `backgrounds`: a folder of JPEG photographs to use instead of the installed
+    wallpapers (scripts/make_scenery_photos.py)."""
     if photos is not None:
         renders = photo_cutouts(photos)
         if not renders:
@@ -420,7 +423,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
             raise SystemExit(f"no rendered cars in {rendered}: run python -m training.rendered --out {rendered} ...")
     for r in renders:
         assert not is_reserved(r.rgba) and not is_reserved(r.mask)
-    pools = Pools()
+    pools = Pools(backgrounds)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     used = {"backgrounds": Counter(), "stamps": Counter(), "renders": Counter()}
@@ -463,8 +466,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--renders", type=int, default=None, help="use only the first N renders (reproducible sets)")
     ap.add_argument("--car-free", type=float, default=None,
                     help="share of images without a car, each with at least one distractor (default 0.05, none forced)")
+    ap.add_argument("--backgrounds", type=Path, default=None,
+                    help="take the background photographs from this folder of JPEGs instead of the installed "
+                         "wallpapers (scripts/make_scenery_photos.py makes one)")
     args = ap.parse_args(argv)
-    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free)
+    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free,
+              args.backgrounds)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 
