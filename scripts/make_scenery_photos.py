@@ -10,12 +10,12 @@ From three Debian packages, downloaded with `apt-get download` into a temporary 
   there uncompressed, so they are cut out by their signatures): animals in their habitat (erase,
   explore_world_animals, explore_farm_animals), monuments and landscapes (explore_monuments, details),
   fish, tools, solar panels and more monuments (categorization). Not its drawings (lang) and not the
-  paintings of `details`; not the monuments with cars parked in front (see EXCLUDED). Licence GPL-3+ (the
-  photos mostly from Wikimedia Commons, see the package's copyright file).
+  paintings of `details`; not the monuments with cars parked in front (see EXCLUDED). Licence GPL-3+, the
+  photos (mostly from Wikimedia Commons) each CC-BY-SA, CC-BY, CC0, GFDL or public domain per its copyright file.
 - tuxpaint-data: its template photographs (a cliff, a corn maze, the sea, rocks, trees, sheep in a field)
   and the San Francisco skyline at dusk. Licence GPL-2+.
 - palapeli-data: its 5 puzzle photographs (a castle, a bridge at night, citrus fruits, a bee, a chameleon).
-  Licence GPL-2+ / CC.
+  Licence GPL-2+.
 None of these is in the real-car evaluation set; no vehicle is among them (every picture was looked at on
 2026-11-29; the exclusions below are the ones with cars). Writes OUT/NAME.jpg (at most 1280 px) and
 OUT/sources.json.
