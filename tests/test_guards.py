@@ -126,11 +126,17 @@ def test_sdr_backdrop_is_mapped_into_an_hdr_output_by_a_run(tmp_path):
     from streamseg.colour import BT2020_HLG
 
     clip = camera_clip(tmp_path / "hlg.mp4", 256, 144, "bt2020", True, BT2020_HLG, "yuv420p10le")
-    out = tmp_path / "o.mp4"
-    assert cli("run", clip, "--bg", "white", "-o", out, "-q").code == 0
-    frames, _ = decode_all(out)
+    first = {}
+    for bg in ("white", "black"):
+        out = tmp_path / f"{bg}.mp4"
+        assert cli("run", clip, "--bg", bg, "-o", out, "-q").code == 0
+        first[bg] = decode_all(out)[0][0].astype(int)
+    # where the backdrop shows is where a black one changes the picture: wherever the model puts the car
+    shown = (first["white"] - first["black"]).min(axis=2) > 100
+    assert shown.mean() > 0.05, shown.mean()
     # SDR white placed at HLG reference white (0.75 of the signal), not at the signal's peak
-    assert abs(float(np.median(frames[0])) - 0.75 * 255) < 12, float(np.median(frames[0]))
+    white = float(np.median(first["white"][shown]))
+    assert abs(white - 0.75 * 255) < 12, white
 
 
 def test_streamseg_cache_holds_the_converted_model(clip, tmp_path, monkeypatch):
