@@ -23,6 +23,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 from PIL import Image
 
@@ -45,7 +46,7 @@ def extract(package: str, tmp: Path) -> tuple[Path, str]:
         f.seek(0)
         with tarfile.open(fileobj=f) as tar:
             tar.extractall(root, filter="data")
-    return root, deb.name.split("_")[1]
+    return root, unquote(deb.name.split("_")[1])  # apt-get download writes an epoch's colon as %3a
 
 
 def main(argv: list[str] | None = None) -> None:

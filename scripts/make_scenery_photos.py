@@ -46,8 +46,10 @@ EXCLUDED = {"explore_monuments_038", "explore_monuments_043", "explore_monuments
             "details_030", "details_044", "details_052", "details_062", "details_071", "details_081",
             "details_094", "details_120"}
 LOOKED_AT = {"gcompris-qt-data": "3.1-2", "tuxpaint-data": "1:0.9.28-sdl2-1", "palapeli-data": "4:22.12.3-1"}
-TUXPAINT = ["usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg"]
-PALAPELI = ["usr/share/palapeli/collection/*.jpg"]
+# the photographs that are plain files (GCompris' are inside its bundles)
+PHOTOS = {"tuxpaint-data": ["usr/share/tuxpaint/templates/*.jpg",
+                            "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg"],
+          "palapeli-data": ["usr/share/palapeli/collection/*.jpg"]}
 MIN_SIDE = 200  # GCompris also keeps thumbnails; below this a crop is mostly blur
 SIGNATURES = {".jpg": re.compile(rb"\xff\xd8\xff"), ".png": re.compile(rb"\x89PNG\r\n\x1a\n"),
               ".webp": re.compile(rb"RIFF....WEBP", re.S)}
@@ -55,19 +57,18 @@ SIGNATURES = {".jpg": re.compile(rb"\xff\xd8\xff"), ".png": re.compile(rb"\x89PN
 
 def carve(bundle: bytes) -> list[bytes]:
     """The image files stored in a Qt resource bundle, in the order they are stored."""
+    starts = sorted((m.start(), ext) for ext, sig in SIGNATURES.items() for m in sig.finditer(bundle))
     found = []
-    for ext, sig in SIGNATURES.items():
-        starts = [m.start() for m in sig.finditer(bundle)]
-        for s in starts:
-            if ext == ".webp":
-                end = s + 8 + int.from_bytes(bundle[s + 4:s + 8], "little")
-            elif ext == ".png":
-                end = bundle.find(b"IEND", s) + 8
-            else:  # a JPEG ends at its last end-of-image marker before the next file starts
-                nxt = next((t for t in starts if t > s), len(bundle))
-                end = bundle.rfind(b"\xff\xd9", s, nxt) + 2
-            found.append((s, bundle[s:end]))
-    return [data for _, data in sorted(found)]
+    for k, (s, ext) in enumerate(starts):
+        if ext == ".webp":
+            end = s + 8 + int.from_bytes(bundle[s + 4:s + 8], "little")
+        elif ext == ".png":
+            end = bundle.find(b"IEND", s) + 8
+        else:  # a JPEG ends at its last end-of-image marker before the next file starts
+            nxt = starts[k + 1][0] if k + 1 < len(starts) else len(bundle)
+            end = bundle.rfind(b"\xff\xd9", s, nxt) + 2
+        found.append(bundle[s:end])
+    return found
 
 
 def decode(data: bytes) -> Image.Image | None:
@@ -101,8 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(t)
         versions = {}
         for package in LOOKED_AT:
-            root, version = extract(package, tmp)
-            versions[package] = version.replace("%3a", ":")  # the epoch, as apt-get download names it
+            root, versions[package] = extract(package, tmp)
             if versions[package] != LOOKED_AT[package]:
                 print(f"warning: {package} {versions[package]} is not the version looked at for vehicles "
                       f"({LOOKED_AT[package]}): look at {args.out} again", file=sys.stderr)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                     for i, data in enumerate(carve(path.read_bytes())):
                         keep(f"{bundle}_{i:03d}", decode(data), package)
             else:
-                for pattern in TUXPAINT if package == "tuxpaint-data" else PALAPELI:
+                for pattern in PHOTOS[package]:
                     for p in sorted(root.glob(pattern)):
                         keep(f"{package.split('-')[0]}_{p.stem}", decode(p.read_bytes()), package)
     (args.out / "sources.json").write_text(json.dumps({"packages": versions, "files": sources}, indent=1))

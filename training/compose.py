@@ -145,9 +145,9 @@ class Pools:
         self.texture_paths = texture_paths()
         self.stamp_path_list = stamp_paths()
         if not self.photo_paths:
-            raise SystemExit(f"no background photographs in {backgrounds}: python scripts/make_scenery_photos.py "
-                             f"--out {backgrounds}" if backgrounds else "no background photographs found: "
-                             "apt-get install mate-backgrounds plasma-workspace-wallpapers")
+            fix = f"python scripts/make_scenery_photos.py --out {backgrounds}" if backgrounds else \
+                "apt-get install mate-backgrounds plasma-workspace-wallpapers"
+            raise SystemExit(f"no background photographs in {backgrounds or 'the installed wallpapers'}: {fix}")
         self._cache: dict[Path, np.ndarray] = {}
 
     def image(self, path: Path, max_side: int, mode: str) -> np.ndarray:
