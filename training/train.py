@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
                          "auto = where it is fast")
     ap.add_argument("--recolour", type=float, default=0.0,
                     help="share of training crops whose car is repainted (random hue, saturation)")
+    ap.add_argument("--whole", type=float, default=0.0,
+                    help="share of training crops that are the whole image at the crop size, as inference sees a "
+                         "frame (the others zoom in 1.0-1.6x)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     ap.add_argument("--export", type=Path, help="write the best model here as a shipped checkpoint")
     args = ap.parse_args(argv)
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         part, _ = split(find_samples(root), args.val_fraction)
         train_samples += part
         weights += [weight] * len(part)
-    train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True, recolour=args.recolour)
+    train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True, recolour=args.recolour,
+                                   whole=args.whole)
     loader = DataLoader(train_ds, batch_size=args.batch, num_workers=args.workers, drop_last=True,
                         sampler=WeightedRandomSampler(weights, num_samples=args.steps * args.batch, replacement=True),
                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
 
     meta = {"command": "python -m training.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "data": args.data, "init": args.init, "train_images": len(train_samples), "device": str(device),
-            "amp": str(amp_dtype), "recolour": args.recolour,
+            "amp": str(amp_dtype), "recolour": args.recolour, "whole": args.whole,
             "torch": str(torch.__version__)}
     log = open(args.out / "log.jsonl", "a")
     t0, seen = time.time(), 0
