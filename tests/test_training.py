@@ -364,6 +364,46 @@ def test_street_images_hold_several_whole_cars_every_one_in_the_mask(tmp_path, m
     assert max(several) >= 3 and sum(c >= 2 for c in several) >= 3, several  # some hide behind the first
 
 
+def test_ground_puts_the_car_low_under_the_scenery(tmp_path, monkeypatch):
+    """training.compose --ground: the car low in the frame and a wide view of the photograph, so its sky (the
+    top 45%, blue) is in every image; without it the car sits higher and some crops miss the sky."""
+    import cv2
+
+    from training import compose
+
+    photo = tmp_path / "landscape.jpg"
+    land = np.full((400, 600, 3), (120, 90, 60), np.uint8)
+    land[:180] = (40, 90, 230)
+    Image.fromarray(land).save(photo)
+    monkeypatch.setattr(compose, "background_paths", lambda: [photo])
+    monkeypatch.setattr(compose, "texture_paths", lambda: [])
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [])
+    render = tmp_path / "r"
+    render.mkdir()
+    rgba = np.zeros((288, 448, 4), np.uint8)
+    rgba[120:180, 120:320] = (230, 20, 20, 255)
+    Image.fromarray(rgba).save(render / "red.png")
+    Image.fromarray(rgba[..., 3]).save(render / "red_mask.png")
+    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+
+    def heights_and_sky(ground: bool) -> tuple[list[float], list[float]]:
+        out = tmp_path / f"out{ground}"
+        compose.build(render, out, 16, seed=0, car_free=0.0, ground=ground)
+        ys, sky = [], []
+        for p in sorted((out / "images").glob("*.png")):
+            rgb = cv2.GaussianBlur(np.asarray(Image.open(p).convert("RGB")), (5, 5), 0).astype(int)
+            mask = np.asarray(Image.open(out / "masks" / p.name)) > 127
+            ys.append(float(np.nonzero(mask)[0].mean()) / mask.shape[0])
+            sky.append(float(((rgb[..., 2] - rgb[..., 0]) > 100).mean()))
+        return ys, sky
+
+    ys, sky = heights_and_sky(True)
+    assert min(ys) > 0.53 and min(sky) > 0.01, (ys, sky)
+    ys, sky = heights_and_sky(False)
+    assert min(ys) < 0.5 and min(sky) < 0.005, (ys, sky)
+
+
 def test_whole_frame_crops_show_the_frame_as_inference_does(tmp_path):
     """training.train --whole 1.0: every training crop is the whole image resized to the crop (maybe mirrored),
     as the pipeline shows a frame; without it the crops zoom in and the car's area changes."""

@@ -173,16 +173,17 @@ def jitter_colour(rng, img: np.ndarray, strength: float = 1.0) -> np.ndarray:
     return x * 255
 
 
-def background(rng, pools: Pools, h: int, w: int, used: Counter) -> np.ndarray:
+def background(rng, pools: Pools, h: int, w: int, used: Counter, wide: bool = False) -> np.ndarray:
     use_tex = pools.texture_paths and rng.random() < 0.2
     path = pools.texture_paths[rng.integers(len(pools.texture_paths))] if use_tex else \
         pools.photo_paths[rng.integers(len(pools.photo_paths))]
     used[str(path)] += 1
     src = pools.image(path, 1280, "RGB")
     sh, sw = src.shape[:2]
-    # crop: a random window of the photo with the output's aspect, 35-100% of what fits
+    # crop: a random window of the photo with the output's aspect, 35-100% of what fits (`wide`: 70-100%, so
+    # a landscape keeps its horizon and sky)
     fit = min(sh / h, sw / w)
-    scale = fit * rng.uniform(0.35, 1.0)
+    scale = fit * rng.uniform(0.7 if wide else 0.35, 1.0)
     ch, cw = max(8, int(h * scale)), max(8, int(w * scale))
     if use_tex and rng.random() < 0.5 and sh >= 8:  # textures: tile to look like ground / a wall
         reps = (int(np.ceil(ch * 2 / sh)) + 1, int(np.ceil(cw * 2 / sw)) + 1, 1)
@@ -366,11 +367,13 @@ def place_car(rng, renders: list[Rendered], w: int, h: int, used: dict, size: fl
 
 
 def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
-                used: dict, car_free: float | None = None, max_cars: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                used: dict, car_free: float | None = None, max_cars: int = 1,
+                ground: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One image and its mask. `car_free`: the share of images without a car, each then given at least one
     distractor, so that the most salient thing in a picture is often not a car (default: 5%, as the first
-    sets were made, their random draws unchanged)."""
-    img = background(rng, pools, h, w, used["backgrounds"])
+    sets were made, their random draws unchanged). `ground`: the car low in a wide view of the photograph, with
+    the scenery above it, as a car is filmed on the ground."""
+    img = background(rng, pools, h, w, used["backgrounds"], wide=ground)
     mask = np.zeros((h, w), np.float32)
     n_stamps = rng.choice([0, 1, 1, 2, 3], p=[0.3, 0.25, 0.2, 0.15, 0.1])
     stamps = [stamp(rng, pools, h, used["stamps"]) for _ in range(n_stamps)] if pools.stamp_path_list else []
@@ -382,7 +385,7 @@ def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
     car = None
     far: list[tuple] = []
     if with_car:
-        car = place_car(rng, renders, w, h, used)
+        car = place_car(rng, renders, w, h, used, centre_y=(0.55, 0.8) if ground else (0.35, 0.75))
         assert car is not None  # only an `uncut` car can be refused
         box = car[5]
         # more vehicles farther away (a street, a car park): smaller, higher in the frame, behind the first
@@ -425,12 +428,13 @@ SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
           photos: Path | None = None, car_free: float | None = None, backgrounds: Path | None = None,
-          max_cars: int = 1) -> dict:
+          max_cars: int = 1, ground: bool = False) -> dict:
     """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
     `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
     can be made again exactly. `backgrounds`: a folder of JPEG photographs to use instead of the installed
     wallpapers (scripts/make_scenery_photos.py). `max_cars`: up to this many vehicles in an image that has one
-    (the others smaller and farther); 1 makes the sets made before it, draw for draw."""
+    (the others smaller and farther); 1 makes the sets made before it, draw for draw. `ground`: the car low in a
+    wide view of the photograph (compose_one)."""
     if photos is not None:
         renders = photo_cutouts(photos)
         if not renders:
@@ -450,7 +454,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         (h, w) = SIZES[rng.choice(len(SIZES), p=[s[1] for s in SIZES])][0]
-        img, mask = compose_one(rng, pools, renders, h, w, used, car_free, max_cars)
+        img, mask = compose_one(rng, pools, renders, h, w, used, car_free, max_cars, ground)
         no_car += int(mask.max() == 0)
         name = f"p{seed}_{i:06d}"
         Image.fromarray(img).save(out / "images" / f"{name}.png")
@@ -460,7 +464,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     sources = {
         "count": count, "seed": seed, "rendered": str(rendered), "renders_available": len(renders),
         "photos": str(photos) if photos else None,
-        "max_renders": max_renders, "max_cars": max_cars,
+        "max_renders": max_renders, "max_cars": max_cars, "ground": ground,
         "images_without_car": no_car,
         "backgrounds_available": [str(p) for p in pools.photo_paths + pools.texture_paths],
         "backgrounds_used": dict(sorted(used["backgrounds"].items())),
@@ -490,11 +494,13 @@ def main(argv: list[str] | None = None) -> None:
                          "wallpapers (scripts/make_scenery_photos.py makes one)")
     ap.add_argument("--max-cars", type=int, default=1,
                     help="up to this many vehicles per image with a car, the others smaller and farther (a street)")
+    ap.add_argument("--ground", action="store_true",
+                    help="put the car low in a wide view of the photograph, the scenery above it (as filmed)")
     args = ap.parse_args(argv)
     if args.max_cars < 1:
         ap.error(f"--max-cars must be at least 1, not {args.max_cars}")
     s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free,
-              args.backgrounds, args.max_cars)
+              args.backgrounds, args.max_cars, args.ground)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 
