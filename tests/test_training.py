@@ -298,7 +298,7 @@ def test_car_free_images_each_get_a_distractor(tmp_path, monkeypatch):
     never_read = compose.Rendered("car", render / "a.png", render / "b.png", {})  # no car is drawn
     monkeypatch.setattr(compose, "rendered_samples", lambda _: [never_read])
     out = tmp_path / "out"
-    compose.build(render, out, 12, seed=0, car_free=1.0)
+    compose.build(render, out, 12, seed=0, layout=compose.Layout(car_free=1.0))
     for p in sorted((out / "images").glob("*.png")):
         assert not (np.asarray(Image.open(out / "masks" / p.name)) > 0).any(), p.name
         rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
@@ -321,7 +321,7 @@ def test_backgrounds_folder_replaces_the_installed_wallpapers(tmp_path, monkeypa
     never_read = compose.Rendered("car", render / "a.png", render / "b.png", {})
     monkeypatch.setattr(compose, "rendered_samples", lambda _: [never_read])
     out = tmp_path / "out"
-    sources = compose.build(render, out, 10, seed=0, car_free=1.0, backgrounds=folder)
+    sources = compose.build(render, out, 10, seed=0, backgrounds=folder, layout=compose.Layout(car_free=1.0))
     assert set(sources["backgrounds_used"]) <= {str(p) for p in folder.glob("*.jpg")}
     for p in sorted((out / "images").glob("*.png")):
         rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
@@ -348,7 +348,7 @@ def test_street_images_hold_several_whole_cars_every_one_in_the_mask(tmp_path, m
 
     def cars_per_image(max_cars: int) -> list[int]:
         out = tmp_path / f"out{max_cars}"
-        compose.build(render, out, 16, seed=0, car_free=0.0, max_cars=max_cars)
+        compose.build(render, out, 16, seed=0, layout=compose.Layout(car_free=0.0, max_cars=max_cars))
         counts = []
         for p in sorted((out / "images").glob("*.png")):
             rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
@@ -389,7 +389,7 @@ def test_ground_puts_the_car_low_under_the_scenery(tmp_path, monkeypatch):
 
     def heights_and_sky(ground: bool) -> tuple[list[float], list[float]]:
         out = tmp_path / f"out{ground}"
-        compose.build(render, out, 16, seed=0, car_free=0.0, ground=ground)
+        compose.build(render, out, 16, seed=0, layout=compose.Layout(car_free=0.0, ground=ground))
         ys, sky = [], []
         for p in sorted((out / "images").glob("*.png")):
             rgb = cv2.GaussianBlur(np.asarray(Image.open(p).convert("RGB")), (5, 5), 0).astype(int)
@@ -402,6 +402,45 @@ def test_ground_puts_the_car_low_under_the_scenery(tmp_path, monkeypatch):
     assert min(ys) > 0.53 and min(sky) > 0.01, (ys, sky)
     ys, sky = heights_and_sky(False)
     assert min(ys) < 0.5 and min(sky) < 0.005, (ys, sky)
+
+
+def test_shadows_belong_to_cars_and_distractors_alike(tmp_path, monkeypatch):
+    """training.compose --shadowless 1.0: no car darkens the ground under it (a pasted cut-out has no shadow);
+    --stamp-shadows 1.0: every distractor stands on a contact shadow. Neither option: cars do, stamps don't."""
+    from training import compose
+
+    grey_background(tmp_path, monkeypatch, compose)
+    stamp = tmp_path / "ball.png"
+    ball = np.zeros((60, 60, 4), np.uint8)
+    ball[5:55, 5:55] = (250, 200, 0, 255)
+    Image.fromarray(ball).save(stamp)
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [stamp])
+    render = tmp_path / "r"
+    render.mkdir()
+    rgba = np.zeros((288, 448, 4), np.uint8)
+    rgba[120:180, 120:320] = (230, 20, 20, 255)
+    rgba[180:200, 110:330, 3] = 220  # the shadow caught on the ground: black, outside the car's mask
+    Image.fromarray(rgba).save(render / "red.png")
+    Image.fromarray(np.where(rgba[..., 0] > 0, 255, 0).astype(np.uint8)).save(render / "red_mask.png")
+    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+
+    def dark_share(layout) -> float:
+        """Share of the pixels that are neither stamp nor car and much darker than the grey photo."""
+        out = tmp_path / f"out{hash(layout)}"
+        compose.build(render, out, 16, seed=0, layout=layout)
+        dark = []
+        for p in sorted((out / "images").glob("*.png")):
+            rgb = np.asarray(Image.open(p).convert("RGB")).astype(int)
+            grey = np.median(rgb, axis=(0, 1))
+            coloured = (rgb.max(axis=2) - rgb.min(axis=2)) > 60
+            dark.append(((rgb.mean(axis=2) < grey.mean() * 0.75) & ~coloured).mean())
+        return float(np.mean(dark))
+
+    assert dark_share(compose.Layout(car_free=0.0)) > 0.01
+    assert dark_share(compose.Layout(car_free=0.0, shadowless=1.0)) < 0.001
+    assert dark_share(compose.Layout(car_free=1.0)) < 0.0001
+    assert dark_share(compose.Layout(car_free=1.0, stamp_shadows=1.0)) > 0.0006  # a thin band under each
 
 
 def test_whole_frame_crops_show_the_frame_as_inference_does(tmp_path):

@@ -29,6 +29,7 @@ file the evaluation set (training.realcars) reads, the photographs it pastes veh
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import io
 import json
@@ -366,13 +367,29 @@ def place_car(rng, renders: list[Rendered], w: int, h: int, used: dict, size: fl
     return rgb, cov, shadow, x, y, box
 
 
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a scene is laid out. The defaults make the first sets, draw for draw; each option draws from the
+    random stream only when it is set, so the sets made before it stay reproducible."""
+
+    # share of images without a car, each then given at least one distractor, so that the most salient
+    # thing in a picture is often not a car (None: 5%, none forced)
+    car_free: float | None = None
+    # up to this many vehicles in an image with a car, the others smaller and farther (a street, a car park)
+    max_cars: int = 1
+    # the car low in a wide view of the photograph, the scenery above it, as a car is filmed on the ground
+    ground: bool = False
+    # share of cars composited without their shadow (a cut-out pasted into a picture has none): the model
+    # must not need a shadow to find a car
+    shadowless: float = 0.0
+    # share of distractors standing on a contact shadow, as the cars do: a shadow must not make a thing a car
+    stamp_shadows: float = 0.0
+
+
 def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
-                used: dict, car_free: float | None = None, max_cars: int = 1,
-                ground: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One image and its mask. `car_free`: the share of images without a car, each then given at least one
-    distractor, so that the most salient thing in a picture is often not a car (default: 5%, as the first
-    sets were made, their random draws unchanged). `ground`: the car low in a wide view of the photograph, with
-    the scenery above it, as a car is filmed on the ground."""
+                used: dict, layout: Layout = Layout()) -> tuple[np.ndarray, np.ndarray]:
+    """One image and its mask, laid out as `layout` says."""
+    car_free, max_cars, ground = layout.car_free, layout.max_cars, layout.ground
     img = background(rng, pools, h, w, used["backgrounds"], wide=ground)
     mask = np.zeros((h, w), np.float32)
     n_stamps = rng.choice([0, 1, 1, 2, 3], p=[0.3, 0.25, 0.2, 0.15, 0.1])
@@ -399,10 +416,14 @@ def compose_one(rng, pools: Pools, renders: list[Rendered], h: int, w: int,
         if not is_front:
             sx = int(rng.integers(-srgb.shape[1] // 3, w - srgb.shape[1] * 2 // 3 + 1))
             sy = int(rng.integers(-srgb.shape[0] // 4, h - srgb.shape[0] // 2 + 1))
+            if layout.stamp_shadows and rng.random() < layout.stamp_shadows:
+                paste(img, np.zeros_like(srgb), contact_shadow(sa) * rng.uniform(0.55, 0.95), sx, sy)
             paste(img, srgb, sa, sx, sy)
     # farthest (smallest) first, the first car last: each hides what is behind it, all of them are car
     for rgb, cov, shadow, x, y, _ in sorted(far, key=lambda c: c[1].size) + ([car] if car is not None else []):
         strength = rng.uniform(0.55, 0.95)
+        if layout.shadowless and rng.random() < layout.shadowless:
+            strength = 0.0
         black = np.zeros_like(rgb)
         paste(img, black, shadow * strength, x, y)
         # match the car's brightness a little to the scene
@@ -427,14 +448,11 @@ SIZES = [((256, 448), 0.85), ((288, 512), 0.1), ((320, 320), 0.05)]
 
 
 def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: int | None = None,
-          photos: Path | None = None, car_free: float | None = None, backgrounds: Path | None = None,
-          max_cars: int = 1, ground: bool = False) -> dict:
+          photos: Path | None = None, backgrounds: Path | None = None, layout: Layout = Layout()) -> dict:
     """Cars from `rendered` (training.rendered's folder) or cut out of `photos` (training.real_photos').
     `max_renders`: use only the first N renders (by name), so a set composed while rendering goes on
     can be made again exactly. `backgrounds`: a folder of JPEG photographs to use instead of the installed
-    wallpapers (scripts/make_scenery_photos.py). `max_cars`: up to this many vehicles in an image that has one
-    (the others smaller and farther); 1 makes the sets made before it, draw for draw. `ground`: the car low in a
-    wide view of the photograph (compose_one)."""
+    wallpapers (scripts/make_scenery_photos.py). `layout`: how each scene is laid out (Layout)."""
     if photos is not None:
         renders = photo_cutouts(photos)
         if not renders:
@@ -454,7 +472,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         (h, w) = SIZES[rng.choice(len(SIZES), p=[s[1] for s in SIZES])][0]
-        img, mask = compose_one(rng, pools, renders, h, w, used, car_free, max_cars, ground)
+        img, mask = compose_one(rng, pools, renders, h, w, used, layout)
         no_car += int(mask.max() == 0)
         name = f"p{seed}_{i:06d}"
         Image.fromarray(img).save(out / "images" / f"{name}.png")
@@ -464,7 +482,7 @@ def build(rendered: Path | None, out: Path, count: int, seed: int, max_renders: 
     sources = {
         "count": count, "seed": seed, "rendered": str(rendered), "renders_available": len(renders),
         "photos": str(photos) if photos else None,
-        "max_renders": max_renders, "max_cars": max_cars, "ground": ground,
+        "max_renders": max_renders, "layout": dataclasses.asdict(layout),
         "images_without_car": no_car,
         "backgrounds_available": [str(p) for p in pools.photo_paths + pools.texture_paths],
         "backgrounds_used": dict(sorted(used["backgrounds"].items())),
@@ -496,11 +514,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="up to this many vehicles per image with a car, the others smaller and farther (a street)")
     ap.add_argument("--ground", action="store_true",
                     help="put the car low in a wide view of the photograph, the scenery above it (as filmed)")
+    ap.add_argument("--shadowless", type=float, default=0.0,
+                    help="share of cars composited without their shadow (as a pasted cut-out)")
+    ap.add_argument("--stamp-shadows", type=float, default=0.0,
+                    help="share of distractors given a contact shadow, as the cars have")
     args = ap.parse_args(argv)
     if args.max_cars < 1:
         ap.error(f"--max-cars must be at least 1, not {args.max_cars}")
-    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.car_free,
-              args.backgrounds, args.max_cars, args.ground)
+    layout = Layout(args.car_free, args.max_cars, args.ground, args.shadowless, args.stamp_shadows)
+    s = build(args.rendered, args.out, args.count, args.seed, args.renders, args.photos, args.backgrounds, layout)
     print(f"wrote {args.count} images ({s['images_without_car']} without a car) to {args.out}; "
           f"{len(s['backgrounds_used'])} backgrounds, {len(s['stamps_used'])} stamps, {s['renders_used']} renders")
 
