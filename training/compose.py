@@ -19,7 +19,9 @@ Writes `images/NAME.png` + `masks/NAME.png` (0/255, car only), the layout `train
   things, signs, ... (never the vehicles/military/space folders, nor anything vehicle-like by name);
   some are put in front of the car, and the part of the car they hide leaves the mask;
 - camera effects: colour jitter, blur, noise, JPEG artefacts.
-About 5% of the images have no car (mask all zero).
+About 5% of the images have no car (mask all zero). `Layout` (the options --car-free, --max-cars for streets,
+--ground for a car low under the scenery, --shadowless and --stamp-shadows so that a shadow neither makes nor
+is needed for a car) changes that mix; left at their defaults, the earlier sets come out byte for byte.
 
 Reserved for evaluation and never read (asserted on every file opened): /usr/share/doc/labelme-examples,
 /usr/share/doc/opencv-doc, anything of the PyPI package CarSegmentPro, the tuxpaint vehicles stamps, and every
