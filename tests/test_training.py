@@ -240,6 +240,32 @@ def grey_background(tmp_path, monkeypatch, compose):
     monkeypatch.setattr(compose, "texture_paths", lambda: [])
 
 
+def yellow_stamp(tmp_path, monkeypatch, compose, size: int) -> None:
+    """training.compose's distractors replaced by one yellow square stamp, `size` pixels with a 5-pixel margin."""
+    stamp = tmp_path / "ball.png"
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[5:size - 5, 5:size - 5] = (250, 200, 0, 255)
+    Image.fromarray(rgba).save(stamp)
+    monkeypatch.setattr(compose, "stamp_paths", lambda: [stamp])
+
+
+def red_car_render(tmp_path, monkeypatch, compose, rows: slice, cols: slice, shadow_rows: slice | None = None,
+                   shadow_cols: slice | None = None) -> Path:
+    """training.compose's renders replaced by one 448x288 render: a red car at rows x cols (its mask), and where
+    given, a shadow caught on the ground (black, alpha 220, outside the mask). Returns the render folder."""
+    render = tmp_path / "r"
+    render.mkdir()
+    rgba = np.zeros((288, 448, 4), np.uint8)
+    if shadow_rows is not None:
+        rgba[shadow_rows, shadow_cols, 3] = 220
+    rgba[rows, cols] = (230, 20, 20, 255)
+    Image.fromarray(rgba).save(render / "red.png")
+    Image.fromarray(np.where(rgba[..., 0] > 0, 255, 0).astype(np.uint8)).save(render / "red_mask.png")
+    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
+    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+    return render
+
+
 def test_photo_cutouts_paste_only_the_masked_car_from_training_split_photos(tmp_path, monkeypatch):
     """Copy-paste of real photos (training.compose --photos): held-out photos and a car touching three borders
     are not used; what lands in an image is the masked car (red), not its photo (green), and the mask is it."""
@@ -288,11 +314,7 @@ def test_car_free_images_each_get_a_distractor(tmp_path, monkeypatch):
     from training import compose
 
     grey_background(tmp_path, monkeypatch, compose)
-    stamp = tmp_path / "ball.png"
-    rgba = np.zeros((40, 40, 4), np.uint8)
-    rgba[5:35, 5:35] = (250, 200, 0, 255)
-    Image.fromarray(rgba).save(stamp)
-    monkeypatch.setattr(compose, "stamp_paths", lambda: [stamp])
+    yellow_stamp(tmp_path, monkeypatch, compose, 40)
     render = tmp_path / "r"
     render.mkdir()
     never_read = compose.Rendered("car", render / "a.png", render / "b.png", {})  # no car is drawn
@@ -337,14 +359,7 @@ def test_street_images_hold_several_whole_cars_every_one_in_the_mask(tmp_path, m
 
     grey_background(tmp_path, monkeypatch, compose)
     monkeypatch.setattr(compose, "stamp_paths", lambda: [])
-    render = tmp_path / "r"
-    render.mkdir()
-    rgba = np.zeros((288, 448, 4), np.uint8)
-    rgba[120:200, 100:340] = (230, 20, 20, 255)  # a red car inside the frame, no shadow
-    Image.fromarray(rgba).save(render / "red.png")
-    Image.fromarray(rgba[..., 3]).save(render / "red_mask.png")
-    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
-    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+    render = red_car_render(tmp_path, monkeypatch, compose, slice(120, 200), slice(100, 340))  # inside the frame
 
     def cars_per_image(max_cars: int) -> list[int]:
         out = tmp_path / f"out{max_cars}"
@@ -378,14 +393,7 @@ def test_ground_puts_the_car_low_under_the_scenery(tmp_path, monkeypatch):
     monkeypatch.setattr(compose, "background_paths", lambda: [photo])
     monkeypatch.setattr(compose, "texture_paths", lambda: [])
     monkeypatch.setattr(compose, "stamp_paths", lambda: [])
-    render = tmp_path / "r"
-    render.mkdir()
-    rgba = np.zeros((288, 448, 4), np.uint8)
-    rgba[120:180, 120:320] = (230, 20, 20, 255)
-    Image.fromarray(rgba).save(render / "red.png")
-    Image.fromarray(rgba[..., 3]).save(render / "red_mask.png")
-    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
-    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+    render = red_car_render(tmp_path, monkeypatch, compose, slice(120, 180), slice(120, 320))
 
     def heights_and_sky(ground: bool) -> tuple[list[float], list[float]]:
         out = tmp_path / f"out{ground}"
@@ -410,20 +418,9 @@ def test_shadows_belong_to_cars_and_distractors_alike(tmp_path, monkeypatch):
     from training import compose
 
     grey_background(tmp_path, monkeypatch, compose)
-    stamp = tmp_path / "ball.png"
-    ball = np.zeros((60, 60, 4), np.uint8)
-    ball[5:55, 5:55] = (250, 200, 0, 255)
-    Image.fromarray(ball).save(stamp)
-    monkeypatch.setattr(compose, "stamp_paths", lambda: [stamp])
-    render = tmp_path / "r"
-    render.mkdir()
-    rgba = np.zeros((288, 448, 4), np.uint8)
-    rgba[120:180, 120:320] = (230, 20, 20, 255)
-    rgba[180:200, 110:330, 3] = 220  # the shadow caught on the ground: black, outside the car's mask
-    Image.fromarray(rgba).save(render / "red.png")
-    Image.fromarray(np.where(rgba[..., 0] > 0, 255, 0).astype(np.uint8)).save(render / "red_mask.png")
-    red = compose.Rendered("red", render / "red.png", render / "red_mask.png", {"width": 448, "height": 288})
-    monkeypatch.setattr(compose, "rendered_samples", lambda _: [red])
+    yellow_stamp(tmp_path, monkeypatch, compose, 60)
+    render = red_car_render(tmp_path, monkeypatch, compose, slice(120, 180), slice(120, 320),
+                            shadow_rows=slice(180, 200), shadow_cols=slice(110, 330))
 
     def dark_share(layout) -> float:
         """Share of the pixels that are neither stamp nor car and much darker than the grey photo."""
