@@ -37,8 +37,23 @@ class Mutation:
 M = Mutation
 MUTATIONS = [
     # issue 12, data loss and silent wrong output
-    M("resume-keeps-user-file", "streamseg/jobs.py", "    return overwrite or (resume and record is not None",
-      "    return overwrite or (resume", ("tests/test_batch.py::test_resume_never_replaces_a_file_it_did_not_write",)),
+    M("resume-keeps-user-file", "streamseg/jobs.py", "replace_existing=opts.overwrite)",
+      "replace_existing=opts.overwrite or resume)",
+      ("tests/test_batch.py::test_resume_never_replaces_a_file_it_did_not_write",
+       "tests/test_faults.py::test_resume_after_a_refused_output_keeps_the_users_file")),
+    # issue 24, round two
+    M("resume-trusts-the-size", "streamseg/jobs.py", " and content_hash(out) == record[\"sha256\"]", "",
+      ("tests/test_faults.py::test_resume_keeps_a_same_size_file_put_over_an_output_done",)),
+    M("one-partial-name-for-all", "streamseg/files.py", 'tag = f"{os.getpid()}-{secrets.token_hex(4)}"',
+      'tag = "0-00000000"', ("tests/test_files.py",)),
+    M("no-output-lock", "streamseg/files.py", "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", "pass",
+      ("tests/test_faults.py::test_a_second_run_writing_the_same_output_is_refused_and_the_first_completes",)),
+    M("killed-run-partial-kept", "streamseg/files.py", "            remove(stale)", "            pass",
+      ("tests/test_faults.py::test_a_run_after_a_killed_one_removes_its_partial",)),
+    M("join-through-ctrl-c", "streamseg/threads.py", "                if w.finished.wait(0.2):",
+      "                w.join(0.2)\n                if not w.is_alive():",
+      ("tests/test_faults.py::test_waiting_for_workers_goes_on_through_ctrl_c",
+       "tests/test_faults.py::test_ctrl_c_in_a_folder_run_exits_130_with_nothing_left")),
     M("manifest-no-space", "streamseg/jobs.py", "                raise output_error(self.path, e) from None",
       "                raise", ("tests/test_batch.py::test_manifest_on_a_full_disk_is_an_output_error",)),
     M("empty-manifest-left", "streamseg/jobs.py", "                    self.path.unlink()\n",

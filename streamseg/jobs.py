@@ -9,6 +9,7 @@ workers take the next job from a shared queue, so short clips do not leave a dev
 from __future__ import annotations
 
 import datetime
+import functools
 import glob
 import json
 import os
@@ -22,11 +23,13 @@ from typing import Any
 from streamseg import photo
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
+from streamseg.files import content_hash
 from streamseg.io.reader import is_stream
 from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
 from streamseg.options import RunOptions
 from streamseg.photo import PHOTO_EXTS, is_photo
 from streamseg.pipeline import run
+from streamseg.threads import Worker, wait_all
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
               ".wmv", ".flv", ".3gp", ".mxf"}
@@ -105,17 +108,15 @@ class Manifest:
 
 
 def is_complete(record: dict | None, job: Job) -> bool:
-    """Done before, and its output is still there, whole (same size as recorded)."""
-    if not record or record.get("status") != "ok" or record.get("output") != job.output:
+    """Done before, and the file at the job's output name is the very one the manifest records writing
+    there: same size and sha256. A user's file, or an output changed since, cannot match by chance, and
+    a record without a hash proves nothing. Resume skips such jobs and replaces nothing else: what a run
+    left unfinished is never under the final name (files.PartialOutput), so any other file there is
+    someone's and needs --overwrite."""
+    if not record or record.get("status") != "ok" or record.get("output") != job.output or not record.get("sha256"):
         return False
     out = Path(job.output)
-    return out.exists() and output_bytes(out) == record.get("bytes")
-
-
-def may_replace(record: dict | None, job: Job, overwrite: bool, resume: bool) -> bool:
-    """Whether an existing output may be replaced: with --overwrite, or on --resume only when the manifest
-    records that this input was written there (anything else at that name is someone else's file)."""
-    return overwrite or (resume and record is not None and record.get("output") == job.output)
+    return out.exists() and output_bytes(out) == record.get("bytes") and content_hash(out) == record["sha256"]
 
 
 def output_bytes(path: Path) -> int:
@@ -124,10 +125,15 @@ def output_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
+def fingerprint(output: Path) -> dict:
+    """What a manifest records of an output it wrote, so that resume can tell it from any other file."""
+    return {"bytes": output_bytes(output), "sha256": content_hash(output)}
+
+
 def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: bool,
             cancel: threading.Event | None = None) -> dict:
     """One job to a manifest record; failures become records, not exceptions (Interrupted excepted).
-    `replace_existing`: whether an output already at the job's name may be replaced (may_replace)."""
+    `replace_existing`: whether an output already at the job's name may be replaced (--overwrite)."""
     record: dict[str, Any] = {"input": job.source, "output": job.output, "device": str(backend.device)}
     try:
         if is_photo(job.source):  # a still: the same record, one frame
@@ -136,13 +142,13 @@ def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: b
                 raise InputError(f"input not found: {source}", "check the path")
             photo.check_photo_output(source, output, opts.fmt.layers, replace_existing)
             still = photo.run_photo(source, output, opts.fmt.layers, backend, opts.background, opts.refine, opts.look)
-            record.update(status="ok", frames=1, fps=None, seconds=still.seconds, bytes=output_bytes(output),
+            record.update(status="ok", frames=1, fps=None, seconds=still.seconds, **fingerprint(output),
                           error=None)
         else:
             check_output(job.source, job.output, opts.fmt, replace_existing)
             summary = run(replace(opts, source=job.source, output=job.output), backend, cancel=cancel)
             record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
-                          bytes=output_bytes(Path(job.output)), error=None)
+                          **fingerprint(Path(job.output)), error=None)
     except Interrupted:
         raise
     except StreamsegError as e:
@@ -177,8 +183,7 @@ def run_jobs(jobs: list[Job], opts: RunOptions, *, make_backend: Callable[[str |
                         job = todo.get_nowait()
                     except queue.Empty:
                         return
-                    rec = process(job, backend, opts, cancel=cancel,
-                                  replace_existing=may_replace(done.get(job.source), job, opts.overwrite, resume))
+                    rec = process(job, backend, opts, cancel=cancel, replace_existing=opts.overwrite)
                     try:
                         manifest.append(rec)
                     except StreamsegError as e:
@@ -192,18 +197,12 @@ def run_jobs(jobs: list[Job], opts: RunOptions, *, make_backend: Callable[[str |
         except BaseException as e:  # noqa: BLE001  a device that cannot start: the others carry on
             errors.append(e)
 
-    threads = [threading.Thread(target=worker, args=(d,), name=f"device-{d}", daemon=True) for d in devices]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(timeout=0.2)
-    except KeyboardInterrupt:  # stop every worker; each removes its partial output
-        cancel.set()
-        for t in threads:
-            t.join()
-        raise Interrupted("interrupted; finished inputs are in the manifest, partial outputs were removed") from None
+    workers = [Worker(f"device-{d}", functools.partial(worker, d)) for d in devices]
+    for w in workers:
+        w.start()
+    # Ctrl-C: stop every worker and wait until each has removed its partial output
+    if wait_all(workers, lambda e: cancel.set()):
+        raise Interrupted("interrupted; finished inputs are in the manifest, partial outputs were removed")
     if fatal:
         raise fatal[0]
     if not todo.empty():  # every worker died: report why

@@ -34,6 +34,7 @@ from streamseg.models import SIZE_MULTIPLE
 from streamseg.options import RunOptions
 from streamseg.studio import StudioStage
 from streamseg.temporal import TemporalSmoother
+from streamseg.threads import Worker, wait_all
 
 END = object()  # end of stream marker, sent downstream once
 TIMEOUT = object()  # nothing arrived in time
@@ -69,14 +70,14 @@ class _Stop(Exception):
     """Raised inside a stage when another stage has failed."""
 
 
-class Stage(threading.Thread):
+class Stage(Worker):
     """A thread that runs `work`, passing failures to the run instead of printing them."""
 
     def __init__(self, name: str, work: Callable[[], None], run: _Run) -> None:
-        super().__init__(name=name, daemon=True)
+        super().__init__(name, self.guarded)
         self.work, self.run_ = work, run
 
-    def run(self) -> None:
+    def guarded(self) -> None:
         try:
             self.work()
         except _Stop:
@@ -293,12 +294,7 @@ class Pipeline:
             pass
         except BaseException as e:  # noqa: BLE001  includes KeyboardInterrupt: stop the others first
             state.fail(e)
-        for s in stages:
-            while s.is_alive():
-                try:
-                    s.join(timeout=0.2)
-                except BaseException as e:  # noqa: BLE001  a second Ctrl-C while stopping
-                    state.fail(e)
+        wait_all(stages, state.fail)  # a Ctrl-C while stopping: keep waiting, so the writer is cleaned up
         if state.error is not None:
             raise state.error
         if self.frames_out != self.frames_in:

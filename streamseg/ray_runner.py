@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any, cast
 
 from streamseg.errors import InputError
-from streamseg.jobs import Job, Manifest, is_complete, may_replace, process
+from streamseg.jobs import Job, Manifest, is_complete, process
 from streamseg.options import RunOptions
 
 
@@ -31,7 +31,7 @@ class FileWorker:
         self.opts = opts
 
     def __call__(self, row: dict) -> dict:
-        return process(Job(row["source"], row["output"]), self.backend, self.opts, replace_existing=row["replace"])
+        return process(Job(row["source"], row["output"]), self.backend, self.opts, replace_existing=self.opts.overwrite)
 
 
 def run_on_ray(jobs: list[Job], opts: RunOptions, *, address: str, workers: int, manifest: Manifest, resume: bool,
@@ -63,7 +63,7 @@ def run_on_ray(jobs: list[Job], opts: RunOptions, *, address: str, workers: int,
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        rows = [{**asdict(j), "replace": may_replace(done.get(j.source), j, opts.overwrite, resume)} for j in todo]
+        rows = [asdict(j) for j in todo]
         ds = ray.data.from_items(rows, override_num_blocks=len(todo))
         # Ray takes a callable class (one instance per actor) where its annotation names functions alone
         worker = cast(Callable[[dict[str, Any]], dict[str, Any]], FileWorker)

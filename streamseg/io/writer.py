@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from streamseg.errors import InputError, OutputError
-from streamseg.files import output_error, partial_path
+from streamseg.files import PartialOutput, output_error
 from streamseg.io.audio import AudioPassthrough
 from streamseg.io.reader import SidePacket, VideoInfo, is_stream
 from streamseg.io.streams import add_video_stream
@@ -153,7 +152,8 @@ class VideoWriter(SideOut):
                  audio: av.audio.stream.AudioStream | None, subtitles: Sequence[av.stream.Stream] = ()) -> None:
         self.target, self.fmt, self.info = target, fmt, info
         self.live = is_stream(target)
-        self.tmp = None if self.live else partial_path(Path(target))
+        self.partial = None if self.live else PartialOutput(Path(target))  # raises if another run writes it
+        self.tmp = None if self.partial is None else self.partial.path
         container, codec_options, container_options = fmt.container, dict(fmt.codec_options), fmt.container_options
         if self.live:  # low delay: no B-frames, a keyframe every 2 s so viewers can join
             container = "flv" if str(target).startswith("rtmp") else "mpegts"
@@ -165,6 +165,7 @@ class VideoWriter(SideOut):
             self.container = av.open(str(target) if self.live else str(self.tmp), "w", format=container,
                                      options=container_options, timeout=10.0 if self.live else None)
         except (OSError, av.error.FFmpegError) as e:
+            self.abort()
             raise output_error(target, e) from None
         try:
             self.stream = add_video_stream(self.container, fmt.codec, info.rate, codec_options)
@@ -205,8 +206,8 @@ class VideoWriter(SideOut):
             if self.audio is not None:
                 self.audio.flush()
             self.container.close()
-            if self.tmp is not None:
-                os.replace(self.tmp, self.target)
+            if self.partial is not None:
+                self.partial.publish()
         except (OSError, av.error.FFmpegError) as e:
             self.abort()
             raise output_error(self.target, e) from None
@@ -219,8 +220,8 @@ class VideoWriter(SideOut):
                 self.container.close()
         except Exception:  # noqa: BLE001  already failing: the cleanup below matters more
             pass
-        if self.tmp is not None:
-            self.tmp.unlink(missing_ok=True)
+        if self.partial is not None:
+            self.partial.discard()
 
 
 class PngSequenceWriter(SideOut):
@@ -233,8 +234,8 @@ class PngSequenceWriter(SideOut):
         self.path, self.fmt, self.info = Path(path), fmt, info
         self.subtitles = SubtitleCopy(subtitles, None, "png")
         self.target = self.path
-        self.tmp = partial_path(self.path)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.partial = PartialOutput(self.path)  # raises if another run writes it
+        self.tmp = self.partial.path
         self.wav: av.container.OutputContainer | None = None
         self.audio = None
         try:
@@ -264,9 +265,7 @@ class PngSequenceWriter(SideOut):
                 self.wav.close()
             (self.tmp / self.MARKER).write_text(json.dumps(
                 {"frames": self.frames, "rate": str(self.info.rate), "times": self.times}))
-            if self.path.exists():  # only our own earlier output gets here (see check_output)
-                shutil.rmtree(self.path)
-            os.replace(self.tmp, self.path)
+            self.partial.publish()  # replaces only our own earlier output (see check_output)
         except (OSError, av.error.FFmpegError) as e:
             self.abort()
             raise output_error(self.path, e) from None
@@ -278,7 +277,7 @@ class PngSequenceWriter(SideOut):
                 self.wav.close()
         except Exception:  # noqa: BLE001  already failing
             pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.partial.discard()
 
 
 def open_writer(target: Path | str, fmt: OutputFormat, info: VideoInfo,

@@ -1,0 +1,172 @@
+"""Nothing lost (issue 24): a hostile but fair user, one real process at a time, each result opened and checked.
+
+Resume that meets a file it did not write, two runs writing one output, Ctrl-C in a folder run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli, decode_all
+from test_photos import picture
+
+from streamseg.sample import SampleSpec, write_sample
+from streamseg.threads import Worker, wait_all
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def start(*args: object) -> subprocess.Popen:
+    """`streamseg ARGS` as from a terminal (a shell starts background jobs with SIGINT ignored)."""
+    return subprocess.Popen([sys.executable, "-m", "streamseg", *map(str, args)], stderr=subprocess.PIPE,
+                            text=True, env=ENV, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def manifest(out: Path) -> dict[str, dict]:
+    lines = (out / "streamseg-manifest.jsonl").read_text().splitlines()
+    return {Path(rec["input"]).name: rec for rec in map(json.loads, lines)}
+
+
+def only_results(folder: Path) -> list[str]:
+    """What a user sees in the folder, hidden files included (a partial or lock file left is a failure)."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """Long enough (10 s at 320x192) that a signal or a second run lands while frames are being written."""
+    path = tmp_path_factory.mktemp("faults") / "long.mp4"
+    write_sample(path, SampleSpec(width=320, height=192, frames=250, fps=25, seed=4))
+    return path
+
+
+# 1. --resume and files streamseg did not write
+
+def test_resume_after_a_refused_output_keeps_the_users_file(tmp_path):
+    """The issue's steps: a user's file at the output name, a run that refuses it, then --resume."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    picture().save(src / "c.jpg")
+    (out / "c_streamseg.jpg").write_text("FOREIGN\n")
+    r = cli("run", src, "-o", out, "--bg", "green")
+    assert r.code == 1 and manifest(out)["c.jpg"]["status"] == "failed", r
+    r = cli("run", src, "-o", out, "--bg", "green", "--resume")
+    assert r.code == 1 and "already exists" in manifest(out)["c.jpg"]["error"], r
+    assert (out / "c_streamseg.jpg").read_text() == "FOREIGN\n"
+    r = cli("run", src, "-o", out, "--bg", "green", "--resume", "--overwrite")  # said plainly: replaced
+    assert r.code == 0 and (out / "c_streamseg.jpg").read_bytes()[:2] == b"\xff\xd8", r
+
+
+def test_resume_keeps_a_same_size_file_put_over_an_output_done(tmp_path, clip):
+    """A user's file of exactly the recorded size over an output the manifest lists as done: not ours."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    picture().save(src / "a.jpg")
+    (src / "drive.mp4").write_bytes(clip.read_bytes())
+    r = cli("run", src, "-o", out, "--bg", "green")
+    assert r.code == 0, r
+    for name in ("a_streamseg.jpg", "drive_streamseg.mp4"):
+        ours = (out / name).read_bytes()
+        theirs = ours[:100] + bytes(b ^ 0xFF for b in ours[100:200]) + ours[200:]  # their edit, same length
+        (out / name).write_bytes(theirs)
+        r = cli("run", src, "-o", out, "--bg", "green", "--resume")
+        assert r.code == 1, r
+        assert (out / name).read_bytes() == theirs, f"--resume replaced the user's {name}"
+        assert "already exists" in manifest(out)[name.replace("_streamseg", "")]["error"]
+    r = cli("run", src, "-o", out, "--bg", "green", "--resume", "--overwrite", "--json", "-q")
+    assert r.code == 0 and {json.loads(line)["status"] for line in r.out.splitlines()} == {"ok"}, r
+    r = cli("run", src, "-o", out, "--bg", "green", "--resume", "--json", "-q")  # now ours again: skipped
+    assert r.code == 0 and {json.loads(line)["status"] for line in r.out.splitlines()} == {"skipped"}, r
+
+
+# 2. two runs writing the same output
+
+def test_a_second_run_writing_the_same_output_is_refused_and_the_first_completes(long_clip, tmp_path):
+    out = tmp_path / "same.mp4"
+    first = start("run", long_clip, "-o", out, "--bg", "green", "--overwrite")
+    wait_for(lambda: any(p.name.startswith(".same.mp4.") and p.name.endswith(".partial")
+                         for p in tmp_path.iterdir()))
+    second = subprocess.run([sys.executable, "-m", "streamseg", "run", str(long_clip), "-o", str(out),
+                             "--bg", "blue", "--overwrite"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert first.poll() is None, "the first run must still be writing for this test to mean anything"
+    assert second.returncode == 3, second.stderr
+    assert f"another streamseg run (pid {first.pid}) is writing {out}" in second.stderr
+    assert "wrote" not in second.stderr
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    frames, _ = decode_all(out)
+    assert len(frames) == 250
+    assert only_results(tmp_path) == ["same.mp4"]
+
+
+def test_a_run_after_a_killed_one_removes_its_partial(long_clip, tmp_path):
+    out = tmp_path / "x.mp4"
+    killed = start("run", long_clip, "-o", out, "--bg", "green")
+    wait_for(lambda: any(p.name.endswith(".partial") for p in tmp_path.iterdir()))
+    killed.kill()  # SIGKILL: no cleanup at all
+    killed.wait()
+    assert any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+    assert not out.exists()
+    r = cli("run", long_clip, "-o", out, "--bg", "green")
+    assert r.code == 0, r
+    assert only_results(tmp_path) == ["x.mp4"]
+
+
+# 3. Ctrl-C in a folder run
+
+def test_ctrl_c_in_a_folder_run_exits_130_with_nothing_left(long_clip, tmp_path):
+    src, out = tmp_path / "vin", tmp_path / "vout"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        (src / f"{name}.mp4").write_bytes(long_clip.read_bytes())
+    p = start("run", src, "-o", out)
+    wait_for(lambda: out.is_dir() and any(q.name.endswith(".partial") for q in out.iterdir()))
+    time.sleep(0.5)  # frames flowing
+    p.send_signal(signal.SIGINT)
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    assert code == 130, err
+    assert "terminate called" not in err and "Traceback" not in err, err
+    assert "interrupted" in err
+    assert not [q for q in out.iterdir() if q.name.startswith(".")], only_results(out)
+
+
+def test_waiting_for_workers_goes_on_through_ctrl_c():
+    """Python 3.11's Thread.join returns at once after a Ctrl-C inside it, with the thread still running;
+    wait_all waits until each worker has really finished (its cleanup ran)."""
+    cleaned = threading.Event()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            stop.wait(10)
+            time.sleep(0.5)  # cleanup takes a while after the stop
+        finally:
+            cleaned.set()
+
+    def ctrl_c_until_heard() -> None:  # as a user pressing it again, so a busy machine cannot miss it
+        time.sleep(0.3)
+        while not stop.is_set() and not cleaned.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+            stop.wait(0.5)
+
+    w = Worker("slow", work)
+    w.start()
+    threading.Thread(target=ctrl_c_until_heard, daemon=True).start()
+    assert wait_all([w], lambda e: stop.set()) is True
+    assert cleaned.is_set()
