@@ -41,6 +41,10 @@ MUTATIONS = [
       "replace_existing=opts.overwrite or resume)",
       ("tests/test_batch.py::test_resume_never_replaces_a_file_it_did_not_write",
        "tests/test_faults.py::test_resume_after_a_refused_output_keeps_the_users_file")),
+    # issue 23: the reserved Carvana cars are never read
+    M("carvana-reserved-read", "training/carvana.py",
+      '    assert not is_reserved_car(name), f"reserved Carvana car, must never be read: {name}"', "    pass",
+      ("tests/test_training.py::test_reserved_carvana_cars_are_never_read",)),
     # issue 24, round two
     M("resume-trusts-the-size", "streamseg/jobs.py", " and content_hash(out) == record[\"sha256\"]", "",
       ("tests/test_faults.py::test_resume_keeps_a_same_size_file_put_over_an_output_done",)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -489,3 +490,65 @@ def test_scenery_carving_finds_every_image_in_a_resource_bundle():
         im = decode(data)
         assert im is not None and im.size == (48, 32)
         assert np.abs(np.asarray(im).astype(int) - arr).mean() < 8
+
+
+def test_reserved_carvana_cars_are_never_read(tmp_path, monkeypatch):
+    """The builder skips a reserved car by its name and never opens its files; the dataset and compose refuse a
+    copy of one wherever it sits (the assertion fires), while other cars pass."""
+    from training import carvana, compose
+
+    reserved = sorted(carvana.reserved_cars())[0]
+    free = "0123456789ab" if "0123456789ab" not in carvana.reserved_cars() else "ba9876543210"
+    repo = tmp_path / "repo"
+    for split_name in ("train", "val"):
+        (repo / "data" / f"{split_name}_images").mkdir(parents=True)
+        (repo / "data" / f"{split_name}_masks").mkdir(parents=True)
+    for car, part in ((reserved, "train"), (free, "val")):
+        for v in (1, 2):
+            Image.new("RGB", (64, 48), "grey").save(repo / "data" / f"{part}_images" / f"{car}_{v:02d}.jpg")
+            Image.new("P", (64, 48), 1).save(repo / "data" / f"{part}_masks" / f"{car}_{v:02d}_mask.gif")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
+                   check=True)
+    opened: list[str] = []
+    read = carvana.CarvanaCopy.read
+    monkeypatch.setattr(carvana.CarvanaCopy, "read", lambda self, name: opened.append(name) or read(self, name))
+    carvana.build(repo, tmp_path / "carvana", eval_count=0)
+    assert opened and not [n for n in opened if reserved in n]
+    assert sorted(p.name for p in (tmp_path / "carvana" / "train").iterdir()) == [f"{free}_01.jpg", f"{free}_02.jpg"]
+
+    with pytest.raises(AssertionError, match="reserved Carvana car"):
+        read(carvana.CarvanaCopy(repo), f"data/train_images/{reserved}_01.jpg")
+    copy = tmp_path / "copy"  # a copy of a reserved car in another folder: refused by its name
+    (copy / "train").mkdir(parents=True)
+    (copy / "train_masks").mkdir()
+    for car in (free, reserved):
+        Image.new("RGB", (64, 48), "grey").save(copy / "train" / f"{car}_03.jpg")
+        Image.new("P", (64, 48), 1).save(copy / "train_masks" / f"{car}_03_mask.gif")
+    samples = {s.group: s for s in find_samples(copy)}
+    data = SegmentationDataset([samples[free], samples[reserved]], augment=False, resize=(48, 64))
+    assert data[0][0].shape == (3, 48, 64)
+    with pytest.raises(AssertionError, match="reserved Carvana car"):
+        data[1]
+    assert compose.is_reserved(copy / "train" / f"{reserved}_03.jpg")
+    assert not compose.is_reserved(copy / "train" / f"{free}_03.jpg")
+
+
+def test_carvana_scores_measure_outline_and_far_matte():
+    """Boundary IoU looks at the outline only; far false matte counts only what lies far from the true car."""
+    from training.evaluate_carvana import scores
+
+    truth = np.zeros((400, 600), bool)
+    truth[100:300, 150:450] = True  # diagonal 721: d = 3.6 px for the outline, 14.4 px for "far"
+    same = scores(truth.astype(np.uint8) * 255, truth)
+    assert same == {"dice": 1.0, "boundary_iou": 1.0, "far_false_pct": 0.0}
+    shifted = np.roll(truth, 3, axis=1)  # the outline off by 3 px: Dice barely moves, Boundary IoU falls hard
+    s = scores(shifted.astype(np.uint8) * 255, truth)
+    assert s["dice"] > 0.98 and s["boundary_iou"] < 0.75
+    haze = truth.copy()
+    haze[100:300, 452:460] = True  # a haze hugging the car: not far
+    lettering = truth.copy()
+    lettering[10:30, 10:60] = True  # wall lettering far from the car: 1,000 px of 240,000
+    assert scores(haze.astype(np.uint8) * 255, truth)["far_false_pct"] == 0.0
+    assert scores(lettering.astype(np.uint8) * 255, truth)["far_false_pct"] == pytest.approx(100 * 1000 / 240000)

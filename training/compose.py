@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from training.carvana import is_reserved_car
 from training.rendered import Rendered, rendered_samples
 
 RESERVED = ("/usr/share/doc/labelme-examples", "/usr/share/doc/opencv-doc", "/usr/share/tuxpaint/stamps/vehicles")
@@ -84,7 +85,7 @@ def is_reserved(path: Path | str) -> bool:
     scene would flatter the score)."""
     p = str(Path(path).resolve())
     return (any(p.startswith(r) for r in RESERVED) or any(w in p.lower() for w in RESERVED_WORDS)
-            or p in evaluation_files())
+            or p in evaluation_files() or is_reserved_car(p))
 
 
 def open_image(path: Path | str) -> Image.Image:

@@ -19,6 +19,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from training.carvana import check_not_reserved
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MASK_EXTS = IMAGE_EXTS | {".gif"}
 
@@ -90,6 +92,8 @@ class SegmentationDataset(Dataset):
 
     def __getitem__(self, i: int):
         s = self.samples[i]
+        check_not_reserved(s.image)  # a reserved Carvana car, wherever a copy of it sits, is never read
+        check_not_reserved(s.mask)
         img = Image.open(s.image).convert("RGB")
         mask = Image.fromarray((read_mask(s.mask) * 255).astype(np.uint8))
         if mask.size != img.size:
