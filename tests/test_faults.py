@@ -38,8 +38,12 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 
 
 def manifest(out: Path) -> dict[str, dict]:
-    lines = (out / "streamseg-manifest.jsonl").read_text().splitlines()
-    return {Path(rec["input"]).name: rec for rec in map(json.loads, lines)}
+    return manifest_at(out / "streamseg-manifest.jsonl")
+
+
+def manifest_at(path: Path) -> dict[str, dict]:
+    """The latest record per input name."""
+    return {Path(rec["input"]).name: rec for rec in map(json.loads, path.read_text().splitlines())}
 
 
 def only_results(folder: Path) -> list[str]:
@@ -170,3 +174,24 @@ def test_waiting_for_workers_goes_on_through_ctrl_c():
     threading.Thread(target=ctrl_c_until_heard, daemon=True).start()
     assert wait_all([w], lambda e: stop.set()) is True
     assert cleaned.is_set()
+
+
+# 7. a photo into a read-only folder
+
+def test_a_photo_into_a_read_only_folder_is_an_output_error(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root or CAP_SYS_ADMIN)")
+    try:
+        picture().save(tmp_path / "c.jpg")
+        for args in (["-o", ro / "c.jpg"], ["-o", ro / "cut.png", "-f", "png"]):
+            r = cli("run", tmp_path / "c.jpg", *args)
+            assert r.code == 3 and "read-only file system" in r.err and "internal error" not in r.err, r
+        (tmp_path / "src").mkdir()
+        picture().save(tmp_path / "src" / "c.jpg")
+        r = cli("run", tmp_path / "src", "-o", ro, "--manifest", tmp_path / "m.jsonl")  # a folder run
+        assert r.code == 1 and "internal error" not in r.err, r
+        assert "read-only file system" in manifest_at(tmp_path / "m.jsonl")["c.jpg"]["error"]
+    finally:
+        subprocess.run(["umount", str(ro)], check=False)
