@@ -20,6 +20,7 @@ import click
 
 from streamseg.backends.names import ENGINE_KINDS, EngineKind, backend_help
 from streamseg.errors import InputError, Interrupted, StreamsegError
+from streamseg.files import make_folder
 from streamseg.io.reader import DECODERS, DEINTERLACE_MODES, Decoder, Deinterlace
 from streamseg.io.writer import FORMAT_NAMES, format_help
 
@@ -197,11 +198,12 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     if single and not (manifest or devices or ray_address):
         run_one(sources[0], output, opts, quiet=quiet, as_json=as_json, say=say)
         return
-    files = expand_sources(list(sources))
-    if any(is_stream(f) for f in files):
+    found = expand_sources(list(sources))
+    if any(is_stream(f) for f in found.files):
         raise InputError("a live stream can only be processed on its own", "run one streamseg per stream")
-    run_many(files, output, opts, manifest_path=manifest, resume=resume, devices=devices, ray_address=ray_address,
-             ray_workers=ray_workers, as_json=as_json, say=say, show_bar=not quiet and sys.stderr.isatty())
+    run_many(found.files, output, opts, manifest_path=manifest, resume=resume, devices=devices,
+             ray_address=ray_address, ray_workers=ray_workers, as_json=as_json, say=say,
+             show_bar=not quiet and sys.stderr.isatty(), skipped=len(found.skipped))
 
 
 def open_backend(name: str, model_path: Path, device: str | None = None):
@@ -229,6 +231,8 @@ def run_one(source: str, output: str | None, opts: RunOptions, *, quiet: bool, a
     out = target if is_stream(target) else Path(target)
     if not live and not Path(source).exists():
         raise InputError(f"input not found: {source}", "check the path")
+    if isinstance(out, Path):
+        make_folder(out.parent)  # as a folder run creates its -o
     check_output(source, out, opts.fmt, opts.overwrite)
     finish = threading.Event()
 
@@ -260,6 +264,7 @@ def run_one_photo(source: Path, output: str | None, *, format_name: str | None, 
     out = Path(output) if output else photo.default_output(source, layers)
     if not source.is_file():
         raise InputError(f"input not found: {source}", "check the path")
+    make_folder(out.parent)  # as a folder run creates its -o
     photo.check_photo_output(source, out, layers, overwrite)
     studio = look(layers)
     with open_backend(backend, model_path) as engine:
@@ -346,21 +351,31 @@ def describe_model(path: Path, spec) -> str:
 
 def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest_path: Path | None, resume: bool,
              devices: str | None, ray_address: str | None, ray_workers: int, as_json: bool, say: Say,
-             show_bar: bool = False) -> None:
+             show_bar: bool = False, skipped: int = 0) -> None:
     """Several inputs (videos and photos): outputs into -o (a folder) or beside each input, a manifest,
     failures recorded and the rest carried on; exit 1 when any failed. `show_bar`: one progress bar over
-    the set (on a terminal) instead of a line per input; failures are still named."""
+    the set (on a terminal) instead of a line per input; failures are still named. `skipped`: earlier outputs
+    the folder scan left out; files the manifest records as outputs are left out here too."""
     from streamseg.backends.registry import parse_devices
+    from streamseg.io.reader import is_stream
     from streamseg.jobs import Manifest, plan_jobs, run_jobs
 
     folder = Path(output) if output else None
     if folder is not None:
         if folder.suffix and not folder.is_dir():
             raise InputError(f"-o {output}: several inputs need a folder for their outputs", "pass -o FOLDER/")
-        folder.mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs(files, folder, opts.fmt)
+        make_folder(folder)
     manifest = Manifest(manifest_path or (folder or Path.cwd()) / "streamseg-manifest.jsonl")
-    say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}")
+    written = {Path(rec["output"]).resolve() for rec in manifest.records().values()  # earlier outputs are not inputs
+               if rec.get("output") and not is_stream(rec["output"])}
+    inputs = [f for f in files if is_stream(f) or Path(f).resolve() not in written]
+    skipped += len(files) - len(inputs)
+    if not inputs:
+        raise InputError(f"every input is an output of an earlier run (listed in {manifest.path})",
+                         "name the inputs, or use another manifest with --manifest")
+    jobs = plan_jobs(inputs, folder, opts.fmt)
+    say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}"
+        + (f"; left out {skipped} earlier streamseg outputs" if skipped else ""))
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     bar = None
     if show_bar:

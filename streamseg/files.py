@@ -57,6 +57,16 @@ def output_error(path: Path | str, e: Exception) -> OutputError:
     return OutputError(f"writing {path} failed: {e}", "check the output place and the disk")
 
 
+def make_folder(path: Path) -> None:
+    """Create an output folder (and its parents) that does not exist yet, as every run does for -o."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{path} exists and is not a folder", "choose another -o") from None
+    except OSError as e:
+        raise output_error(path, e) from None
+
+
 class OutputLock:
     """The right to write `final`, held until release(). Raises OutputError (exit 3) when another live
     process holds it."""

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,26 +42,49 @@ class Job:
     output: str
 
 
-def expand_sources(entries: list[str]) -> list[str]:
-    """Files as given, folders as the videos and photos directly inside them, globs as their sorted matches."""
+OUTPUT_NAME = re.compile(r"_(streamseg|matte)$")  # INPUT_streamseg.jpg, INPUT_matte.mp4: default output names
+
+
+def is_output_name(path: Path) -> bool:
+    """Named as streamseg names its outputs, or hidden (a partial output, a lock): not an input for a folder scan."""
+    return path.name.startswith(".") or bool(OUTPUT_NAME.search(path.stem))
+
+
+@dataclass(frozen=True)
+class Sources:
+    files: list[str]
+    skipped: list[str]  # earlier outputs found by a folder scan or a glob, left out
+
+
+def expand_sources(entries: list[str]) -> Sources:
+    """Files as given, folders as the videos and photos directly inside them, globs as their sorted matches;
+    from folders and globs, streamseg's own earlier outputs are left out (named files are taken as given)."""
     out: list[str] = []
+    skipped: list[str] = []
+
+    def scanned(paths: list[str]) -> list[str]:
+        skipped.extend(p for p in paths if is_output_name(Path(p)))
+        return [p for p in paths if not is_output_name(Path(p))]
+
     for entry in entries:
         path = Path(entry)
         if is_stream(entry) or path.is_file():
             out.append(entry)
         elif path.is_dir():
-            out += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS | PHOTO_EXTS and p.is_file())
+            out += scanned(sorted(str(p) for p in path.iterdir()
+                                  if p.suffix.lower() in VIDEO_EXTS | PHOTO_EXTS and p.is_file()))
         elif any(c in entry for c in "*?["):
             matches = sorted(glob.glob(entry))
             if not matches:
                 raise InputError(f"no file matches {entry!r}", "check the pattern (quote it so the shell leaves it)")
-            out += matches
+            out += scanned(matches)
         else:
             out.append(entry)  # missing: its run reports it
     if not out:
-        raise InputError(f"no video or photo found in {', '.join(entries)}",
+        raise InputError(f"no video or photo found in {', '.join(entries)}"
+                         + (f" (only {len(skipped)} earlier streamseg outputs)" if skipped else ""),
                          f"folders are searched for {sorted(VIDEO_EXTS | PHOTO_EXTS)}")
-    return out
+    return Sources(out, skipped)
 
 
 def plan_jobs(sources: list[str], output_dir: Path | None, fmt: OutputFormat) -> list[Job]:

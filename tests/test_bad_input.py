@@ -93,8 +93,20 @@ def test_unusable_background(clip, tmp_path, bg, words):
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_output_folder_missing(clip, tmp_path):
-    expect_error(["run", clip, "-o", tmp_path / "no" / "such" / "out.mp4"], 3, "does not exist")
+def test_a_missing_output_folder_is_created_for_a_file_as_for_a_folder_run(clip, tmp_path):
+    """Issue 24 item 9: `-o nodir/x.mp4` and `-o nodir/` agree (both create the folder); a file in the way is exit 3."""
+    from test_photos import picture
+
+    r = cli("run", clip, "-o", tmp_path / "no" / "such" / "out.mp4", "--bg", "green")
+    assert r.code == 0 and (tmp_path / "no" / "such" / "out.mp4").is_file(), r
+    picture().save(tmp_path / "c.jpg")
+    r = cli("run", tmp_path / "c.jpg", "-o", tmp_path / "new" / "c.png", "-f", "png")
+    assert r.code == 0 and (tmp_path / "new" / "c.png").is_file(), r
+    picture().save(tmp_path / "d.jpg")
+    r = cli("run", tmp_path / "c.jpg", tmp_path / "d.jpg", "-o", tmp_path / "batch" / "out")  # several: a folder
+    assert r.code == 0 and (tmp_path / "batch" / "out" / "d_streamseg.jpg").is_file(), r
+    (tmp_path / "file").write_text("in the way")
+    expect_error(["run", clip, "-o", tmp_path / "file" / "out.mp4"], 3, "not a folder")
 
 
 def test_output_folder_not_writable(clip, tmp_path):

@@ -195,3 +195,38 @@ def test_a_photo_into_a_read_only_folder_is_an_output_error(tmp_path):
         assert "read-only file system" in manifest_at(tmp_path / "m.jsonl")["c.jpg"]["error"]
     finally:
         subprocess.run(["umount", str(ro)], check=False)
+
+
+# 8. a folder run does not take its own earlier outputs as inputs
+
+def test_a_folder_run_leaves_out_its_earlier_outputs_and_says_so(tmp_path):
+    src = tmp_path / "set"
+    src.mkdir()
+    picture().save(src / "car.jpg")
+    r = cli("run", src, "--bg", "green", "--manifest", tmp_path / "m.jsonl")  # outputs beside the inputs
+    assert r.code == 0 and (src / "car_streamseg.jpg").exists(), r
+    picture().save(src / "mine.jpg")
+    (src / "car_streamseg.jpg").rename(src / "kept_by_user.jpg")  # the user's now, under a name of theirs
+    r = cli("run", src, "--bg", "green", "--manifest", tmp_path / "m.jsonl", "--overwrite")
+    assert r.code == 0, r
+    assert sorted(p.name for p in src.iterdir()) == [
+        "car.jpg", "car_streamseg.jpg", "kept_by_user.jpg", "kept_by_user_streamseg.jpg", "mine.jpg",
+        "mine_streamseg.jpg"]
+    r = cli("run", src, "--bg", "green", "--manifest", tmp_path / "m.jsonl", "--overwrite")
+    assert r.code == 0 and "3 inputs" in r.err and "left out 3 earlier streamseg outputs" in r.err, r
+    assert not [p for p in src.iterdir() if "_streamseg_streamseg" in p.name]
+    r = cli("run", str(src / "*.jpg"), "-o", tmp_path / "out", "--bg", "green")  # a glob too
+    assert r.code == 0 and "left out 3 earlier streamseg outputs" in r.err, r
+
+
+def test_outputs_listed_in_the_manifest_are_not_inputs_whatever_their_name(tmp_path):
+    src = tmp_path / "set"
+    src.mkdir()
+    picture().save(src / "car.jpg")
+    r = cli("run", src, "-o", src, "-f", "png", "--manifest", tmp_path / "m.jsonl")
+    assert r.code == 0 and (src / "car_streamseg.png").exists(), r
+    (src / "car_streamseg.png").rename(src / "car_cut.png")
+    lines = (tmp_path / "m.jsonl").read_text().replace("car_streamseg.png", "car_cut.png")
+    (tmp_path / "m.jsonl").write_text(lines)  # as if written under that name by -o
+    r = cli("run", src, "-o", src, "-f", "png", "--manifest", tmp_path / "m.jsonl", "--overwrite")
+    assert r.code == 0 and "1 inputs" in r.err and "left out 1 earlier" in r.err, r
