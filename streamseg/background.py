@@ -18,6 +18,7 @@ from streamseg.colour import Colour
 from streamseg.errors import InputError, StreamsegError
 from streamseg.hdr import sdr_to_output
 from streamseg.io.reader import VideoReader
+from streamseg.limits import check_size
 
 COLOURS = {
     "green": "#00b140",  # chroma-key green
@@ -106,6 +107,7 @@ class Background:
     def _read_image(path: Path) -> np.ndarray:
         try:
             with Image.open(path) as im:
+                check_size(f"background image {path.name}", *im.size)
                 return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         except (UnidentifiedImageError, OSError) as e:
             raise InputError(f"cannot read background image {path.name} ({e})", HELP) from None

@@ -23,6 +23,7 @@ from streamseg.batching import FrameBatch
 from streamseg.composite import Layers
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
+from streamseg.limits import check_size
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.studio import StudioLook, StudioStage
 
@@ -31,7 +32,7 @@ PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"} | HEIF_
 SAVE_AS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 # -f -> what a photo's output holds
 LAYERS: dict[str | None, Layers] = {None: "rgb", "mp4": "rgb", "png": "rgba", "matte": "matte"}
-Image.MAX_IMAGE_PIXELS = 200_000_000  # a 100 MP camera is fine; a decompression bomb is not
+Image.MAX_IMAGE_PIXELS = None  # limits.check_size reads the size from the header first, against this machine
 
 
 def is_photo(source: str | Path) -> bool:
@@ -64,6 +65,7 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
         pillow_heif.register_heif_opener()  # libheif applies the stored rotation and resets EXIF's to 1
     try:
         with Image.open(path) as im:
+            check_size(path.name, *im.size)  # from the header: a bomb is refused before it is decoded
             im.load()  # a truncated or damaged file fails here, not half-way through the work
             upright = ImageOps.exif_transpose(im) or im
             icc = im.info.get("icc_profile")
@@ -73,7 +75,7 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
             rgb = upright.convert("RGB") if upright.mode not in ("I;16", "I", "F") else to_8bit(upright)
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"cannot read {path.name} as an image ({e})",
                          "the file is damaged, truncated or not an image; re-export it") from None
     note = "sRGB (no embedded profile)"

@@ -230,3 +230,32 @@ def test_outputs_listed_in_the_manifest_are_not_inputs_whatever_their_name(tmp_p
     (tmp_path / "m.jsonl").write_text(lines)  # as if written under that name by -o
     r = cli("run", src, "-o", src, "-f", "png", "--manifest", tmp_path / "m.jsonl", "--overwrite")
     assert r.code == 0 and "1 inputs" in r.err and "left out 1 earlier" in r.err, r
+
+
+# 4. huge photos
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header says width x height, with almost no data: what a decompression bomb looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_photo_is_refused_by_its_size_before_decoding(tmp_path, clip):
+    from streamseg.limits import pixel_limit
+
+    huge = png_header_only(tmp_path / "huge.png", 30000, 30000)
+    t = time.monotonic()
+    r = cli("run", huge)
+    assert r.code == 2 and "too large (30000x30000, 900 MP; the limit on this machine is" in r.err, r
+    assert "damaged" not in r.err and time.monotonic() - t < 5
+    assert pixel_limit() <= 200_000_000
+    r = cli("run", clip, "--bg", huge, "-o", tmp_path / "out.mp4")  # as a backdrop too
+    assert r.code == 2 and "background image huge.png is too large" in r.err, r

@@ -1,0 +1,36 @@
+"""How large a picture this machine can take, checked from the file's header before anything is decoded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamseg.errors import InputError
+
+BYTES_PER_PIXEL = 60  # peak memory of a photo run per pixel (57 measured on a 108 MP photo, issue 24)
+MAX_MEGAPIXELS = 200  # a 100 MP camera is fine; a decompression bomb is not
+
+
+def available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def pixel_limit() -> int:
+    """The most pixels a picture may have here: what half of the memory now available holds at BYTES_PER_PIXEL,
+    and never more than MAX_MEGAPIXELS."""
+    cap = MAX_MEGAPIXELS * 1_000_000
+    available = available_memory()
+    return cap if available is None else min(cap, available // 2 // BYTES_PER_PIXEL)
+
+
+def check_size(name: str, width: int, height: int) -> None:
+    """InputError (exit 2) naming the size and the limit, for a picture this machine cannot take."""
+    limit = pixel_limit()
+    if width * height > limit:
+        raise InputError(f"{name} is too large ({width}x{height}, {width * height / 1e6:.0f} MP; the limit on this "
+                         f"machine is {limit / 1e6:.0f} MP)", "scale it down, or run it on a machine with more memory")
