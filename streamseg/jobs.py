@@ -32,8 +32,9 @@ from streamseg.photo import PHOTO_EXTS, is_photo
 from streamseg.pipeline import run
 from streamseg.threads import Worker, wait_all
 
+# .gif: a GIF is read as a video (an animated one has frames and their times), in a folder as on its own
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
-              ".wmv", ".flv", ".3gp", ".mxf"}
+              ".wmv", ".flv", ".3gp", ".mxf", ".gif"}
 
 
 @dataclass(frozen=True)

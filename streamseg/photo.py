@@ -66,6 +66,11 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
     try:
         with Image.open(path) as im:
             check_size(path.name, *im.size)  # from the header: a bomb is refused before it is decoded
+            if getattr(im, "n_frames", 1) > 1:  # FFmpeg cannot decode animated WebP; its first frame alone is wrong
+                raise InputError(f"{path.name} is animated ({im.n_frames} frames); streamseg reads animated "
+                                 "pictures as videos, and FFmpeg cannot decode animated WebP",
+                                 "save it as a GIF or a video first, e.g. python3 -c \"from PIL import Image; "
+                                 f"Image.open('{path.name}').save('{path.stem}.gif', save_all=True)\"")
             im.load()  # a truncated or damaged file fails here, not half-way through the work
             upright = ImageOps.exif_transpose(im) or im
             icc = im.info.get("icc_profile")

@@ -259,3 +259,21 @@ def test_a_huge_photo_is_refused_by_its_size_before_decoding(tmp_path, clip):
     assert pixel_limit() <= 200_000_000
     r = cli("run", clip, "--bg", huge, "-o", tmp_path / "out.mp4")  # as a backdrop too
     assert r.code == 2 and "background image huge.png is too large" in r.err, r
+
+
+# 6. animated pictures
+
+def test_animated_webp_is_refused_with_the_way_out_and_gifs_are_videos_in_folders_too(tmp_path):
+    frames = [picture().point(lambda v, k=k: (v + 40 * k) % 256) for k in range(4)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    r = cli("run", tmp_path / "anim.webp")
+    assert r.code == 2 and "is animated (4 frames)" in r.err and "save_all=True" in r.err, r
+    assert not list(tmp_path.glob("anim_streamseg*"))
+    frames[0].save(tmp_path / "still.webp")  # one frame: a photo as before
+    assert cli("run", tmp_path / "still.webp").code == 0
+    src = tmp_path / "set"
+    src.mkdir()
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    r = cli("run", src, "-o", tmp_path / "out", "--json", "-q")
+    assert r.code == 0 and json.loads(r.out)["frames"] == 4, r
+    assert len(decode_all(tmp_path / "out" / "anim_streamseg.mp4")[0]) == 4
