@@ -19,6 +19,7 @@ class FrameBatch:
     pts: list[int]  # N timestamps in the input's time base
     arrived: list[float]  # N time.monotonic() values: when each frame reached the batcher
     first_index: int  # position of frames[0] in the input
+    alpha: torch.Tensor | None = None  # [N,H,W] uint8: the input's own transparency (a photo's), or None
 
     def __len__(self) -> int:
         return len(self.pts)

@@ -55,8 +55,9 @@ class PhotoSummary:
         return {**asdict(self), "frames": 1}
 
 
-def read_photo(path: Path) -> tuple[np.ndarray, str]:
-    """[H,W,3] uint8 sRGB, upright, and a note on its colour space."""
+def read_photo(path: Path) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """[H,W,3] uint8 sRGB, upright; a note on its colour space (and transparency); and the photo's own alpha
+    [H,W] uint8 where it has any transparent pixel, else None."""
     if not path.is_file():
         raise InputError(f"input not found: {path}", "check the path")
     if path.suffix.lower() in HEIF_EXTS:
@@ -66,8 +67,9 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
     try:
         with Image.open(path) as im:
             check_size(path.name, *im.size)  # from the header: a bomb is refused before it is decoded
-            if getattr(im, "n_frames", 1) > 1:  # FFmpeg cannot decode animated WebP; its first frame alone is wrong
-                raise InputError(f"{path.name} is animated ({im.n_frames} frames); streamseg reads animated "
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # FFmpeg cannot decode animated WebP; its first frame alone is wrong
+                raise InputError(f"{path.name} is animated ({frames} frames); streamseg reads animated "
                                  "pictures as videos, and FFmpeg cannot decode animated WebP",
                                  "save it as a GIF or a video first, e.g. python3 -c \"from PIL import Image; "
                                  f"Image.open('{path.name}').save('{path.stem}.gif', save_all=True)\"")
@@ -77,7 +79,13 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
             if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
                 raise InputError(f"{path.name} has pixel mode {upright.mode}, which streamseg does not read",
                                  "save it as 8-bit RGB")
+            if upright.mode == "P" and "transparency" in upright.info:
+                upright = upright.convert("RGBA")  # Pillow's way for a palette's transparency
             rgb = upright.convert("RGB") if upright.mode not in ("I;16", "I", "F") else to_8bit(upright)
+            alpha = None
+            if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
+                alpha = np.asarray(upright.convert("RGBA"))[..., 3].copy()
+                alpha = None if alpha.min() == 255 else alpha
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
@@ -95,7 +103,9 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
                 note = f"sRGB ({name})"
         except (ImageCms.PyCMSError, OSError) as e:
             note = f"embedded ICC profile unreadable ({e}); taken as sRGB"
-    return np.asarray(rgb, dtype=np.uint8).copy(), note
+    if alpha is not None:
+        note += f"; its transparency kept ({(alpha < 255).mean():.0%} of it transparent: the matte times its alpha)"
+    return np.asarray(rgb, dtype=np.uint8).copy(), note, alpha
 
 
 def to_8bit(im: Image.Image) -> Image.Image:
@@ -136,7 +146,7 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
     from streamseg.pipeline import make_compositor, process_batch
 
     started = time.perf_counter()
-    rgb, note = read_photo(source)
+    rgb, note, alpha = read_photo(source)
     h, w = rgb.shape[:2]
     if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
         raise InputError(f"{source.name} is {w}x{h}; photos must be at least {SIZE_MULTIPLE}x{SIZE_MULTIPLE}",
@@ -146,7 +156,8 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
     out_w, out_h = look.size or (w, h)
     bg = Background(background, out_h, out_w, backend.device) if layers == "rgb" else None
     try:
-        batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [time.monotonic()], 0)
+        batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [time.monotonic()], 0,
+                           None if alpha is None else torch.from_numpy(alpha)[None])
         compositor = make_compositor(backend.device, "rgba" if studio and studio.cutout else layers, refine,
                                      smooth=False)
         image = process_batch(batch, backend, bg, compositor, studio)

@@ -181,17 +181,36 @@ def composite_batch(x: Inferred, background: Background | None, compositor,
     shadow (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
     bg = background.batch(len(x.batch)) if background is not None else None
     if studio is None:
-        images = compositor(x.pixels, x.small, x.alpha_lr, bg)
+        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg), x.batch.alpha, bg)
     else:
         h, w = x.pixels.shape[1:3]
         shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
-        images = studio.finish(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), bg, x.batch.pts)
+        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), x.batch.alpha, bg)
+        images = studio.finish(images, bg, x.batch.pts)
     if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
     host.copy_(images, non_blocking=True)  # DMA straight into page-locked memory
     torch.cuda.current_stream(images.device).synchronize()
     return host
+
+
+def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torch.Tensor | None) -> torch.Tensor:
+    """Where the input itself is transparent there is no car: the matte times the input's alpha. images
+    [N,H,W,C] uint8 as the compositor made them: a cut-out (C = 4) gets its alpha multiplied, a matte its grey,
+    and a composite over `bg` ([N or 1,3,H,W] 0..1) moves back towards the backdrop by the same amount."""
+    if alpha is None:
+        return images
+    t = alpha.to(images.device).float().div(255)[..., None]  # [N,H,W,1]
+    out = images.float()
+    if images.shape[-1] == 4:
+        out[..., 3:] *= t
+    elif bg is None:  # the matte
+        out *= t
+    else:
+        back = bg.expand(images.shape[0], 3, *images.shape[1:3]).permute(0, 2, 3, 1) * 255
+        out = back + (out - back) * t
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor,

@@ -14,8 +14,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import cli, decode_all
+from PIL import Image
 from test_photos import picture
 
 from streamseg.sample import SampleSpec, write_sample
@@ -277,3 +279,29 @@ def test_animated_webp_is_refused_with_the_way_out_and_gifs_are_videos_in_folder
     r = cli("run", src, "-o", tmp_path / "out", "--json", "-q")
     assert r.code == 0 and json.loads(r.out)["frames"] == 4, r
     assert len(decode_all(tmp_path / "out" / "anim_streamseg.mp4")[0]) == 4
+
+
+# 5. transparent photos
+
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_a_transparent_photos_alpha_multiplies_the_matte_and_is_said(tmp_path, mode):
+    """The left third of the photo is transparent: no car there in the cut-out, the matte or the composite."""
+    rgba = picture().convert("RGBA")
+    a = np.array(rgba)
+    a[:, :100, 3] = 0
+    src = tmp_path / "car.png"
+    im = Image.fromarray(a)
+    (im if mode == "RGBA" else im.quantize(colors=255, method=Image.Quantize.FASTOCTREE)).save(src)
+    r = cli("run", src, "-f", "png", "-o", tmp_path / "cut.png", "--json")
+    assert r.code == 0 and "its transparency kept" in json.loads(r.out)["colour"], r
+    cut = np.asarray(Image.open(tmp_path / "cut.png"))
+    assert cut[:, :100, 3].max() == 0 and cut[:, 110:, 3].max() > 0
+    r = cli("run", src, "-f", "matte", "-o", tmp_path / "matte.png")
+    assert r.code == 0 and np.asarray(Image.open(tmp_path / "matte.png"))[:, :100].max() == 0, r
+    r = cli("run", src, "--bg", "#00ff00", "-o", tmp_path / "over.png")
+    over = np.asarray(Image.open(tmp_path / "over.png")).astype(int)
+    assert r.code == 0 and np.abs(over[:, :100] - (0, 255, 0)).max() <= 1, r  # the backdrop alone there
+    opaque = tmp_path / "opaque.png"
+    picture().convert("RGBA").save(opaque)  # an alpha channel with nothing transparent: nothing said
+    r = cli("run", opaque, "-f", "png", "-o", tmp_path / "o.png", "--json")
+    assert r.code == 0 and "transparency" not in json.loads(r.out)["colour"], r
