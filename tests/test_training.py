@@ -552,3 +552,21 @@ def test_carvana_scores_measure_outline_and_far_matte():
     lettering[10:30, 10:60] = True  # wall lettering far from the car: 1,000 px of 240,000
     assert scores(haze.astype(np.uint8) * 255, truth)["far_false_pct"] == 0.0
     assert scores(lettering.astype(np.uint8) * 255, truth)["far_false_pct"] == pytest.approx(100 * 1000 / 240000)
+
+
+def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
+    from training.edge_refiner import EdgeRefiner, band, refined
+
+    torch.manual_seed(0)
+    frame = torch.rand(1, 3, 40, 60)
+    gf = torch.zeros(1, 1, 40, 60)
+    gf[..., 10:30, 20:40] = 1.0
+    gf[..., 10:30, 19] = 0.5  # one unsure column at the car's left edge
+    model = EdgeRefiner(8)
+    assert torch.allclose(model(frame, gf), gf.clamp(1e-3, 1 - 1e-3), atol=1e-6)  # zero-initialised last layer
+    where = band(gf)[0, 0]  # the unsure column widened by 8 px
+    assert where[10:30, 11:28].all() and not where[:, 28:].any() and not where[:, :11].any()
+    with torch.no_grad():
+        model.net[-1].bias.fill_(20.0)  # a refiner that calls everything car: only the band may change
+    out = refined(model, frame, gf)
+    assert torch.equal(out[..., ~where], gf[..., ~where]) and (out[..., where] > 0.9).all()

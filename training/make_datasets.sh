@@ -47,3 +47,16 @@ python -m training.compose --rendered data/rendered_fgt --backgrounds data/scene
 # the 21 real car photographs that registries carry outside the evaluation set, labelled by IS-Net
 streamseg models fetch isnet
 python -m training.real_photos --out data/photos_isnet
+# Carvana (issue 23, stage 11): real cars with exact masks, read from a local copy of the public repository at the
+# commit recorded in the model card (515 MB):
+#   git clone https://github.com/ishmamahmed/Semantic-Segmentation-using-UNet-on-Carvana-Dataset data/carvana-src
+#   git -C data/carvana-src checkout bc1b25d8d7cf1a6205b06201c02d2d3b48642978
+# The 60 cars of ../shared/reserved_carvana_cars.txt are never read (training/carvana.py asserts it on every file).
+# 226 cars to train on, 32 whole cars kept for evaluation (data/carvana_eval, data/carvana960_eval)
+CARVANA_REPO=${CARVANA_REPO:-data/carvana-src}
+python -m training.carvana --repo "$CARVANA_REPO" --out data/carvana                # full resolution: edges
+python -m training.carvana --repo "$CARVANA_REPO" --out data/carvana960 --width 960  # the low-resolution network
+# the training cars cut out by their masks over the scenery photographs, with distractors and camera effects; and on
+# the ground with up to 3 of them in a picture (stage 11; data/synth's first 1200 images are the drawn share)
+python -m training.compose --photos data/carvana960 --backgrounds data/scenery --out data/carvana_scenery --count 1000 --seed 21 --car-free 0.15
+python -m training.compose --photos data/carvana960 --backgrounds data/scenery --out data/carvana_ground --count 600 --seed 22 --car-free 0.1 --ground --shadowless 0.3 --stamp-shadows 0.5 --max-cars 3
