@@ -102,9 +102,10 @@ class UserPath:
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
 
-        if model.endswith("+gate"):  # IS-Net gated by the default UNet, both on `backend`
-            self.backend = CarGate(create_backend(backend, resolve_model(model[:-5])),
-                                   create_backend(backend, resolve_model("default")))
+        if "+gate" in model:  # IS-Net gated by a UNet (the default, or isnet+gate=PATH), both on `backend`
+            name, _, gate = model.partition("+gate")
+            self.backend = CarGate(create_backend(backend, resolve_model(name)),
+                                   create_backend(backend, resolve_model(gate.lstrip("=") or "default")))
         else:
             self.backend = create_backend(backend, resolve_model(model))
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False)
@@ -167,8 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/carvana_eval"))
     ap.add_argument("--model", action="append",
-                    help="default, isnet, isnet+gate (IS-Net kept where the default finds a car) or a checkpoint; "
-                         "repeatable")
+                    help="default, isnet, isnet+gate (IS-Net kept where the default finds a car; isnet+gate=PATH: "
+                         "where that UNet does) or a checkpoint; repeatable")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--no-refine", action="store_true")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
