@@ -108,7 +108,7 @@ class Manifest:
     def records(self) -> dict[str, dict]:
         """The latest record per input."""
         latest: dict[str, dict] = {}
-        if self.path.exists():
+        if self.path.is_file():  # not a device: /dev/full, say, reads zeros for ever
             for line in self.path.read_text().splitlines():
                 try:
                     rec = json.loads(line)
