@@ -171,11 +171,17 @@ def test_waiting_for_workers_goes_on_through_ctrl_c():
             os.kill(os.getpid(), signal.SIGINT)
             stop.wait(0.5)
 
-    w = Worker("slow", work)
-    w.start()
-    threading.Thread(target=ctrl_c_until_heard, daemon=True).start()
-    assert wait_all([w], lambda e: stop.set()) is True
-    assert cleaned.is_set()
+    # Python's own Ctrl-C handler, whatever this process was started with (a shell's background job, as CI
+    # may be, starts with SIGINT ignored, and the signal would never arrive)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        w = Worker("slow", work)
+        w.start()
+        threading.Thread(target=ctrl_c_until_heard, daemon=True).start()
+        assert wait_all([w], lambda e: stop.set()) is True
+        assert cleaned.is_set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # 7. a photo into a read-only folder
