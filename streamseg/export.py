@@ -46,6 +46,17 @@ def preprocessing(spec: ModelSpec, dtype: str) -> dict:
     }
 
 
+def trace_size(height: int, width: int, longest: int = 256) -> tuple[int, int]:
+    """The example's size for tracing: the model's input scaled so its longer side is at most `longest`, in
+    multiples of 32. Tracing runs the network once on the CPU, where FP16 convolutions have no fast kernels
+    (IS-Net at 1024x1024 took minutes); every axis is dynamic and sizes are read from shapes, so a smaller
+    example records the same graph (tests/test_export.py compares it with PyTorch at other sizes)."""
+    if max(height, width) <= longest:
+        return height, width
+    scale = longest / max(height, width)
+    return max(32, round(height * scale / 32) * 32), max(32, round(width * scale / 32) * 32)
+
+
 def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -> Path:
     """Write `out` (ONNX) and `out`.json (sidecar) from checkpoint `ckpt`; returns `out`."""
     ckpt, out = Path(ckpt), Path(out)
@@ -57,7 +68,7 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
         raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
     dtype = torch.float16 if fp16 else torch.float32
     model = model.to(dtype)
-    example = torch.rand(1, 3, spec.input_height, spec.input_width, dtype=dtype)
+    example = torch.rand(1, 3, *trace_size(spec.input_height, spec.input_width), dtype=dtype)
     dynamic = {0: "batch", 2: "height", 3: "width"}
     try:
         with written_whole(out) as partial, warnings.catch_warnings():

@@ -18,7 +18,7 @@ import torch
 from conftest import cli
 
 from streamseg.errors import InputError
-from streamseg.export import OPSET, export_onnx
+from streamseg.export import OPSET, export_onnx, trace_size
 from streamseg.models import ModelSpec, UNet, load_checkpoint, save_checkpoint
 
 onnx = pytest.importorskip("onnx", reason="pip install -e '.[export]'")
@@ -112,6 +112,18 @@ def test_sidecar(exported, checkpoint, precision):
     assert side["opset"] == OPSET >= 17
     assert onnx.load(str(path)).opset_import[0].version == OPSET
     assert side["torch"] == torch.__version__
+
+
+def test_large_input_is_traced_small_and_exact_at_its_size(tmp_path):
+    """A model whose input is larger than export traces at (tracing FP16 on the CPU is slow: IS-Net at 1024
+    took minutes) is still the same network at its own size and at others."""
+    torch.manual_seed(1)
+    spec = replace(SPEC, input_height=512, input_width=896)
+    save_checkpoint(tmp_path / "big.pt", UNet(spec.width), spec)
+    assert trace_size(512, 896) == (160, 256) and trace_size(64, 112) == (64, 112)
+    path = export_onnx(tmp_path / "big.pt", tmp_path / "big.onnx", fp16=True)
+    for shape in ((1, 3, 512, 896), (2, 3, 160, 256), (1, 3, 96, 48)):
+        assert max_difference(path, tmp_path / "big.pt", shape, np.float16) <= FP16_TOLERANCE
 
 
 def test_command_line(checkpoint, tmp_path):
