@@ -191,6 +191,19 @@ MUTATIONS = [
       """click.echo(f"  {meta.get('held_out')}")""", ("tests/test_run.py::test_info_says_the_model_scores_in_words",)),
     M("cpu-batch-8", "streamseg/pipeline.py", 'return 1 if device.type == "cpu" else 8', "return 8",
       ("tests/test_cpu_path.py::test_auto_batch_size_is_one_on_the_cpu",)),
+    # issue 23: IS-Net kept to the car
+    M("gate-landscape-only", "streamseg/models/gate.py",
+      "allowed = torch.maximum(*(self.allowed(half, size) for size in self.sizes))",
+      "allowed = self.allowed(half, self.sizes[0])",
+      ("tests/test_models.py::test_gate_keeps_the_salient_matte_only_where_a_car_is",)),
+    M("gate-not-widened", "streamseg/models/gate.py",
+      "allowed = F.max_pool2d((car >= CAR).to(half.dtype), k, stride=1, padding=grow)",
+      "allowed = (car >= CAR).to(half.dtype)",
+      ("tests/test_models.py::test_gate_keeps_the_salient_matte_only_where_a_car_is",)),
+    M("gate-not-remade", "streamseg/models/gate.py", "== made_from and out.is_file()", "is not None and out.is_file()",
+      ("tests/test_models.py::test_isnet_is_gated_by_the_default_model_and_remade_when_either_changes",)),
+    M("export-traced-at-full-size", "streamseg/export.py", "    if max(height, width) <= longest:",
+      "    if True:", ("tests/test_export.py::test_large_input_is_traced_small_and_exact_at_its_size",)),
 ]
 
 

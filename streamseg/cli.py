@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from streamseg.studio import StudioLook
 
 Say = Callable[[str], None]  # a message for the user (stderr), or nothing with -q
-MODEL_HELP = "default (shipped), isnet (after `streamseg models fetch isnet`), or a checkpoint's path."
+MODEL_HELP = ("default (shipped); isnet (IS-Net's crisp outline, kept to the car by the default model) or "
+              "isnet-salient (IS-Net alone: whatever is salient), after `streamseg models fetch isnet`; "
+              "or a checkpoint's path.")
 
 
 def fail(e: StreamsegError, as_json: bool = False) -> None:
@@ -346,7 +348,8 @@ def describe_scores(held_out: dict | None) -> str:
 
 def describe_model(path: Path, spec) -> str:
     """For the run line: which model, what it is and where it came from."""
-    return f"{path.stem} ({spec.arch}, input {spec.input_height}x{spec.input_width}, {path})"
+    gate = " kept to the car by a UNet" if spec.gate else ""
+    return f"{path.stem} ({spec.arch}{gate}, input {spec.input_height}x{spec.input_width}, {path})"
 
 
 def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest_path: Path | None, resume: bool,
@@ -685,8 +688,9 @@ def models_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for m in rows:
-        state = f"{m['megabytes']} MB  {m['path']}" if m["installed"] else f"not installed: {m['source']}"
-        click.echo(f"{m['name']:8s} {state}")
+        state = (f"not installed: {m['source']}" if not m["installed"] else
+                 f"{m['megabytes']} MB  {m['path']}" if m["megabytes"] else f"made on first use: {m['path']}")
+        click.echo(f"{m['name']:13s} {state}")
 
 
 if __name__ == "__main__":

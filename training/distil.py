@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m training.distil", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sources", nargs="+", metavar="SOURCE", help="videos, photos, or folders of them")
-    ap.add_argument("--teacher", default="isnet", help="isnet | default | PATH of a checkpoint (default: isnet)")
+    ap.add_argument("--teacher", default="isnet",
+                    help="isnet | isnet-salient | default | PATH of a checkpoint (default: isnet)")
     ap.add_argument("--out", type=Path, required=True, help="the student checkpoint to write (e.g. student.pt)")
     ap.add_argument("--init", default="default", help="the UNet to start from: default | PATH (default: default)")
     ap.add_argument("--every", type=int, default=10, help="take every N-th frame of a video (default: 10)")

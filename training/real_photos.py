@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     from streamseg.models.names import resolve_model
     from training.evaluate_real import predict_mask
 
-    teacher, spec, _ = load_checkpoint(resolve_model("isnet"), torch.device("cpu"))
+    # IS-Net alone, as when the set was first made (`isnet` is now gated by the default model)
+    teacher, spec, _ = load_checkpoint(resolve_model("isnet-salient"), torch.device("cpu"))
     (args.out / "images").mkdir(parents=True, exist_ok=True)
     (args.out / "masks").mkdir(exist_ok=True)
     sources = []

@@ -17,6 +17,12 @@ __all__ = ["ARCHS", "LEVELS", "SIZE_MULTIPLE", "ModelSpec", "UNet", "build_model
 
 def build_model(spec: ModelSpec) -> nn.Module:
     """An untrained network of the spec's architecture."""
+    if spec.gate is not None:
+        from dataclasses import replace
+
+        from streamseg.models.gate import CarGated
+
+        return CarGated(build_model(replace(spec, gate=None)), build_model(spec.gate), spec, spec.gate)
     if spec.arch == "isnet":
         from streamseg.models.isnet import ISNet
 

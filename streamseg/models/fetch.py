@@ -24,7 +24,7 @@ from streamseg.artifacts import file_sha256 as sha256
 from streamseg.artifacts import sidecar_path
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
-from streamseg.models.names import installed_path, models_dir
+from streamseg.models.names import FETCH, NAMED, fetched_path, installed_path, models_dir
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def fetch(name: str, from_file: Path | None = None, say: Callable[[str], None] =
         else:
             download(source, onnx_path, say)
         say(f"{onnx_path}: sha256 {source.sha256[:12]}... checked")
-    checkpoint = installed_path(name)
+    checkpoint = fetched_path(name)
     if not (checkpoint.is_file() and read_sidecar(checkpoint).get("onnx_sha256") == source.sha256):
         convert(onnx_path, checkpoint, source, say)
     return checkpoint
@@ -139,10 +139,12 @@ def read_sidecar(checkpoint: Path) -> dict:
 def installed() -> list[dict]:
     """What `streamseg models list` shows: the shipped default and whatever the cache holds."""
     rows = []
-    for name in ("default", *SOURCES):
+    for name in NAMED:
         path = installed_path(name)
-        rows.append({"name": name, "path": str(path), "installed": path.is_file(),
+        fetched = fetched_path(FETCH[name]) if name in FETCH else path
+        rows.append({"name": name, "path": str(path), "installed": fetched.is_file(),
                      "megabytes": round(path.stat().st_size / 1e6, 1) if path.is_file() else None,
                      "source": "shipped in the package" if name == "default" else
-                     read_sidecar(path).get("source") or f"streamseg models fetch {name}"})
+                     (read_sidecar(fetched).get("source") or f"streamseg models fetch {FETCH[name]}")
+                     + (", gated by the default model" if name == "isnet" else "")})
     return rows

@@ -1,6 +1,7 @@
-"""The names a user picks a model by: `default` (shipped in the package), `isnet` (installed into the cache
-by `streamseg models fetch isnet`), or a checkpoint's path. Everything downstream takes the resolved path,
-so engines and compiled packages are cached per file (by its sha256) whatever the model."""
+"""The names a user picks a model by: `default` (shipped in the package), `isnet` (IS-Net kept to the car: its
+matte gated by the default UNet, models/gate.py), `isnet-salient` (IS-Net alone: whatever is salient), both
+installed into the cache by `streamseg models fetch isnet`; or a checkpoint's path. Everything downstream takes
+the resolved path, so engines and compiled packages are cached per file (by its sha256) whatever the model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from streamseg.errors import InputError
 
-NAMED = ("default", "isnet")
+NAMED = ("default", "isnet", "isnet-salient")
+FETCH = {"isnet": "isnet", "isnet-salient": "isnet"}  # named model -> what `models fetch` installs it with
 
 
 def cache_root() -> Path:
@@ -24,13 +26,22 @@ def models_dir() -> Path:
     return cache_root() / "models"
 
 
+def fetched_path(name: str) -> Path:
+    """Where `streamseg models fetch NAME` puts the checkpoint it converts."""
+    return models_dir() / f"{name}.pt"
+
+
 def installed_path(name: str) -> Path:
     """Where model `name` lives once installed (it may not be there yet)."""
     if name == "default":
         from streamseg.weights import default_model_path
 
         return default_model_path()
-    return models_dir() / f"{name}.pt"
+    if name == "isnet-salient":
+        return fetched_path("isnet")
+    if name == "isnet":
+        return models_dir() / "isnet-car.pt"  # made from the two on first use (gate.py)
+    return fetched_path(name)
 
 
 def resolve_model(choice: str | Path | None) -> Path:
@@ -38,9 +49,14 @@ def resolve_model(choice: str | Path | None) -> Path:
     text = str(choice) if choice is not None else "default"
     if text in NAMED:
         path = installed_path(text)
-        if not path.is_file():
-            raise InputError(f"model {text!r} is not installed (looked for {path})",
-                             f"install it with `streamseg models fetch {text}`")
+        needs = fetched_path(FETCH[text]) if text in FETCH else path
+        if not needs.is_file():
+            raise InputError(f"model {text!r} is not installed (looked for {needs})",
+                             f"install it with `streamseg models fetch {FETCH.get(text, text)}`")
+        if text == "isnet":
+            from streamseg.models.gate import ensure_gated
+
+            ensure_gated(needs, installed_path("default"), path)
         return path
     path = Path(text)
     if not path.is_file():

@@ -19,6 +19,7 @@ class ModelSpec:
     input_width: int = 256
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # on RGB in [0, 1]
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    gate: ModelSpec | None = None  # IS-Net: the car-aware UNet its matte is gated by (gate.py)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -27,6 +28,8 @@ class ModelSpec:
             value = getattr(self, name)
             if value <= 0 or value % SIZE_MULTIPLE:
                 raise ValueError(f"{name} = {value} must be a positive multiple of {SIZE_MULTIPLE}")
+        if self.gate is not None and (self.arch != "isnet" or self.gate.arch != "unet"):
+            raise ValueError("only an IS-Net is gated, and only by a UNet")
         if self.width <= 0:
             raise ValueError(f"width = {self.width} must be > 0")
 
@@ -44,4 +47,6 @@ class ModelSpec:
         for k in ("mean", "std"):
             if k in known:
                 known[k] = tuple(known[k])
+        if known.get("gate") is not None:
+            known["gate"] = cls.from_dict(known["gate"])
         return cls(**known)
