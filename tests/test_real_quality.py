@@ -17,6 +17,7 @@ from training import realcars
 from training.evaluate_real import evaluate, means
 
 SUBJECT = "single vehicle, main subject"
+BESIDE = "single vehicle beside a more salient object"
 
 
 @pytest.fixture(scope="session")
@@ -36,16 +37,36 @@ def scores(data, model_name: str) -> dict:
     return {group: by_model[model_name] for group, by_model in means(rows, [model_name]).items()} | {"rows": rows}
 
 
-def test_isnet_cuts_out_a_car_that_is_the_subject(realcar_set):
-    s = scores(realcar_set, "isnet")
+def test_isnet_alone_cuts_out_a_car_that_is_the_subject(realcar_set):
+    s = scores(realcar_set, "isnet-salient")
     dice, _, n = s[SUBJECT]
     assert n == 9 and dice >= 0.95, s[SUBJECT]  # measured 0.973
 
 
-def test_default_model_on_real_cars(realcar_set):
-    s = scores(realcar_set, "default")
-    dice, _, n = s[SUBJECT]
-    assert n == 9 and dice >= 0.79, s[SUBJECT]  # measured 0.813 (issue 9: 0.80); a little room for other CPUs
-    per_image = {r["image"]: r["scores"]["default"][0] for r in s["rows"]}
-    assert np.isfinite(list(per_image.values())).all()
+def test_isnet_kept_to_the_car_beside_a_more_salient_object(realcar_set):
+    """`--model isnet` is IS-Net gated by the default UNet: beside a more salient object it no longer takes
+    that object (IS-Net alone 0.611 there), at a small cost where the car is the subject."""
+    s = scores(realcar_set, "isnet")
+    (dice, _, n), (subject, _, _) = s[BESIDE], s[SUBJECT]
+    assert n == 8 and dice >= 0.73 and subject >= 0.92, (s[BESIDE], s[SUBJECT])  # measured 0.758 and 0.936
 
+
+def test_default_model_on_real_cars_as_users_get_it(realcar_set):
+    """The shipped default through the path `streamseg run` takes: the auto CPU backend with its precision,
+    the compositor and the full-resolution refinement (training.evaluate_carvana.UserPath), not PyTorch FP32."""
+    from PIL import Image
+
+    from training.evaluate_carvana import UserPath
+    from training.evaluate_real import dice_iou, load_index
+
+    path = UserPath("default")
+    rows = []
+    for e in (e for e in load_index(realcar_set) if e["has_truth"]):
+        rgb = np.asarray(Image.open(realcar_set / e["image"]).convert("RGB"))
+        truth = np.asarray(Image.open(realcar_set / e["mask"]).convert("L")) > 127
+        rows.append({**e, "scores": {"default": dice_iou(path(rgb) >= 128, truth)}})
+    path.close()
+    s = {group: by_model["default"] for group, by_model in means(rows, ["default"]).items()}
+    # measured 0.844, 0.793 and 0.761 (stage 11; stage 10: 0.814, 0.765, 0.725); a little room for other CPUs
+    assert s[SUBJECT][2] == 9 and s[SUBJECT][0] >= 0.82, s
+    assert s[BESIDE][0] >= 0.77 and s["all"][0] >= 0.74, s

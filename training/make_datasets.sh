@@ -60,3 +60,7 @@ python -m training.carvana --repo "$CARVANA_REPO" --out data/carvana960 --width 
 # the ground with up to 3 of them in a picture (stage 11; data/synth's first 1200 images are the drawn share)
 python -m training.compose --photos data/carvana960 --backgrounds data/scenery --out data/carvana_scenery --count 1000 --seed 21 --car-free 0.15
 python -m training.compose --photos data/carvana960 --backgrounds data/scenery --out data/carvana_ground --count 600 --seed 22 --car-free 0.1 --ground --shadowless 0.3 --stamp-shadows 0.5 --max-cars 3
+# Stage 11's second run (runs/ft15) mixed back in the formula-car sets above and the TORCS cars on the ground,
+# data/photoreal_ground composed from the first 140 TORCS renders only (that session rendered --count 140):
+#   python -m training.compose --rendered data/rendered --backgrounds data/scenery --out data/photoreal_ground \
+#     --count 600 --seed 12 --car-free 0.1 --ground --shadowless 0.4 --stamp-shadows 0.5 --renders 140
