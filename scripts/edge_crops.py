@@ -1,7 +1,8 @@
 """Full-resolution edge crops of Carvana evaluation photos (cars never trained on), before and after, for the docs:
 
-    python scripts/edge_crops.py --before default --after training/checkpoints/ft14-carvana-step330.pt \
-        --labels "default (stage 10, shipped)|ft14 candidate (not shipped)" \
+    git show 181baf5:streamseg/weights/default.pt > stage10.pt   # the previous default
+    python scripts/edge_crops.py --before stage10.pt --after default \
+        --labels "stage 10 (the previous default)|stage 11 (the default shipped now)" \
         --images 00087a6bd4dc_06.jpg,eaf9eb0b2293_03.jpg,fa006be8b6d9_13.jpg --out docs/carvana_edges.png
 
 Each row is one photo: the whole photo with the crop marked, then for each model the crop of its cut-out over a
