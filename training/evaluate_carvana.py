@@ -64,36 +64,6 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
             "far_false_pct": 100 * far_false_matte(pred, truth, FAR_D * diag)}
 
 
-class CarGate:
-    """IS-Net's matte kept only where the car-aware UNet finds a car (an experiment for issue 23, measured here
-    before it is built into the runtime): IS-Net takes whatever is salient, wall lettering included; the gate
-    multiplies its matte by the UNet's car mask (probability >= 0.5) widened by GATE_GROW of the picture's
-    width, so IS-Net still draws the outline and the UNet only decides where a car may be."""
-
-    GATE_GROW = 0.03
-
-    def __init__(self, isnet, unet) -> None:
-        self.isnet, self.unet = isnet, unet
-        self.spec, self.device, self.name, self.precision = isnet.spec, isnet.device, "gated", isnet.precision
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        from streamseg.composite import normalise
-
-        rgb = x * torch.tensor(self.spec.std).view(1, 3, 1, 1) + torch.tensor(self.spec.mean).view(1, 3, 1, 1)
-        size = (self.unet.spec.input_height, self.unet.spec.input_width)
-        car = self.unet(normalise(F.interpolate(rgb, size=size, mode="bilinear", antialias=True), self.unet.spec))
-        grow = max(1, round(self.GATE_GROW * size[1]))
-        allowed = F.max_pool2d((car >= 0.5).float(), 2 * grow + 1, stride=1, padding=grow)
-        allowed = F.avg_pool2d(allowed, 2 * grow + 1, stride=1, padding=grow, count_include_pad=False)  # soft
-        return self.isnet(x) * F.interpolate(allowed, size=x.shape[-2:], mode="bilinear")
-
-    def close(self) -> None:
-        self.isnet.close()
-        self.unet.close()
-
-
 class UserPath:
     """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement."""
 
@@ -102,12 +72,16 @@ class UserPath:
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
 
-        if "+gate" in model:  # IS-Net gated by a UNet (the default, or isnet+gate=PATH), both on `backend`
-            name, _, gate = model.partition("+gate")
-            self.backend = CarGate(create_backend(backend, resolve_model(name)),
-                                   create_backend(backend, resolve_model(gate.lstrip("=") or "default")))
+        if model.startswith("isnet+gate="):  # IS-Net gated by another UNet than the default (`--model isnet`)
+            from streamseg.models.gate import ensure_gated
+            from streamseg.models.names import models_dir
+
+            car = Path(model.partition("=")[2])
+            path = models_dir() / f"isnet-car-{car.stem}.pt"
+            ensure_gated(resolve_model("isnet-salient"), resolve_model(car), path)
         else:
-            self.backend = create_backend(backend, resolve_model(model))
+            path = resolve_model(model)
+        self.backend = create_backend(backend, path)
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False)
         self.label = f"{model}{'' if refine else ' (no refine)'}"
 
@@ -168,8 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/carvana_eval"))
     ap.add_argument("--model", action="append",
-                    help="default, isnet, isnet+gate (IS-Net kept where the default finds a car; isnet+gate=PATH: "
-                         "where that UNet does) or a checkpoint; repeatable")
+                    help="default, isnet (IS-Net kept where the default finds a car), isnet-salient (IS-Net alone), "
+                         "isnet+gate=PATH (kept where that UNet finds a car) or a checkpoint; repeatable")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--no-refine", action="store_true")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
