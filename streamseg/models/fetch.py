@@ -24,7 +24,7 @@ from streamseg.artifacts import file_sha256 as sha256
 from streamseg.artifacts import sidecar_path
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
-from streamseg.models.names import FETCH, NAMED, fetched_path, installed_path, models_dir
+from streamseg.models.names import FETCH, NAMED, fetched_path, installed_path, models_dir, source_path
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def installed() -> list[dict]:
     rows = []
     for name in NAMED:
         path = installed_path(name)
-        fetched = fetched_path(FETCH[name]) if name in FETCH else path
+        fetched = source_path(name)
         rows.append({"name": name, "path": str(path), "installed": fetched.is_file(),
                      "megabytes": round(path.stat().st_size / 1e6, 1) if path.is_file() else None,
                      "source": "shipped in the package" if name == "default" else

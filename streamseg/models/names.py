@@ -37,11 +37,14 @@ def installed_path(name: str) -> Path:
         from streamseg.weights import default_model_path
 
         return default_model_path()
-    if name == "isnet-salient":
-        return fetched_path("isnet")
     if name == "isnet":
-        return models_dir() / "isnet-car.pt"  # made from the two on first use (gate.py)
-    return fetched_path(name)
+        return models_dir() / "isnet-car.pt"  # made from the fetched IS-Net and the default on first use (gate.py)
+    return fetched_path(FETCH.get(name, name))
+
+
+def source_path(name: str) -> Path:
+    """The file whose presence makes model `name` installed: what `models fetch` wrote for it, else its own."""
+    return fetched_path(FETCH[name]) if name in FETCH else installed_path(name)
 
 
 def resolve_model(choice: str | Path | None) -> Path:
@@ -49,7 +52,7 @@ def resolve_model(choice: str | Path | None) -> Path:
     text = str(choice) if choice is not None else "default"
     if text in NAMED:
         path = installed_path(text)
-        needs = fetched_path(FETCH[text]) if text in FETCH else path
+        needs = source_path(text)
         if not needs.is_file():
             raise InputError(f"model {text!r} is not installed (looked for {needs})",
                              f"install it with `streamseg models fetch {FETCH.get(text, text)}`")
