@@ -23,6 +23,7 @@ from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.files import make_folder
 from streamseg.io.reader import DECODERS, DEINTERLACE_MODES, Decoder, Deinterlace
 from streamseg.io.writer import FORMAT_NAMES, format_help
+from streamseg.vehicles import VEHICLES, Vehicles
 
 if TYPE_CHECKING:
     import threading
@@ -135,6 +136,9 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
               help="Frames per inference call, 1-256; auto: 1 on the CPU (fastest there), 8 on a GPU.")
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
+@click.option("--vehicles", default="subject", show_default=True, type=click.Choice(VEHICLES),
+              help="subject: only the vehicle the footage is about (large, central, followed through the clip; "
+                   "cars parked or passing apart from it are background); all: every vehicle (traffic).")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Temporal smoothing: steadies the matte where the picture does not change.")
 @click.option("--shadow/--no-shadow", default=None,
@@ -162,7 +166,8 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (one line per input) on stdout.")
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
-        decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool, smooth: bool,
+        decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool,
+        vehicles: Vehicles, smooth: bool,
         shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool,
         max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
@@ -189,12 +194,13 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     if single and is_photo(sources[0]):
         run_one_photo(Path(sources[0]), output, format_name=format_name, background=background,
                       backend=resolve(backend), auto=backend == "auto", model_path=model_path, refine=not no_refine,
-                      look=look, overwrite=overwrite, as_json=as_json, say=say)
+                      vehicles=vehicles, look=look, overwrite=overwrite, as_json=as_json, say=say)
         return
     fmt = choose_format(output if single else None, format_name)
     opts = RunOptions(  # several inputs: -o is a folder
         fmt=fmt, look=look(fmt.layers), background=background, batch_size=batch_size,
-        refine=not no_refine, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects,
+        refine=not no_refine, vehicles=vehicles, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
+        reconnects=reconnects,
         timeout_s=timeout, decoder=decoder, deinterlace=deinterlace, backend=resolve(backend),
         auto_backend=backend == "auto", model_path=model_path, overwrite=overwrite)
     if single and not (manifest or devices or ray_address):
@@ -254,7 +260,8 @@ def run_one(source: str, output: str | None, opts: RunOptions, *, quiet: bool, a
 
 
 def run_one_photo(source: Path, output: str | None, *, format_name: str | None, background: str, backend: str,
-                  auto: bool, model_path: Path, refine: bool, look: Callable[[str], StudioLook], overwrite: bool,
+                  auto: bool, model_path: Path, refine: bool, vehicles: Vehicles, look: Callable[[str], StudioLook],
+                  overwrite: bool,
                   as_json: bool, say: Say) -> None:
     """A still image: the composite (default), an RGBA cut-out (-f png) or the matte (-f matte)."""
     from streamseg import photo
@@ -270,10 +277,10 @@ def run_one_photo(source: Path, output: str | None, *, format_name: str | None, 
     photo.check_photo_output(source, out, layers, overwrite)
     studio = look(layers)
     with open_backend(backend, model_path) as engine:
-        summary = photo.run_photo(source, out, layers, engine, background, refine, studio)
+        summary = photo.run_photo(source, out, layers, engine, background, refine, studio, vehicles)
     say(f"streamseg: {source.name} ({summary.width}x{summary.height}, {summary.colour}) -> {out} "
         f"[{summary.format}]; model {describe_model(model_path, engine.spec)}; backend {summary.backend}"
-        f"{' (auto)' if auto else ''}{studio.describe()}; {summary.seconds:.1f}s")
+        f"{' (auto)' if auto else ''}{studio.describe()}; kept {summary.vehicles}; {summary.seconds:.1f}s")
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
 
@@ -322,7 +329,7 @@ def run_with_progress(opts: RunOptions, *, quiet: bool, as_json: bool, say: Say,
     extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
     extra += f"; {summary.source_end}" if summary.source_end else ""
     say(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
-        f"({summary.fps:.1f} frames/s{extra})")
+        f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}")
     if as_json:
         click.echo(json.dumps(asdict(summary)))
 

@@ -166,7 +166,8 @@ def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: b
             if not source.is_file():
                 raise InputError(f"input not found: {source}", "check the path")
             photo.check_photo_output(source, output, opts.fmt.layers, replace_existing)
-            still = photo.run_photo(source, output, opts.fmt.layers, backend, opts.background, opts.refine, opts.look)
+            still = photo.run_photo(source, output, opts.fmt.layers, backend, opts.background, opts.refine, opts.look,
+                                    opts.vehicles)
             record.update(status="ok", frames=1, fps=None, seconds=still.seconds, **fingerprint(output),
                           error=None)
         else:

@@ -16,6 +16,7 @@ from streamseg.io.reader import Deinterlace
 from streamseg.io.source import Decoder
 from streamseg.io.writer import OutputFormat
 from streamseg.studio import StudioLook
+from streamseg.vehicles import Vehicles
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,7 @@ class RunOptions:
     batch_size: int | None = None  # None: auto_batch_size for the device
     refine: bool = True
     smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
+    vehicles: Vehicles = "subject"  # the subject vehicle only, or all (streamseg.vehicles)
     queue_size: int = 4  # batches in flight between two stages
     max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
     realtime: bool = False  # drop frames rather than fall behind a live source

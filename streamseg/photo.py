@@ -26,6 +26,7 @@ from streamseg.files import write_whole
 from streamseg.limits import check_size
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.studio import StudioLook, StudioStage
+from streamseg.vehicles import Vehicles
 
 HEIF_EXTS = {".heic", ".heif"}  # phones' format, read through pillow-heif
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"} | HEIF_EXTS
@@ -50,6 +51,7 @@ class PhotoSummary:
     seconds: float
     backend: str
     device: str
+    vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "frames": 1}
@@ -140,10 +142,10 @@ def check_photo_output(source: Path, output: Path, layers: Layers, overwrite: bo
 
 
 def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, background: str = "studio",
-              refine: bool = True, look: StudioLook | None = None) -> PhotoSummary:
+              refine: bool = True, look: StudioLook | None = None, vehicles: Vehicles = "subject") -> PhotoSummary:
     """One photo, whole, through the model, the compositor and the studio look; the output appears only
     when complete."""
-    from streamseg.pipeline import make_compositor, process_batch
+    from streamseg.pipeline import kept, make_compositor, matte_filters, process_batch
 
     started = time.perf_counter()
     rgb, note, alpha = read_photo(source)
@@ -160,7 +162,8 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
                            None if alpha is None else torch.from_numpy(alpha)[None])
         compositor = make_compositor(backend.device, "rgba" if studio and studio.cutout else layers, refine,
                                      smooth=False)
-        image = process_batch(batch, backend, bg, compositor, studio)
+        filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
+        image = process_batch(batch, backend, bg, compositor, studio, filters)
     finally:
         if bg is not None:
             bg.close()
@@ -172,4 +175,5 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
     return PhotoSummary(input=str(source), output=str(output),
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
-                        backend=backend.describe(), device=str(backend.device))
+                        backend=backend.describe(), device=str(backend.device),
+                        vehicles=kept(filters))

@@ -16,7 +16,7 @@ import queue
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -33,11 +33,14 @@ from streamseg.io.writer import PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.options import RunOptions
 from streamseg.studio import StudioStage
-from streamseg.temporal import TemporalSmoother
+from streamseg.temporal import FlowSteadier, TemporalSmoother
 from streamseg.threads import Worker, wait_all
+from streamseg.vehicles import SubjectTracker, Vehicles
 
 END = object()  # end of stream marker, sent downstream once
 TIMEOUT = object()  # nothing arrived in time
+# a stateful step on the network's matte: (alpha_lr [N,1,h,w], the model's input picture [N,3,h,w]) -> alpha_lr
+MatteFilter = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BATCH_PIXELS = 8 * 1920 * 1080  # a batch's full-resolution working set stays that of 8 HD frames
 
 
@@ -64,6 +67,7 @@ class RunSummary:
     deinterlaced: bool = False  # and were deinterlaced (bwdif) before segmentation
     dropped_streams: list = field(default_factory=list)  # the input's streams the output does not carry, and why
     copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
+    vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
 
 
 class _Stop(Exception):
@@ -175,10 +179,20 @@ def infer_batch(batch: FrameBatch, backend: Backend) -> Inferred:
     return Inferred(batch, pixels, small, backend(composite.normalise(small, backend.spec)))
 
 
+def matte_filters(smooth: bool, vehicles: Vehicles) -> list[MatteFilter]:
+    """What happens to the network's matte before the full-resolution stage, in order, each keeping its
+    state from frame to frame of one run: steadied along the motion (--smooth), then kept to the subject
+    vehicle (--vehicles subject)."""
+    return ([FlowSteadier()] if smooth else []) + ([SubjectTracker()] if vehicles == "subject" else [])
+
+
 def composite_batch(x: Inferred, background: Background | None, compositor,
-                    studio: StudioStage | None = None) -> torch.Tensor:
-    """The images to encode, [N,H,W,C] uint8 on the host. With a studio stage, the compositor draws its
-    shadow (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
+                    studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
+    """The images to encode, [N,H,W,C] uint8 on the host. The matte filters go first, so the compositor
+    and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
+    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
+    for f in filters:
+        x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
     bg = background.batch(len(x.batch)) if background is not None else None
     if studio is None:
         images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg), x.batch.alpha, bg)
@@ -214,9 +228,9 @@ def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torc
 
 
 def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor,
-                  studio: StudioStage | None = None) -> torch.Tensor:
+                  studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
     """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
-    return composite_batch(infer_batch(batch, backend), background, compositor, studio)
+    return composite_batch(infer_batch(batch, backend), background, compositor, studio, filters)
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
@@ -299,6 +313,7 @@ class Pipeline:
         self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth)
+        self.filters = matte_filters(opts.smooth, opts.vehicles)
 
     def run(self) -> None:
         """All stages until the end of the input (or the first error, raised here once)."""
@@ -363,7 +378,7 @@ class Pipeline:
                 self.state.put(self.finished, END)
                 return
             t = time.perf_counter()
-            images = composite_batch(item, self.background, self.compositor, self.studio)
+            images = composite_batch(item, self.background, self.compositor, self.studio, self.filters)
             self.busy["composite"] += time.perf_counter() - t
             self.state.put(self.finished, (images, item.batch))
 
@@ -420,7 +435,13 @@ class Pipeline:
             latency_ms=latency_summary(self.latencies), stages={k: round(v, 3) for k, v in self.busy.items()},
             interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
             copied_streams=list(info.copied),
+            vehicles=kept(self.filters),
         )
+
+
+def kept(filters: Sequence[MatteFilter]) -> str:
+    """For the run line: which vehicles the output holds."""
+    return next((f.describe() for f in filters if isinstance(f, SubjectTracker)), "every vehicle")
 
 
 def latency_summary(seconds: Iterable[float]) -> dict:

@@ -38,12 +38,28 @@ class SampleSpec:
     scene: str = "street"  # or "studio"
     travel: float = 0.38  # how far the car drives over the clip, in frame widths (0: parked)
     noise: float = 0.0  # sensor noise added to each frame (standard deviation, 0..1 scale)
+    parked: float = 0.0  # a second car parked behind, up to the right, this wide (in frame widths; 0: none)
+
+
+def parked_car(spec: SampleSpec, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`bg` with the second car of `spec.parked` drawn on it, and that car's mask [H,W] 0..1 (all 0 if none)."""
+    if not spec.parked:
+        return bg, np.zeros(bg.shape[:2], np.float32)
+    rng = np.random.default_rng(spec.seed + 1000)
+    while True:
+        car = Car.random(rng)
+        if car.view == "side":
+            break
+    rgb, a = car.render(int(spec.width * spec.parked), 0.0, rng)
+    x, ground = int(spec.width * 0.97) - rgb.shape[1], int(spec.height * 0.5)
+    return place(bg, rgb, a, x, ground - rgb.shape[0], rng, shadow=0.5, reflect=0.1)
 
 
 def car_frames(spec: SampleSpec):
     """Yield (rgb [H,W,3] uint8, true mask [H,W] float 0..1) for each frame."""
     rng = np.random.default_rng(spec.seed)
     bg = (street if spec.scene == "street" else studio)(rng, spec.height, spec.width)
+    bg, _ = parked_car(spec, bg)
     while True:
         car = Car.random(rng)
         if car.view == "side":

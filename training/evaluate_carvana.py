@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from streamseg.vehicles import Vehicles
 from training.carvana import car_of, check_not_reserved
 from training.dataset import find_samples, read_mask
 
@@ -67,7 +68,7 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
 class UserPath:
     """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement."""
 
-    def __init__(self, model: str, backend: str = "auto", refine: bool = True) -> None:
+    def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all") -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
@@ -84,13 +85,17 @@ class UserPath:
         self.backend = create_backend(backend, path)
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False)
         self.label = f"{model}{'' if refine else ' (no refine)'}"
+        self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         from streamseg.batching import FrameBatch
         from streamseg.pipeline import process_batch
 
         batch = FrameBatch(torch.from_numpy(np.array(rgb))[None], [0], [time.monotonic()], 0)  # writable
-        return process_batch(batch, self.backend, None, self.compositor)[0, ..., 0].cpu().numpy()
+        from streamseg.pipeline import matte_filters
+
+        filters = matte_filters(smooth=False, vehicles=self.vehicles)
+        return process_batch(batch, self.backend, None, self.compositor, None, filters)[0, ..., 0].cpu().numpy()
 
     def close(self) -> None:
         self.backend.close()

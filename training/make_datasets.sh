@@ -64,3 +64,6 @@ python -m training.compose --photos data/carvana960 --backgrounds data/scenery -
 # data/photoreal_ground composed from the first 140 TORCS renders only (that session rendered --count 140):
 #   python -m training.compose --rendered data/rendered --backgrounds data/scenery --out data/photoreal_ground \
 #     --count 600 --seed 12 --car-free 0.1 --ground --shadowless 0.4 --stamp-shadows 0.5 --renders 140
+# Evaluation only (issue 27): drawn footage of the Carvana evaluation cars (never trained on), scored by
+# scripts/measure_footage.py
+python -m training.carvana_clips --cars data/carvana960_eval --backgrounds data/scenery --out data/carvana_clips --count 16 --seed 0
