@@ -23,6 +23,7 @@ from streamseg.batching import FrameBatch
 from streamseg.composite import Layers
 from streamseg.errors import InputError, OutputError
 from streamseg.files import write_whole
+from streamseg.io.animated import is_animated_picture
 from streamseg.limits import check_size
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.studio import StudioLook, StudioStage
@@ -37,7 +38,8 @@ Image.MAX_IMAGE_PIXELS = None  # limits.check_size reads the size from the heade
 
 
 def is_photo(source: str | Path) -> bool:
-    return Path(str(source)).suffix.lower() in PHOTO_EXTS
+    """A still picture, by its extension; an animated one (WebP, like GIF) is a video."""
+    return Path(str(source)).suffix.lower() in PHOTO_EXTS and not is_animated_picture(source)
 
 
 @dataclass
@@ -70,11 +72,9 @@ def read_photo(path: Path) -> tuple[np.ndarray, str, np.ndarray | None]:
         with Image.open(path) as im:
             check_size(path.name, *im.size)  # from the header: a bomb is refused before it is decoded
             frames = getattr(im, "n_frames", 1)
-            if frames > 1:  # FFmpeg cannot decode animated WebP; its first frame alone is wrong
-                raise InputError(f"{path.name} is animated ({frames} frames); streamseg reads animated "
-                                 "pictures as videos, and FFmpeg cannot decode animated WebP",
-                                 "save it as a GIF or a video first, e.g. python3 -c \"from PIL import Image; "
-                                 f"Image.open('{path.name}').save('{path.stem}.gif', save_all=True)\"")
+            if frames > 1:  # its first frame alone would be a wrong answer: `is_photo` sends these to the video path
+                raise InputError(f"{path.name} is animated ({frames} frames), not a photo",
+                                 f"run it as a video: streamseg run {path.name}")
             im.load()  # a truncated or damaged file fails here, not half-way through the work
             upright = ImageOps.exif_transpose(im) or im
             icc = im.info.get("icc_profile")

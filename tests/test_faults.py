@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -271,20 +272,30 @@ def test_a_huge_photo_is_refused_by_its_size_before_decoding(tmp_path, clip):
 
 # 6. animated pictures
 
-def test_animated_webp_is_refused_with_the_way_out_and_gifs_are_videos_in_folders_too(tmp_path):
+def test_animated_webp_and_gif_are_videos_alone_and_in_folders(tmp_path):
+    """An animated WebP becomes a video as an animated GIF does: every frame, at its own time, and the
+    temporary video it is read through (FFmpeg cannot decode animated WebP) is gone afterwards."""
     frames = [picture().point(lambda v, k=k: (v + 40 * k) % 256) for k in range(4)]
-    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    durations = [100, 200, 100, 300]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   lossless=True)
+    before = set(Path(tempfile.gettempdir()).glob("streamseg-animated-*"))
     r = cli("run", tmp_path / "anim.webp")
-    assert r.code == 2 and "is animated (4 frames)" in r.err and "save_all=True" in r.err, r
-    assert not list(tmp_path.glob("anim_streamseg*"))
+    assert r.code == 0 and ", 4 frames)" in r.err.replace("about ", ""), r
+    images, times = decode_all(tmp_path / "anim_streamseg.mp4")
+    assert len(images) == 4 and np.allclose(times, [0, 0.1, 0.3, 0.4], atol=0.011), times
+    assert set(Path(tempfile.gettempdir()).glob("streamseg-animated-*")) == before
     frames[0].save(tmp_path / "still.webp")  # one frame: a photo as before
     assert cli("run", tmp_path / "still.webp").code == 0
+    assert (tmp_path / "still_streamseg.webp").is_file()
     src = tmp_path / "set"
     src.mkdir()
     frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(src / "moving.webp", save_all=True, append_images=frames[1:], duration=100, loop=0)
     r = cli("run", src, "-o", tmp_path / "out", "--json", "-q")
-    assert r.code == 0 and json.loads(r.out)["frames"] == 4, r
+    assert r.code == 0 and [json.loads(line)["frames"] for line in r.out.splitlines()] == [4, 4], r
     assert len(decode_all(tmp_path / "out" / "anim_streamseg.mp4")[0]) == 4
+    assert len(decode_all(tmp_path / "out" / "moving_streamseg.mp4")[0]) == 4
 
 
 # 5. transparent photos

@@ -23,6 +23,7 @@ import numpy as np
 
 from streamseg.colour import BT709, Colour
 from streamseg.errors import InputError
+from streamseg.io.animated import is_animated_picture, to_temporary_video
 
 if TYPE_CHECKING:
     import torch
@@ -194,12 +195,24 @@ class VideoReader:
                              "use auto (when the video is interlaced), on or off")
         self.source, self.name, self.live = source, source_name(source), is_stream(source)
         self.timeout_s, self.deinterlace = timeout_s, deinterlace
-        self.container = open_input(source, timeout_s)
+        # an animated WebP: FFmpeg cannot decode it, so it is read from a temporary video (io/animated.py)
+        self.temporary = to_temporary_video(Path(source)) if is_animated_picture(source) else None
+        try:
+            self.container = open_input(self.temporary or source, timeout_s)
+        except BaseException:
+            self._remove_temporary()
+            raise
         try:
             self._open_streams(audio)
         except BaseException:
             self.container.close()
+            self._remove_temporary()
             raise
+
+    def _remove_temporary(self) -> None:
+        if self.temporary is not None:
+            self.temporary.unlink(missing_ok=True)
+            self.temporary = None
 
     def _open_streams(self, audio: bool) -> None:
         c = self.container
@@ -383,6 +396,7 @@ class VideoReader:
 
     def close(self) -> None:
         self.container.close()
+        self._remove_temporary()
 
     def __enter__(self) -> VideoReader:
         return self
