@@ -12,6 +12,8 @@ matte change -34% to -50%; on a driving car, IoU against the true masks unchange
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -65,7 +67,7 @@ class FlowSteadier:
             raise ValueError(f"strength = {strength} must be in [0, 1)")
         self.strength, self.image_tau, self.alpha_tau = strength, image_tau, alpha_tau
         self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey uint8, rgb, steadied alpha
-        self.flow = None
+        self.flow: Any = None  # cv2.DISOpticalFlow, made on first use
 
     def __call__(self, alpha_lr: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
         """alpha_lr [N,1,h,w] 0..1 and small [N,3,h,w] 0..1 (the model's input picture) of consecutive frames."""
@@ -83,7 +85,7 @@ class FlowSteadier:
         if self.prev is not None and self.prev[0].shape == grey.shape:
             prev_grey, prev_rgb, prev_alpha = self.prev
             if self.flow is None:
-                self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+                self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
             # where each pixel of this frame was in the previous one
             flow = self.flow.calc(grey, prev_grey, None)
             h, w = grey.shape

@@ -44,7 +44,7 @@ def to_temporary_video(path: Path) -> Path:
         with Image.open(path) as im, av.open(name, "w", format="matroska") as out:
             check_size(path.name, *im.size)
             durations = []  # ms per frame; WebP's default is 100
-            for k in range(im.n_frames):
+            for k in range(getattr(im, "n_frames", 1)):
                 im.seek(k)
                 im.load()  # Pillow fills in a WebP frame's duration when it decodes the frame
                 durations.append(max(1, int(im.info.get("duration") or 100)))
