@@ -217,7 +217,7 @@ MUTATIONS = [
       "if (piece & near).any() and piece.sum() < 0.25 * subject.sum():", "if False:",
       ("tests/test_vehicles.py::test_a_cut_chooses_afresh_and_split_pieces_stay",)),
     M("subject-merge-kept", "streamseg/vehicles.py",
-      "subject &= distance_to(self.prev) <= distance_to(self.prev_others)", "pass",
+      "split = subject & (distance_to(self.prev) <= distance_to(self.prev_others))", "split = subject",
       ("tests/test_vehicles.py::test_a_car_that_comes_to_touch_the_subject_stays_out",)),
     M("steadier-drags-stale-matte", "streamseg/temporal.py", "weight = self.strength * match * agree * inside",
       "weight = self.strength * inside",

@@ -102,7 +102,8 @@ class SubjectTracker:
         if self.prev is not None and self.prev_others is not None and self.prev_others.any():
             # a car that touches the subject joins its region: split the region between the last frame's
             # subject and the last frame's other vehicles, each pixel to the nearer
-            subject &= distance_to(self.prev) <= distance_to(self.prev_others)
+            split = subject & (distance_to(self.prev) <= distance_to(self.prev_others))
+            subject = split if split.any() else subject
         diagonal = float(np.hypot(*alpha.shape))
         # pieces the matte split off the subject stay with it
         near = grow(subject, max(1, round(PIECES * diagonal)))
