@@ -66,6 +66,8 @@ MUTATIONS = [
     M("huge-photo-decoded", "streamseg/photo.py",
       "            check_size(path.name, *im.size)  # from the header", "            pass  # from the header",
       ("tests/test_faults.py::test_a_huge_photo_is_refused_by_its_size_before_decoding",)),
+    M("foreign-container-name", "streamseg/io/writer.py", "foreign = suffix in FOREIGN_SUFFIXES", "foreign = False",
+      ("tests/test_bad_input.py::test_an_output_named_for_a_container_we_do_not_write_is_refused",)),
     M("animated-webp-as-photo", "streamseg/photo.py", " and not is_animated_picture(source)", "",
       ("tests/test_faults.py::test_animated_webp_and_gif_are_videos_alone_and_in_folders",)),
     M("animated-webp-temporary-left", "streamseg/io/reader.py",

@@ -184,3 +184,11 @@ def test_output_name_and_format_must_agree(clip, tmp_path, name, fmt):
 
 def test_matching_name_and_format_are_accepted(clip, tmp_path):
     assert cli("run", clip, "-o", tmp_path / "m.mp4", "-f", "matte", "-q").code == 0
+
+
+@pytest.mark.parametrize("fmt", ["matte", "mp4"])
+def test_an_output_named_for_a_container_we_do_not_write_is_refused(clip, tmp_path, fmt):
+    """-o out.mkv -f matte wrote an MP4 under the .mkv name; now it is refused before any work."""
+    r = cli("run", clip, "-o", tmp_path / "out.mkv", "-f", fmt)
+    assert r.code == 2 and "names a .mkv file but -f" in r.err and "name the output out.mp4" in r.err, r
+    assert not list(tmp_path.iterdir())

@@ -76,6 +76,8 @@ FORMATS = {
 }
 FORMAT_NAMES: tuple[FormatName, ...] = get_args(FormatName)
 SUFFIX_FORMAT: dict[str, FormatName] = {ext: f.name for f in FORMATS.values() for ext in f.extensions}
+# video file names of containers streamseg does not write: with -f, such a name would hold another container
+FOREIGN_SUFFIXES = {".mkv", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mxf", ".gif"}
 
 
 def format_help() -> str:
@@ -96,11 +98,13 @@ def choose_format(output: Path | str | None, name: str | None) -> OutputFormat:
     if name:
         fmt = format_named(name)
         suffix = "" if output is None or is_stream(output) else Path(output).suffix.lower()
-        if suffix in SUFFIX_FORMAT and FORMATS[SUFFIX_FORMAT[suffix]].container != fmt.container:
-            # a file named .mov holding WebM (or a PNG folder named .mp4) misleads every player and editor
+        foreign = suffix in FOREIGN_SUFFIXES  # e.g. .mkv: no format of ours writes it
+        if foreign or (suffix in SUFFIX_FORMAT and FORMATS[SUFFIX_FORMAT[suffix]].container != fmt.container):
+            # a file named .mov holding WebM (or MP4 named .mkv) misleads every player and editor
             writes = "a folder of PNGs" if fmt.container is None else f"{fmt.suffix} ({fmt.container})"
             raise InputError(f"-o {Path(str(output)).name} names a {suffix} file but -f {name} writes {writes}",
-                             f"name the output {Path(str(output)).stem}{fmt.suffix or '/'}, or leave out -f")
+                             f"name the output {Path(str(output)).stem}{fmt.suffix or '/'}"
+                             + ("" if foreign else ", or leave out -f"))
         return fmt
     if output is None or is_stream(output):
         return FORMATS["mp4"]
