@@ -25,16 +25,12 @@ from streamseg import photo
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.files import content_hash
-from streamseg.io.reader import is_stream
+from streamseg.io.reader import VIDEO_EXTS, is_stream
 from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
 from streamseg.options import RunOptions
 from streamseg.photo import PHOTO_EXTS, is_photo
 from streamseg.pipeline import run
 from streamseg.threads import Worker, wait_all
-
-# .gif: a GIF is read as a video (an animated one has frames and their times), in a folder as on its own
-VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
-              ".wmv", ".flv", ".3gp", ".mxf", ".gif"}
 
 
 @dataclass(frozen=True)

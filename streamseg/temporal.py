@@ -68,6 +68,7 @@ class FlowSteadier:
         self.strength, self.image_tau, self.alpha_tau = strength, image_tau, alpha_tau
         self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey uint8, rgb, steadied alpha
         self.flow: Any = None  # cv2.DISOpticalFlow, made on first use
+        self.grid: tuple[np.ndarray, np.ndarray] | None = None  # each pixel's x and y, for the frame size
 
     def __call__(self, alpha_lr: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
         """alpha_lr [N,1,h,w] 0..1 and small [N,3,h,w] 0..1 (the model's input picture) of consecutive frames."""
@@ -89,7 +90,9 @@ class FlowSteadier:
             # where each pixel of this frame was in the previous one
             flow = self.flow.calc(grey, prev_grey, None)
             h, w = grey.shape
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            if self.grid is None or self.grid[0].shape != grey.shape:
+                self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            xs, ys = self.grid
             mx, my = xs + flow[..., 0], ys + flow[..., 1]
             carried_alpha = cv2.remap(prev_alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             carried_rgb = cv2.remap(prev_rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

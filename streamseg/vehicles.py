@@ -95,8 +95,9 @@ class SubjectTracker:
         """One frame's matte [h,w] with everything but the subject cleared."""
         self.frames += 1
         labels, found = regions(alpha)
-        if not found:
+        if not found or (self.prev is not None and self.prev.shape != alpha.shape):  # nothing to follow
             self.prev = self.prev_others = None
+        if not found:
             return alpha
         subject = self.choose(labels, found)
         if self.prev is not None and self.prev_others is not None and self.prev_others.any():
@@ -125,7 +126,7 @@ class SubjectTracker:
         return alpha * keep
 
     def choose(self, labels: np.ndarray, found: list[int]) -> np.ndarray:
-        if self.prev is not None and self.prev.shape == labels.shape:
+        if self.prev is not None:
             overlap = {k: int((self.prev & (labels == k)).sum()) for k in found}
             best = max(overlap, key=lambda k: overlap[k])
             if overlap[best] > 0:

@@ -33,6 +33,10 @@ Deinterlace = Literal["auto", "on", "off"]  # auto: when the video is coded as f
 DEINTERLACE_MODES: tuple[Deinterlace, ...] = get_args(Deinterlace)
 Decoder = Literal["auto", "nvdec", "pyav"]  # what decodes the video (io/source.py chooses; auto: NVDEC where it can)
 DECODERS: tuple[Decoder, ...] = get_args(Decoder)
+# the file names a folder scan takes as videos; .gif too: a GIF is read as a video (an animated one has frames
+# and their times), in a folder as on its own
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
+              ".wmv", ".flv", ".3gp", ".mxf", ".gif"}
 MAX_PIXELS = 8192 * 8192  # beyond 8K, and beyond what H.264 and ProRes can encode
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from streamseg.errors import InputError, OutputError
 from streamseg.files import PartialOutput, output_error
 from streamseg.io.audio import AudioPassthrough
-from streamseg.io.reader import SidePacket, VideoInfo, is_stream
+from streamseg.io.reader import VIDEO_EXTS, SidePacket, VideoInfo, is_stream
 from streamseg.io.streams import add_video_stream
 from streamseg.io.subtitles import SubtitleCopy
 
@@ -77,7 +77,7 @@ FORMATS = {
 FORMAT_NAMES: tuple[FormatName, ...] = get_args(FormatName)
 SUFFIX_FORMAT: dict[str, FormatName] = {ext: f.name for f in FORMATS.values() for ext in f.extensions}
 # video file names of containers streamseg does not write: with -f, such a name would hold another container
-FOREIGN_SUFFIXES = {".mkv", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".mxf", ".gif"}
+FOREIGN_SUFFIXES = VIDEO_EXTS - SUFFIX_FORMAT.keys()
 
 
 def format_help() -> str:
