@@ -165,7 +165,7 @@ MUTATIONS = [
       "steady = np.array([box.x0, box.y0, box.x1, box.y1])", ("tests/test_studio.py",)),
     M("fit-lags", "streamseg/studio.py", "self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.3)",
       "self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.0)", ("tests/test_studio.py",)),
-    M("no-shadow-by-default", "streamseg/api.py", '        shadow = layers == "rgb" and str(bg).lower() == STUDIO',
+    M("no-shadow-by-default", "streamseg/api.py", '        shadow = layers == "rgb" and preset(str(bg)) is not None',
       "        shadow = False", ("tests/test_studio.py",)),
     M("fused-compositor-ignores-shade", "streamseg/cpu_compositor.py", "* (one - sh[x])", "* one",
       ("tests/test_studio.py::test_the_compositors_shadow_matches_the_studio_stage",)),

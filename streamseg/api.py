@@ -98,9 +98,9 @@ def choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
 
 def studio_look(layers: Layers, bg: str, *, shadow: bool | None, reflection: bool, fit: bool,
                 size: tuple[int, int] | str | None) -> StudioLook:
-    """The look asked for: the shadow is on by default over the built-in studio backdrop; shadow and
+    """The look asked for: the shadow is on by default over the drawn backdrops (studio, ...); shadow and
     reflection are drawn on the backdrop, so they need a composite."""
-    from streamseg.background import STUDIO
+    from streamseg.background import preset
     from streamseg.studio import StudioLook
 
     if layers != "rgb" and (shadow or reflection):
@@ -108,7 +108,7 @@ def studio_look(layers: Layers, bg: str, *, shadow: bool | None, reflection: boo
         raise InputError(f"--{name} is drawn on the backdrop, and this output has none (a cut-out or a matte)",
                          f"leave out --{name} ({name}=True), or write a composite (leave out -f, or choose mp4)")
     if shadow is None:
-        shadow = layers == "rgb" and str(bg).lower() == STUDIO
+        shadow = layers == "rgb" and preset(str(bg)) is not None  # a drawn backdrop has a floor to shade
     return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size_option(size))
 
 

@@ -1,11 +1,14 @@
 """Background: what the car is composited over, at the frame size, on the compute device.
 
-`--bg` takes a colour (`#RRGGBB`, `#RGB` or a name), an image (resized to cover the frame and
-centre-cropped), or a video (same, looped for as long as the input runs).
+`--bg` takes a colour (`#RRGGBB`, `#RGB` or a name), a backdrop drawn at the frame's size (the `studio`
+sweep, a white `cyclorama`, a dark `showroom`, an outdoor `forecourt`: PRESETS), an image (resized to cover
+the frame and centre-cropped), or a video (same, looped for as long as the input runs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -30,7 +33,107 @@ COLOURS = {
 }
 STUDIO = "studio"  # a soft light-grey sweep, the default backdrop
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-HELP = (f"pass an image, a video, a colour like #1e90ff, or one of: {', '.join(COLOURS)}, {STUDIO}")
+
+
+def studio_sweep(height: int, width: int) -> np.ndarray:
+    """A light studio wall fading into a slightly darker floor, with a gentle vignette."""
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
+    wall = np.array([238, 240, 243]) / 0.93
+    out = np.empty((height, width, 3), np.uint8)
+    for row in range(height):  # a row at a time: the whole picture in float64 took 24 bytes a pixel (100 MP: 2.4 GB)
+        level = 0.93 - 0.18 * np.clip((y[row] - 0.55) / 0.45, 0, 1) - 0.06 * x[0] ** 2
+        out[row] = (level[:, None] * wall).clip(0, 255).astype(np.uint8)
+    return out
+
+
+def _rows(height: int, width: int, row: Callable[[float, np.ndarray], np.ndarray]) -> np.ndarray:
+    """A drawn backdrop, a row at a time (so a 100 MP one costs its 3 bytes a pixel, no float copy):
+    row(y in 0..1 from the top, x in -1..1 [W]) -> [W,3] float 0..255."""
+    x = np.linspace(-1, 1, width, dtype=np.float32)
+    out = np.empty((height, width, 3), np.uint8)
+    for r in range(height):
+        out[r] = np.clip(row((r + 0.5) / height, x) + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _smooth(t: np.ndarray | float) -> np.ndarray | float:
+    t = np.clip(t, 0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def cyclorama(height: int, width: int) -> np.ndarray:
+    """A white infinity cove: the wall curves into the floor with no line, the floor a touch greyer."""
+    white, floor = np.array([250, 250, 251], np.float32), np.array([232, 233, 236], np.float32)
+
+    def row(y: float, x: np.ndarray) -> np.ndarray:
+        t = float(_smooth((y - 0.45) / 0.35))  # the cove: wall to floor over a third of the height
+        level = 1 - 0.025 * x ** 2 * (1 - t)
+        return (white + (floor - white) * t) * level[:, None]
+    return _rows(height, width, row)
+
+
+def showroom(height: int, width: int) -> np.ndarray:
+    """A dark showroom: charcoal wall with two soft pools of light, a polished near-black floor from 58%
+    of the height down, lit faintly where the light falls."""
+    wall, floor = np.array([44, 46, 51], np.float32), np.array([24, 25, 28], np.float32)
+
+    def row(y: float, x: np.ndarray) -> np.ndarray:
+        if y < 0.58:
+            pools = np.exp(-((np.abs(x) - 0.45) ** 2) / 0.06 - (y - 0.25) ** 2 / 0.05)
+            return wall[None] * (0.8 + 0.9 * pools[:, None])
+        d = y - 0.58
+        sheen = np.exp(-(x ** 2) / 0.5 - (d - 0.12) ** 2 / 0.01) * 0.6 + np.exp(-d / 0.01) * 0.5  # floor's edge lit
+        return floor[None] * (1 + sheen[:, None])
+    return _rows(height, width, row)
+
+
+def forecourt(height: int, width: int) -> np.ndarray:
+    """An outdoor forecourt: a pale sky, a band of distant hedge, light concrete paving with joints in
+    perspective from 52% of the height down."""
+    sky_top, sky_low = np.array([150, 185, 222], np.float32), np.array([214, 226, 238], np.float32)
+    hedge, paving = np.array([70, 92, 64], np.float32), np.array([178, 176, 170], np.float32)
+    horizon = 0.52
+
+    def row(y: float, x: np.ndarray) -> np.ndarray:
+        if y < horizon - 0.06:
+            t = y / (horizon - 0.06)
+            return np.broadcast_to(sky_top + (sky_low - sky_top) * t, (len(x), 3)).copy()
+        if y < horizon:
+            bumps = 0.85 + 0.15 * np.sin(x * 37.0) * np.sin(x * 11.0)
+            return hedge[None] * bumps[:, None]
+        depth = (y - horizon) / (1 - horizon)  # 0 at the horizon, 1 at the bottom edge
+        level = 0.82 + 0.18 * depth
+        u = x / max(depth, 1e-3)  # across the ground, in perspective
+        joints = (np.abs(((u * 3.0) % 1.0) - 0.5) > 0.485) & (depth > 0.05)  # none where they would alias
+        rows = np.abs((((1 / max(depth, 1e-3)) * 1.2) % 1.0) - 0.5) > 0.47 if depth > 0.08 else False
+        out = paving[None] * level * np.ones((len(x), 1), np.float32)
+        out[joints | rows] *= 0.86
+        return out
+    return _rows(height, width, row)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A backdrop drawn in the package, for any output size, and the studio look that goes with it."""
+    draw: Callable[[int, int], np.ndarray]  # (height, width) -> [H,W,3] uint8
+    floor: float  # where the floor meets the wall, as a share of the height from the top
+    shadow: tuple[int, int, int]  # the colour of full shadow on this floor
+    about: str
+
+
+PRESETS = {
+    STUDIO: Preset(studio_sweep, 0.55, (0, 0, 0), "a soft light-grey studio sweep (the default)"),
+    "cyclorama": Preset(cyclorama, 0.62, (70, 72, 80), "a white infinity cove"),
+    "showroom": Preset(showroom, 0.58, (4, 4, 6), "a dark showroom, polished floor"),
+    "forecourt": Preset(forecourt, 0.52, (30, 32, 36), "an outdoor forecourt, concrete paving"),
+}
+HELP = (f"pass an image, a video, a colour like #1e90ff, one of: {', '.join(COLOURS)}, or a drawn backdrop: "
+        f"{', '.join(PRESETS)}")
+
+
+def preset(spec: str) -> Preset | None:
+    return PRESETS.get(str(spec).lower())
 
 
 def parse_colour(text: str) -> tuple[int, int, int] | None:
@@ -46,18 +149,6 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
         return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
     except ValueError:
         return None
-
-
-def studio_sweep(height: int, width: int) -> np.ndarray:
-    """A light studio wall fading into a slightly darker floor, with a gentle vignette."""
-    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
-    x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
-    wall = np.array([238, 240, 243]) / 0.93
-    out = np.empty((height, width, 3), np.uint8)
-    for row in range(height):  # a row at a time: the whole picture in float64 took 24 bytes a pixel (100 MP: 2.4 GB)
-        level = 0.93 - 0.18 * np.clip((y[row] - 0.55) / 0.45, 0, 1) - 0.06 * x[0] ** 2
-        out[row] = (level[:, None] * wall).clip(0, 255).astype(np.uint8)
-    return out
 
 
 def cover(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -85,9 +176,9 @@ class Background:
             self.kind = "colour"
             self.static = self._mapped(torch.tensor(rgb, dtype=torch.float32, device=device).view(1, 3, 1, 1) / 255)
             return
-        if spec.lower() == STUDIO:
-            self.kind = "studio"
-            self.static = self._upload(studio_sweep(height, width))
+        if (drawn := preset(spec)) is not None:
+            self.kind = "drawn"
+            self.static = self._upload(drawn.draw(height, width))
             return
         path = Path(spec)
         if not path.exists():

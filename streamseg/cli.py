@@ -100,7 +100,9 @@ def parse_batch_size(text: str) -> int | None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--bg", "background", default="studio", show_default=True,
-              help="Backdrop: image, video (looped), #RRGGBB, or green|blue|white|black|grey|studio.")
+              help="Backdrop: image, video (looped), #RRGGBB, green|blue|white|black|grey, or one drawn at the "
+                   "output's size: studio (light grey sweep), cyclorama (white cove), showroom (dark), forecourt "
+                   "(outdoors); the drawn ones get a contact shadow by default.")
 @click.option("-o", "--output",
               help="Output file; a folder for png or several inputs; or a stream URL (udp://, srt://, rtmp://). "
                    "Default: SOURCE_streamseg.<ext> beside each input.")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from streamseg.background import Background, parse_colour
+from streamseg.background import PRESETS, Background, parse_colour
 from streamseg.errors import InputError
 from streamseg.sample import SampleSpec, write_sample
 
@@ -59,3 +59,25 @@ def test_bad_backgrounds(tmp_path):
     (tmp_path / "x.bin").write_text("nope")
     with pytest.raises(InputError, match="cannot use background"):
         Background(str(tmp_path / "x.bin"), 10, 10, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_drawn_backdrops_fill_any_size_with_a_floor_darker_or_lit_apart_from_the_wall(name):
+    bg = Background(name.upper(), 71, 130, torch.device("cpu")).batch(1)  # odd sizes; names in any case
+    assert bg.shape == (1, 3, 71, 130)
+    floor = PRESETS[name].floor
+    wall, ground = bg[0, :, : int(71 * floor) - 4].mean(), bg[0, :, int(71 * floor) + 6:].mean()
+    assert abs(float(wall - ground)) > 0.01, "the floor is told apart from the wall"
+    others = [Background(o, 71, 130, torch.device("cpu")).batch(1) for o in PRESETS if o != name]
+    assert all((bg - o).abs().mean() > 0.03 for o in others), "each preset is its own picture"
+
+
+def test_a_drawn_backdrop_gets_the_contact_shadow_by_default(clip, tmp_path):
+    from conftest import cli
+
+    from streamseg.api import studio_look
+
+    assert studio_look("rgb", "showroom", shadow=None, reflection=False, fit=False, size=None).shadow
+    assert not studio_look("rgb", "green", shadow=None, reflection=False, fit=False, size=None).shadow
+    r = cli("run", clip, "--bg", "forecourt", "-o", tmp_path / "f.mp4", "--json")
+    assert r.code == 0 and "studio: shadow" in r.err, r
