@@ -206,7 +206,7 @@ def create_app(service: Service) -> FastAPI:
         """What this service runs and takes: the model, the limits, the option names and formats."""
         from streamseg.background import COLOURS, STUDIO
 
-        return {"model": config.model, "backend": getattr(service.segmenter, "backend", config.backend),
+        return {"model": config.model, "runs_on": describe_segmenter(service.segmenter, config),
                 "jobs": config.jobs, "max_upload_mb": config.max_upload_mb, "keep_hours": config.keep_hours,
                 "options": list(OPTION_NAMES), "formats": {k: [f or "auto" for f in v] for k, v in FORMATS.items()},
                 "backdrops": [STUDIO, *COLOURS]}
@@ -385,8 +385,8 @@ def run_server(config: ServeConfig, say: Callable[[str], None]) -> None:
 
 
 def describe_segmenter(segmenter: Any, config: ServeConfig) -> str:
-    backend = getattr(segmenter, "backend", None)
-    return f"model {config.model}, backend {backend if isinstance(backend, str) else config.backend}"
+    """What the warm model runs on, as the Segmenter says (model and backend)."""
+    return segmenter.describe() if segmenter is not None else f"model {config.model} (not loaded)"
 
 
 def default_data() -> Path:

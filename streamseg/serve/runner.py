@@ -190,18 +190,21 @@ class Runner:
 
     def _sweep(self) -> None:
         interval = min(60.0, max(0.2, self.keep_seconds / 4))
-        while not self.stopping.wait(interval):
+        while True:  # at once (results that expired while the service was stopped), then every interval
             for job in self.table.expired(self.keep_seconds):
                 self.table.remove(job)
+                self.say(f"streamseg: job {job.id} ({job.name}) removed after --keep-hours")
+            if self.stopping.wait(interval):
+                return
 
 
 def run_job(job: Job, folder: Path, segmenter: Segmenter, progress: Callable[[Progress], None],
             cancel: threading.Event) -> dict[str, Any]:
     """The job's upload (DATA/jobs/ID/input) through the API; what the table records of the outcome."""
-    inputs = [p for p in (folder / "input").iterdir() if p.is_file()]
+    inputs = [p for p in (folder / "input").iterdir()] if (folder / "input").is_dir() else []
     if len(inputs) != 1:
         raise InputError("the job's upload is missing", "upload it again")
-    src = inputs[0]
+    src = inputs[0]  # a zip's photos: the folder input/photos
     result = folder / "result"
     shutil.rmtree(result, ignore_errors=True)
     result.mkdir()
@@ -210,8 +213,7 @@ def run_job(job: Job, folder: Path, segmenter: Segmenter, progress: Callable[[Pr
     if job.backdrop:
         options["bg"] = str(folder / job.backdrop)
     if job.kind == "photos":
-        summary = convert_upload(segmenter, folder / "input" / "photos", result / "photos", options, progress,
-                                 cancel)
+        summary = convert_upload(segmenter, src, result / "photos", options, progress, cancel)
         changes["records"] = [{k: (Path(v).name if k in ("input", "output") and v else v) for k, v in r.items()}
                               for r in summary.get("records", [])]
         zip_folder(result / "photos", result / "photos.zip")

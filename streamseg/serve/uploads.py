@@ -168,6 +168,10 @@ class FormReader:
         if self.part.out is not None:
             self.part.out.close()
 
+    @staticmethod
+    def open_file(path: Path) -> IO[bytes]:
+        return path.open("wb")
+
     def _begin(self) -> None:
         self.part = Part()
 
@@ -192,7 +196,7 @@ class FormReader:
             place = self.folder / ("input" if part.field_name == "file" else "backdrop")
             place.mkdir(exist_ok=True)
             part.path = place / f"{safe_name(Path(part.file_name).stem)}{Path(part.file_name).suffix.lower()}"
-            part.out = part.path.open("wb")
+            part.out = self.open_file(part.path)
         elif len(self.fields) >= MAX_FIELDS:
             raise UploadError(400, "too many form fields", f"send at most {MAX_FIELDS}")
 
