@@ -47,13 +47,9 @@ def assert_error(reply, status: int) -> dict:
     return body
 
 
-@pytest.fixture(scope="session")
-def segmenter():
-    """The warm model every processing test shares, as the service shares it between jobs."""
-    from streamseg import Segmenter
-
-    with Segmenter() as seg:
-        yield seg
+@pytest.fixture()
+def segmenter(warm_segmenter):
+    return warm_segmenter
 
 
 @pytest.fixture(scope="session")
@@ -269,3 +265,39 @@ def test_a_bad_video_fails_its_job_with_a_clear_error(segmenter, clip, tmp_path)
         assert job["status"] == "failed" and job["error"]["error"] and job["error"]["fix"], job
         assert "internal error" not in job["error"]["error"]
         assert_error(request(svc.url + job["links"]["self"] + "/result"), 409)
+
+
+def test_serve_refuses_another_address_without_a_token():
+    from conftest import cli
+
+    result = cli("serve", "--host", "0.0.0.0", "--port", "0")
+    assert result.code == 2 and not result.crashed, result
+    assert "--token" in result.err and "fix:" in result.err
+
+
+def test_readme_service_example(clip, tmp_path):
+    """The README's Service example, run as it is against `streamseg serve` started by it (only the port and the
+    data folder changed), on the sample clip as car.mp4."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from streamseg.sample import free_port
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = re.search(r"<!-- serve-example -->\n```bash\n(.*?)```", readme, re.S)
+    assert example, "README.md has no <!-- serve-example --> block"
+    script = example.group(1)
+    assert "streamseg serve --port 8000 &" in script
+    port = free_port()
+    script = script.replace("8000", str(port)).replace(
+        "streamseg serve ", f"streamseg serve --data {tmp_path / 'data'} ", 1)
+    shutil.copy(clip, tmp_path / "car.mp4")
+    guarded = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + script
+    done = subprocess.run(["bash", "-c", guarded], cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                          env={k: v for k, v in os.environ.items() if k != "STREAMSEG_TOKEN"})
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert '"status":"done"' in done.stdout.replace(" ", "")
+    with av.open(str(tmp_path / "car_white.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
