@@ -88,6 +88,12 @@ def test_oversize_uploads_are_refused_with_413(service, tmp_path):
     assert len(big) > 0.05 * 2**20
     # with Content-Length: refused before the body is read
     assert "--max-upload-mb" in assert_error(upload(service.url, "car.jpg", big), 413)["fix"]
+    # a Content-Length over the limit is answered at once, without waiting for (or reading) the body
+    started = time.monotonic()
+    early = request(f"{service.url}/api/jobs", "POST", b"--x\r\n", timeout=10, headers={
+        "Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(10**9)})
+    assert_error(early, 413)
+    assert time.monotonic() - started < 5
     # chunked (no Content-Length): the bytes are counted as they stream to disk, and the partial file removed
     assert_error(upload(service.url, "car.jpg", big, chunked=True), 413)
     assert job_folders(tmp_path / "data") == []
