@@ -307,3 +307,14 @@ def test_readme_service_example(clip, tmp_path):
     assert '"status":"done"' in done.stdout.replace(" ", "")
     with av.open(str(tmp_path / "car_white.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
+
+
+def test_delete_cancels_and_removes_a_job(segmenter, clip, tmp_path):
+    data = tmp_path / "data"
+    with running_service(data, segmenter, max_upload_mb=5) as svc:
+        job = upload(svc.url, "clip.mp4", clip.read_bytes()).json()
+        assert request(f"{svc.url}/api/jobs/{job['id']}", "DELETE").json() == {"deleted": job["id"]}
+        assert_error(request(f"{svc.url}/api/jobs/{job['id']}"), 404)
+        time.sleep(0.5)  # a cancelled run stops at its next batch
+        assert not (data / "jobs" / job["id"]).exists()
+        assert request(f"{svc.url}/api/jobs").json() == []

@@ -180,6 +180,8 @@ class Runner:
         finally:
             shutil.rmtree(folder / "input", ignore_errors=True)  # the upload is not kept once the job has run
             shutil.rmtree(folder / "backdrop", ignore_errors=True)
+            if self.table.get(job.id) is None:  # deleted while it ran: whatever the run still wrote goes too
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _progress(self, job: Job) -> Callable[[Progress], None]:
         def report(p: Progress) -> None:

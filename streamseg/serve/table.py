@@ -144,7 +144,8 @@ class JobTable:
         with self.lock:
             for key, value in changes.items():
                 setattr(job, key, value)
-            self.save()
+            if job.id in self.jobs:  # not one deleted meanwhile
+                self.save()
 
     def remove(self, job: Job) -> None:
         with self.lock:
