@@ -146,6 +146,8 @@ class JobTable:
                 setattr(job, key, value)
             if job.id in self.jobs:  # not one deleted meanwhile
                 self.save()
+            else:
+                self.changed.notify_all()
 
     def remove(self, job: Job) -> None:
         with self.lock:
