@@ -171,6 +171,9 @@ def test_token_required_when_bound_elsewhere(tmp_path):
         page = request(svc.url + "/?token=s3cret-token")
         assert page.status == 200 and b"app.js" in page.body
         assert request(svc.url + "/static/app.js").status == 200  # the page's code holds no data
+        described = request(svc.url + "/openapi.json").json()  # FastAPI's description of the API (/docs)
+        form = described["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert {"file", "bg", "fmt", "shadow", "reflection", "fit", "size"} <= set(form["properties"])
 
 
 def test_table_survives_a_restart_and_results_expire(tmp_path):
