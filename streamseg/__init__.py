@@ -1,3 +1,34 @@
-"""streamseg: remove the background from car videos at GPU speed (and on any CPU)."""
+"""streamseg: remove the background from car videos at GPU speed (and on any CPU).
+
+    from streamseg import Segmenter, convert
+    with Segmenter() as seg:
+        cut = seg.cutout(Image.open("car.jpg"))
+    convert("car.mp4", "car_studio.mp4", bg="studio")
+
+The API (streamseg.api) loads on first use, so `import streamseg` and the command stay quick.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from streamseg.errors import InputError, Interrupted, OutputError, StreamsegError
+
+if TYPE_CHECKING:
+    from streamseg.api import OPTIONS, BatchSummary, Progress, Segmenter, convert
+    from streamseg.photo import PhotoSummary
+    from streamseg.pipeline import RunSummary
 
 __version__ = "0.1.0"
+__all__ = ["OPTIONS", "BatchSummary", "InputError", "Interrupted", "OutputError", "PhotoSummary", "Progress",
+           "RunSummary", "Segmenter", "StreamsegError", "convert"]
+_LAZY = {"OPTIONS": "api", "BatchSummary": "api", "Progress": "api", "Segmenter": "api", "convert": "api",
+         "PhotoSummary": "photo", "RunSummary": "pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"streamseg.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'streamseg' has no attribute {name!r}")

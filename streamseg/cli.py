@@ -11,8 +11,8 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,16 +20,12 @@ import click
 
 from streamseg.backends.names import ENGINE_KINDS, EngineKind, backend_help
 from streamseg.errors import InputError, Interrupted, StreamsegError
-from streamseg.files import make_folder
 from streamseg.io.reader import DECODERS, DEINTERLACE_MODES, Decoder, Deinterlace
 from streamseg.io.writer import FORMAT_NAMES, format_help
 from streamseg.vehicles import VEHICLES, Vehicles
 
 if TYPE_CHECKING:
-    import threading
-
-    from streamseg.options import RunOptions
-    from streamseg.studio import StudioLook
+    from streamseg.api import Progress
 
 Say = Callable[[str], None]  # a message for the user (stderr), or nothing with -q
 MODEL_HELP = ("default (shipped); isnet (IS-Net's crisp outline, kept to the car by the default model) or "
@@ -74,22 +70,6 @@ def on_sigterm(signum, frame) -> None:  # noqa: ARG001
 @click.version_option(package_name="streamseg")
 def main() -> None:
     """Remove the background from car videos: composite over a backdrop, or deliver an alpha matte."""
-
-
-def studio_look(layers: str, background: str, *, shadow: bool | None, reflection: bool, fit: bool,
-                size: tuple[int, int] | None) -> StudioLook:
-    """The studio options of a run: the shadow is on by default over the built-in studio backdrop; shadow and
-    reflection are drawn on the backdrop, so they need a composite."""
-    from streamseg.background import STUDIO
-    from streamseg.studio import StudioLook
-
-    if layers != "rgb" and (shadow or reflection):
-        flag = "--shadow" if shadow else "--reflection"
-        raise InputError(f"{flag} is drawn on the backdrop, and this output has none (a cut-out or a matte)",
-                         f"leave out {flag}, or write a composite (leave out -f, or choose mp4)")
-    if shadow is None:
-        shadow = layers == "rgb" and background.lower() == STUDIO
-    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size)
 
 
 def parse_frame_size(text: str) -> tuple[int, int]:
@@ -174,171 +154,73 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
         ray_address: str | None, ray_workers: int, quiet: bool, as_json: bool) -> None:
     """Segment the car in each SOURCE (a file, folder, glob, URL, or - for stdin) and write it over a
     background or with an alpha matte."""
-    from streamseg.backends.registry import resolve
+    from streamseg.api import BatchSummary, convert
     from streamseg.io.reader import is_stream
-    from streamseg.io.writer import choose_format
-    from streamseg.jobs import expand_sources
-    from streamseg.models.names import resolve_model
-    from streamseg.options import RunOptions
-    from streamseg.photo import is_photo
 
     signal.signal(signal.SIGTERM, on_sigterm)
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    model_path = resolve_model(model)
-    entry = Path(sources[0])
-    single = len(sources) == 1 and (is_stream(sources[0]) or entry.is_file() or
-                                    not (entry.is_dir() or any(c in sources[0] for c in "*?[")))  # not a folder/glob
-    def look(layers: str) -> StudioLook:
-        return studio_look(layers, background, shadow=shadow, reflection=reflection, fit=fit, size=out_size)
-
-    if single and is_photo(sources[0]):
-        run_one_photo(Path(sources[0]), output, format_name=format_name, background=background,
-                      backend=resolve(backend), auto=backend == "auto", model_path=model_path, refine=not no_refine,
-                      vehicles=vehicles, look=look, overwrite=overwrite, as_json=as_json, say=say)
-        return
-    fmt = choose_format(output if single else None, format_name)
-    opts = RunOptions(  # several inputs: -o is a folder
-        fmt=fmt, look=look(fmt.layers), background=background, batch_size=batch_size,
-        refine=not no_refine, vehicles=vehicles, smooth=smooth, max_latency_ms=max_latency_ms, realtime=realtime,
-        reconnects=reconnects,
-        timeout_s=timeout, decoder=decoder, deinterlace=deinterlace, backend=resolve(backend),
-        auto_backend=backend == "auto", model_path=model_path, overwrite=overwrite)
-    if single and not (manifest or devices or ray_address):
-        run_one(sources[0], output, opts, quiet=quiet, as_json=as_json, say=say)
-        return
-    found = expand_sources(list(sources))
-    if any(is_stream(f) for f in found.files):
-        raise InputError("a live stream can only be processed on its own", "run one streamseg per stream")
-    run_many(found.files, output, opts, manifest_path=manifest, resume=resume, devices=devices,
-             ray_address=ray_address, ray_workers=ray_workers, as_json=as_json, say=say,
-             show_bar=not quiet and sys.stderr.isatty(), skipped=len(found.skipped))
-
-
-def open_backend(name: str, model_path: Path, device: str | None = None):
-    from streamseg.backends.registry import create_backend
-
-    try:
-        return create_backend(name, model_path, device)
-    except ValueError as e:  # not a checkpoint
-        raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
-
-
-def run_one(source: str, output: str | None, opts: RunOptions, *, quiet: bool, as_json: bool, say: Say) -> None:
-    """One input to one output, with a progress bar; for a live source, Ctrl-C ends the recording
-    cleanly (a second Ctrl-C abandons it)."""
-    import threading
-    from dataclasses import replace
-
-    from streamseg.io.reader import is_stream
-    from streamseg.io.writer import check_output, default_output
-
-    live = is_stream(source)
-    if output is None and live:
-        raise InputError("a live source needs -o (a file, or a stream URL)", "e.g. -o out.mp4 or -o udp://...")
-    target = default_output(Path(source), opts.fmt) if output is None else output
-    out = target if is_stream(target) else Path(target)
-    if not live and not Path(source).exists():
-        raise InputError(f"input not found: {source}", "check the path")
-    if isinstance(out, Path):
-        make_folder(out.parent)  # as a folder run creates its -o
-    check_output(source, out, opts.fmt, opts.overwrite)
-    finish = threading.Event()
+    bar = ProgressBar(show=not quiet and sys.stderr.isatty(), as_json=as_json)
+    finish = threading.Event()  # a live recording's first Ctrl-C: finish the output properly
 
     def on_sigint(signum, frame) -> None:  # noqa: ARG001
-        if finish.is_set():
+        if finish.is_set() or not (len(sources) == 1 and is_stream(sources[0])):
             raise KeyboardInterrupt
         finish.set()
         say("streamseg: stopping: finishing the output (Ctrl-C again to abandon it)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if live else None
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        run_with_progress(replace(opts, source=source, output=out), quiet=quiet, as_json=as_json, say=say,
-                          finish=finish)
+        summary = convert(
+            list(sources), output, bg=background, fmt=format_name, model=model, backend=backend, refine=not no_refine,
+            smooth=smooth, vehicles=vehicles, shadow=shadow, reflection=reflection, fit=fit, size=out_size,
+            overwrite=overwrite, resume=resume, manifest=manifest, devices=devices, ray=ray_address,
+            ray_workers=ray_workers, batch_size=batch_size, decoder=decoder, deinterlace=deinterlace,
+            max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects, timeout=timeout,
+            progress=bar.update, log=bar.wrap(say), finish=finish)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-def run_one_photo(source: Path, output: str | None, *, format_name: str | None, background: str, backend: str,
-                  auto: bool, model_path: Path, refine: bool, vehicles: Vehicles, look: Callable[[str], StudioLook],
-                  overwrite: bool,
-                  as_json: bool, say: Say) -> None:
-    """A still image: the composite (default), an RGBA cut-out (-f png) or the matte (-f matte)."""
-    from streamseg import photo
-
-    if format_name not in photo.LAYERS:
-        raise InputError(f"-f {format_name} is a video format; {source.name} is a photo",
-                         "leave out -f for a composite, or use -f png (cut-out) or -f matte")
-    layers = photo.LAYERS[format_name]
-    out = Path(output) if output else photo.default_output(source, layers)
-    if not source.is_file():
-        raise InputError(f"input not found: {source}", "check the path")
-    make_folder(out.parent)  # as a folder run creates its -o
-    photo.check_photo_output(source, out, layers, overwrite)
-    studio = look(layers)
-    with open_backend(backend, model_path) as engine:
-        summary = photo.run_photo(source, out, layers, engine, background, refine, studio, vehicles)
-    say(f"streamseg: {source.name} ({summary.width}x{summary.height}, {summary.colour}) -> {out} "
-        f"[{summary.format}]; model {describe_model(model_path, engine.spec)}; backend {summary.backend}"
-        f"{' (auto)' if auto else ''}{studio.describe()}; kept {summary.vehicles}; {summary.seconds:.1f}s")
-    if as_json:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if isinstance(summary, BatchSummary):
+        if summary.failed:
+            raise StreamsegError(f"{summary.failed} of {len(summary.records)} inputs failed", f"see {summary.manifest}")
+    elif as_json:
         click.echo(json.dumps(summary.as_dict()))
 
 
-def run_with_progress(opts: RunOptions, *, quiet: bool, as_json: bool, say: Say,
-                      finish: threading.Event | None = None) -> None:
-    """opts.source to opts.output, saying what it does and (on a terminal) showing a progress bar."""
-    from tqdm import tqdm
+class ProgressBar:
+    """On a terminal: a bar over the frames of one input, or over the inputs of several (their failures
+    still named above it); with --json, one line per finished input of several."""
 
-    from streamseg.io.reader import source_name
-    from streamseg.pipeline import run as run_pipeline
+    def __init__(self, show: bool, as_json: bool) -> None:
+        self.show, self.as_json = show, as_json
+        self.bar: Any = None
+        self.several = False
 
-    model_path = opts.model()
-    if opts.backend == "openvino":
-        from streamseg.backends.openvino import is_converted
+    def update(self, p: Progress) -> None:
+        several = p.record is not None or p.inputs > 1
+        if p.record is not None and self.as_json:
+            click.echo(json.dumps(p.record))
+        if self.bar is None and self.show and (several or p.inputs_done == 0):
+            from tqdm import tqdm
 
-        if not is_converted(model_path):  # IS-Net takes about a minute: say why nothing moves yet
-            say(f"streamseg: converting {model_path.stem} for OpenVINO (once; kept in the cache) ...")
-    with open_backend(opts.backend, model_path) as engine:
-        bars: list[tqdm] = []
+            self.several = several
+            self.bar = tqdm(total=p.inputs if several else p.total, unit="input" if several else "frame",
+                            dynamic_ncols=True, smoothing=0.1, file=sys.stderr)
+        if self.bar is not None:
+            self.bar.update((p.inputs_done if self.several else p.done) - self.bar.n)
 
-        def announce(info, decoder: str) -> None:
-            say(f"streamseg: {source_name(opts.source)} ({info.width}x{info.height}, {float(info.rate):.3g} fps, "
-                f"{info.describe_frames()}) -> {opts.output} "
-                f"[{opts.fmt.description}]; model {describe_model(model_path, engine.spec)}; "
-                f"backend {engine.describe()}{' (auto)' if opts.auto_backend else ''}; decoder {decoder}{fields(info)}"
-                f"{opts.look.describe()}")
-            if info.copied:
-                say(f"streamseg: copied into the output: {', '.join(info.copied)}")
-            for dropped in info.dropped:  # each with the reason
-                say(f"streamseg: not carried into the output: {dropped}")
-            if not quiet and sys.stderr.isatty():
-                total = None if info.live else (info.expected_frames or None)
-                bars.append(tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1))
+    def wrap(self, say: Say) -> Say:
+        """Messages go above the bar; with a bar over several inputs, only the failed ones are named."""
+        def write(msg: str) -> None:
+            if self.bar is None:
+                say(msg)
+            elif not (self.several and msg.startswith("  [") and " failed " not in msg):
+                self.bar.write(msg, file=sys.stderr)
+        return write
 
-        def progress(frames: int) -> None:
-            if bars:
-                bars[0].update(frames)
-
-        try:
-            summary = run_pipeline(opts, engine, progress=progress, announce=announce, finish=finish)
-        finally:
-            for bar in bars:
-                bar.close()
-    extra = f", {summary.dropped} dropped" if summary.dropped else ""
-    extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
-    extra += f"; {summary.source_end}" if summary.source_end else ""
-    say(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
-        f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}")
-    if as_json:
-        click.echo(json.dumps(asdict(summary)))
-
-
-def fields(info) -> str:
-    """For the run line: what was done about an interlaced input."""
-    if info.deinterlaced:
-        return "; deinterlaced (bwdif)" + ("" if info.interlaced else ", as asked")
-    return "; interlaced, left as it is (--deinterlace off)" if info.interlaced else ""
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def describe_scores(held_out: dict | None) -> str:
@@ -351,77 +233,6 @@ def describe_scores(held_out: dict | None) -> str:
     if "images" in held_out:
         text += f" on {held_out['images']} images"
     return text + (f" ({held_out['split']})" if held_out.get("split") else "")
-
-
-def describe_model(path: Path, spec) -> str:
-    """For the run line: which model, what it is and where it came from."""
-    gate = " kept to the car by a UNet" if spec.gate else ""
-    return f"{path.stem} ({spec.arch}{gate}, input {spec.input_height}x{spec.input_width}, {path})"
-
-
-def run_many(files: list[str], output: str | None, opts: RunOptions, *, manifest_path: Path | None, resume: bool,
-             devices: str | None, ray_address: str | None, ray_workers: int, as_json: bool, say: Say,
-             show_bar: bool = False, skipped: int = 0) -> None:
-    """Several inputs (videos and photos): outputs into -o (a folder) or beside each input, a manifest,
-    failures recorded and the rest carried on; exit 1 when any failed. `show_bar`: one progress bar over
-    the set (on a terminal) instead of a line per input; failures are still named. `skipped`: earlier outputs
-    the folder scan left out; files the manifest records as outputs are left out here too."""
-    from streamseg.backends.registry import parse_devices
-    from streamseg.io.reader import is_stream
-    from streamseg.jobs import Manifest, plan_jobs, run_jobs
-
-    folder = Path(output) if output else None
-    if folder is not None:
-        if folder.suffix and not folder.is_dir():
-            raise InputError(f"-o {output}: several inputs need a folder for their outputs", "pass -o FOLDER/")
-        make_folder(folder)
-    manifest = Manifest(manifest_path or (folder or Path.cwd()) / "streamseg-manifest.jsonl")
-    written = {Path(rec["output"]).resolve() for rec in manifest.records().values()  # earlier outputs are not inputs
-               if rec.get("output") and not is_stream(rec["output"])}
-    inputs = [f for f in files if is_stream(f) or Path(f).resolve() not in written]
-    skipped += len(files) - len(inputs)
-    if not inputs:
-        raise InputError(f"every input is an output of an earlier run (listed in {manifest.path})",
-                         "name the inputs, or use another manifest with --manifest")
-    jobs = plan_jobs(inputs, folder, opts.fmt)
-    say(f"streamseg: {len(jobs)} inputs -> {folder or 'beside each input'}; manifest {manifest.path}"
-        + (f"; left out {skipped} earlier streamseg outputs" if skipped else ""))
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
-    bar = None
-    if show_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), unit="input", dynamic_ncols=True, file=sys.stderr)
-
-    def report(rec: dict) -> None:
-        counts[rec["status"]] += 1
-        detail = rec.get("error") if rec["status"] == "failed" else f"{rec.get('frames')} frames"
-        line = f"  [{sum(counts.values())}/{len(jobs)}] {rec['status']:7s} {Path(rec['input']).name}: {detail}"
-        if bar is None:
-            say(line)
-        else:
-            bar.update(1)
-            if rec["status"] == "failed":
-                bar.write(line, file=sys.stderr)
-        if as_json:
-            click.echo(json.dumps(rec))
-
-    try:
-        if ray_address:
-            from streamseg.ray_runner import run_on_ray
-
-            run_on_ray(jobs, opts, address=ray_address, workers=ray_workers, manifest=manifest, resume=resume,
-                       report=report)
-        else:
-            model_path = opts.model()
-            run_jobs(jobs, opts, make_backend=lambda d: open_backend(opts.backend, model_path, d),
-                     devices=parse_devices(devices), manifest=manifest, resume=resume, report=report)
-    finally:
-        if bar is not None:
-            bar.close()
-    say(f"streamseg: {counts['ok']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
-    if counts["failed"]:
-        raise StreamsegError(f"{counts['failed']} of {len(jobs)} inputs failed", f"see {manifest.path}")
 
 
 @main.command()

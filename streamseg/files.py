@@ -67,6 +67,27 @@ def make_folder(path: Path) -> None:
         raise output_error(path, e) from None
 
 
+def check_target(source: Path | None, output: Path, overwrite: bool,
+                 replaceable: Callable[[Path], None] = lambda existing: None) -> None:
+    """The rules every output obeys, checked before any work (videos and photos alike): never the input
+    itself (`source`; None for a stream), into a folder that exists and may be written, and an existing
+    file only with `overwrite`. `replaceable(output)` raises when what exists there is not the kind of
+    thing this output may replace."""
+    if source is not None and output.exists() and output.resolve() == source.resolve():
+        raise OutputError(f"the output {output} is the input itself", "choose another name with -o")
+    parent = output.parent
+    if not parent.is_dir():
+        raise OutputError(f"the output folder {parent} does not exist", "create it, or choose another -o")
+    if os.statvfs(parent).f_flag & os.ST_RDONLY:
+        raise OutputError(f"cannot write {output}: read-only file system", "choose a writable place with -o")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"the output folder {parent} is not writable", "choose a writable place with -o")
+    if output.exists():
+        replaceable(output)
+        if not overwrite:
+            raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
+
+
 class OutputLock:
     """The right to write `final`, held until release(). Raises OutputError (exit 3) when another live
     process holds it."""

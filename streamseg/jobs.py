@@ -25,11 +25,11 @@ from streamseg import photo
 from streamseg.backends.base import Backend
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.files import content_hash
-from streamseg.io.reader import VIDEO_EXTS, is_stream
+from streamseg.io.reader import VIDEO_EXTS, VideoInfo, is_stream
 from streamseg.io.writer import OutputFormat, check_output, default_output, output_error
 from streamseg.options import RunOptions
-from streamseg.photo import PHOTO_EXTS, is_photo
-from streamseg.pipeline import run
+from streamseg.photo import PHOTO_EXTS, PhotoSummary, is_photo
+from streamseg.pipeline import RunSummary, run
 from streamseg.threads import Worker, wait_all
 
 
@@ -84,9 +84,25 @@ def expand_sources(entries: list[str]) -> Sources:
     return Sources(out, skipped)
 
 
+def output_for(source: str, fmt: OutputFormat, folder: Path | None = None) -> Path:
+    """The default output of an input: INPUT_streamseg.<ext> (INPUT_matte...) beside it, or in `folder`."""
+    if is_photo(source):
+        return photo.default_output(Path(source), fmt.layers, folder)
+    return default_output(Path(source), fmt, folder)
+
+
+def check_job(job: Job, fmt: OutputFormat, overwrite: bool) -> None:
+    """Refuse, before any work, a job whose input is missing or whose output may not be written."""
+    if not is_stream(job.source) and not Path(job.source).exists():
+        raise InputError(f"input not found: {job.source}", "check the path")
+    if is_photo(job.source):
+        photo.check_output(Path(job.source), Path(job.output), fmt.layers, overwrite)
+    else:
+        check_output(job.source, job.output, fmt, overwrite)
+
+
 def plan_jobs(sources: list[str], output_dir: Path | None, fmt: OutputFormat) -> list[Job]:
-    jobs = [Job(s, str(photo.default_output(Path(s), fmt.layers, output_dir) if is_photo(s)
-                       else default_output(Path(s), fmt, output_dir))) for s in sources]
+    jobs = [Job(s, str(output_for(s, fmt, output_dir))) for s in sources]
     outputs = [j.output for j in jobs]
     clash = {o for o in outputs if outputs.count(o) > 1}
     if clash:
@@ -151,26 +167,32 @@ def fingerprint(output: Path) -> dict:
     return {"bytes": output_bytes(output), "sha256": content_hash(output)}
 
 
-def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: bool,
-            cancel: threading.Event | None = None) -> dict:
-    """One job to a manifest record; failures become records, not exceptions (Interrupted excepted).
-    `replace_existing`: whether an output already at the job's name may be replaced (--overwrite)."""
+def run_job(job: Job, backend: Backend, opts: RunOptions, *, progress: Callable[[int], None] | None = None,
+            announce: Callable[[VideoInfo, str], None] | None = None, finish: threading.Event | None = None,
+            cancel: threading.Event | None = None) -> RunSummary | PhotoSummary:
+    """One input to its output, videos and photos alike: the output checked, then the work; raises
+    StreamsegError. `progress`, `announce`, `finish` and `cancel` as pipeline.run has them (a photo is one
+    frame: progress(1) when written)."""
+    check_job(job, opts.fmt, opts.overwrite)
+    if is_photo(job.source):
+        summary = photo.run_photo(Path(job.source), Path(job.output), opts, backend)
+        if progress:
+            progress(1)
+        return summary
+    output = job.output if is_stream(job.output) else Path(job.output)
+    return run(replace(opts, source=job.source, output=output), backend, progress=progress, announce=announce,
+               finish=finish, cancel=cancel)
+
+
+def process(job: Job, backend: Backend, opts: RunOptions, *, cancel: threading.Event | None = None) -> dict:
+    """One job to a manifest record; failures become records, not exceptions (Interrupted excepted)."""
     record: dict[str, Any] = {"input": job.source, "output": job.output, "device": str(backend.device)}
     try:
-        if is_photo(job.source):  # a still: the same record, one frame
-            source, output = Path(job.source), Path(job.output)
-            if not source.is_file():
-                raise InputError(f"input not found: {source}", "check the path")
-            photo.check_photo_output(source, output, opts.fmt.layers, replace_existing)
-            still = photo.run_photo(source, output, opts.fmt.layers, backend, opts.background, opts.refine, opts.look,
-                                    opts.vehicles)
-            record.update(status="ok", frames=1, fps=None, seconds=still.seconds, **fingerprint(output),
-                          error=None)
-        else:
-            check_output(job.source, job.output, opts.fmt, replace_existing)
-            summary = run(replace(opts, source=job.source, output=job.output), backend, cancel=cancel)
-            record.update(status="ok", frames=summary.frames, fps=summary.fps, seconds=summary.seconds,
-                          **fingerprint(Path(job.output)), error=None)
+        summary = run_job(job, backend, opts, cancel=cancel)
+        fps = summary.fps if isinstance(summary, RunSummary) else None
+        frames = summary.frames if isinstance(summary, RunSummary) else 1
+        record.update(status="ok", frames=frames, fps=fps, seconds=summary.seconds,
+                      **fingerprint(Path(job.output)), error=None)
     except Interrupted:
         raise
     except StreamsegError as e:
@@ -179,20 +201,28 @@ def process(job: Job, backend: Backend, opts: RunOptions, *, replace_existing: b
     return record
 
 
+def pending(jobs: list[Job], manifest: Manifest, resume: bool,
+            report: Callable[[dict], None] = lambda r: None) -> tuple[list[Job], list[dict]]:
+    """(the jobs still to run, the records of those --resume skips: done, and their output is whole)."""
+    done = manifest.records() if resume else {}
+    todo, skipped = [], []
+    for job in jobs:
+        if resume and is_complete(done.get(job.source), job):
+            skipped.append({**done[job.source], "status": "skipped"})
+            report(skipped[-1])
+        else:
+            todo.append(job)
+    return todo, skipped
+
+
 def run_jobs(jobs: list[Job], opts: RunOptions, *, make_backend: Callable[[str | None], Backend],
              devices: list[str | None], manifest: Manifest, resume: bool,
              report: Callable[[dict], None] = lambda r: None) -> list[dict]:
     """Run every job, one worker per device; returns their records (skipped ones included)."""
-    done = manifest.records() if resume else {}
+    remaining, results = pending(jobs, manifest, resume, report)
     todo: queue.Queue[Job] = queue.Queue()
-    results: list[dict] = []
-    for job in jobs:
-        if resume and is_complete(done.get(job.source), job):
-            rec = {**done[job.source], "status": "skipped"}
-            results.append(rec)
-            report(rec)
-        else:
-            todo.put(job)
+    for job in remaining:
+        todo.put(job)
     errors: list[BaseException] = []
     fatal: list[StreamsegError] = []  # the manifest cannot be written: stop everything
     cancel = threading.Event()
@@ -205,7 +235,7 @@ def run_jobs(jobs: list[Job], opts: RunOptions, *, make_backend: Callable[[str |
                         job = todo.get_nowait()
                     except queue.Empty:
                         return
-                    rec = process(job, backend, opts, cancel=cancel, replace_existing=opts.overwrite)
+                    rec = process(job, backend, opts, cancel=cancel)
                     try:
                         manifest.append(rec)
                     except StreamsegError as e:

@@ -1,5 +1,5 @@
-"""RunOptions: what `streamseg run` was asked for, as one typed object built once by the CLI and handed
-down unchanged through the single-input run, the batch runners (local workers, Ray) and the pipeline.
+"""RunOptions: what `streamseg run` (or `streamseg.convert`) was asked for, as one typed object built once by
+`api.convert` and handed down unchanged through the job, the batch runners (local workers, Ray) and the pipeline.
 
 Each layer reads the fields it needs: the pipeline how to process an input, the runners which backend
 and model to open and whether an existing output may be replaced. A batch fills in each job's source

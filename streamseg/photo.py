@@ -21,11 +21,12 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.composite import Layers
-from streamseg.errors import InputError, OutputError
-from streamseg.files import write_whole
+from streamseg.errors import InputError
+from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
 from streamseg.limits import check_size
 from streamseg.models import SIZE_MULTIPLE
+from streamseg.options import RunOptions
 from streamseg.studio import StudioLook, StudioStage
 from streamseg.vehicles import Vehicles
 
@@ -64,45 +65,53 @@ def read_photo(path: Path) -> tuple[np.ndarray, str, np.ndarray | None]:
     [H,W] uint8 where it has any transparent pixel, else None."""
     if not path.is_file():
         raise InputError(f"input not found: {path}", "check the path")
-    if path.suffix.lower() in HEIF_EXTS:
+    return decode_photo(path, path.name)
+
+
+def decode_photo(data: Path | bytes, name: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """read_photo for a file or its bytes (`name` is what messages call it)."""
+    if isinstance(data, Path) and data.suffix.lower() in HEIF_EXTS or isinstance(data, bytes):
         import pillow_heif
 
         pillow_heif.register_heif_opener()  # libheif applies the stored rotation and resets EXIF's to 1
     try:
-        with Image.open(path) as im:
-            check_size(path.name, *im.size)  # from the header: a bomb is refused before it is decoded
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            check_size(name, *im.size)  # from the header: a bomb is refused before it is decoded
             frames = getattr(im, "n_frames", 1)
             if frames > 1:  # its first frame alone would be a wrong answer: `is_photo` sends these to the video path
-                raise InputError(f"{path.name} is animated ({frames} frames), not a photo",
-                                 f"run it as a video: streamseg run {path.name}")
+                raise InputError(f"{name} is animated ({frames} frames), not a photo",
+                                 f"run it as a video: streamseg run {name}")
             im.load()  # a truncated or damaged file fails here, not half-way through the work
             upright = ImageOps.exif_transpose(im) or im
-            icc = im.info.get("icc_profile")
-            if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
-                raise InputError(f"{path.name} has pixel mode {upright.mode}, which streamseg does not read",
-                                 "save it as 8-bit RGB")
-            if upright.mode == "P" and "transparency" in upright.info:
-                upright = upright.convert("RGBA")  # Pillow's way for a palette's transparency
-            rgb = upright.convert("RGB") if upright.mode not in ("I;16", "I", "F") else to_8bit(upright)
-            alpha = None
-            if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
-                alpha = np.asarray(upright.convert("RGBA"))[..., 3].copy()
-                alpha = None if alpha.min() == 255 else alpha
+            return picture_pixels(upright, name, im.info.get("icc_profile"))
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"cannot read {path.name} as an image ({e})",
+        raise InputError(f"cannot read {name} as an image ({e})",
                          "the file is damaged, truncated or not an image; re-export it") from None
+
+
+def picture_pixels(im: Image.Image, name: str, icc: bytes | None = None) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """A decoded, upright picture -> (sRGB [H,W,3] uint8, a note on its colour, its alpha [H,W] uint8 or None)."""
+    if im.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
+        raise InputError(f"{name} has pixel mode {im.mode}, which streamseg does not read", "save it as 8-bit RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")  # Pillow's way for a palette's transparency
+    rgb = im.convert("RGB") if im.mode not in ("I;16", "I", "F") else to_8bit(im)
+    alpha = None
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        alpha = np.asarray(im.convert("RGBA"))[..., 3].copy()
+        alpha = None if alpha.min() == 255 else alpha
     note = "sRGB (no embedded profile)"
     if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            name = ImageCms.getProfileDescription(source).strip() or "embedded profile"
-            if "srgb" not in name.lower():
+            profile = ImageCms.getProfileDescription(source).strip() or "embedded profile"
+            if "srgb" not in profile.lower():
                 rgb = ImageCms.profileToProfile(rgb, source, ImageCms.createProfile("sRGB"), outputMode="RGB") or rgb
-                note = f"converted from {name} to sRGB"
+                note = f"converted from {profile} to sRGB"
             else:
-                note = f"sRGB ({name})"
+                note = f"sRGB ({profile})"
         except (ImageCms.PyCMSError, OSError) as e:
             note = f"embedded ICC profile unreadable ({e}); taken as sRGB"
     if alpha is not None:
@@ -126,40 +135,36 @@ def default_output(source: Path, layers: Layers, folder: Path | None = None) -> 
     return (folder or source.parent) / f"{source.stem}_{tag}{suffix}"
 
 
-def check_photo_output(source: Path, output: Path, layers: Layers, overwrite: bool) -> None:
+def check_output(source: Path, output: Path, layers: Layers, overwrite: bool) -> None:
+    """A photo's output is an image that can hold what it is asked to (then the rules of every output)."""
     suffix = output.suffix.lower()
     if suffix not in SAVE_AS:
         raise InputError(f"a photo's output must be an image: {output.name}",
                          f"use one of {', '.join(sorted(SAVE_AS))}")
     if layers == "rgba" and SAVE_AS[suffix] == "JPEG":
         raise InputError(f"JPEG has no alpha channel for a cut-out: {output.name}", "name the output .png")
-    if output.exists() and output.resolve() == source.resolve():
-        raise OutputError(f"the output {output} is the input itself", "choose another name with -o")
-    if not output.parent.is_dir():
-        raise OutputError(f"the output folder {output.parent} does not exist", "create it, or choose another -o")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
+    check_target(source, output, overwrite)
 
 
-def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, background: str = "studio",
-              refine: bool = True, look: StudioLook | None = None, vehicles: Vehicles = "subject") -> PhotoSummary:
-    """One photo, whole, through the model, the compositor and the studio look; the output appears only
-    when complete."""
+def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: Backend, *, background: str = "studio",
+           refine: bool = True, look: StudioLook | None = None, vehicles: Vehicles = "subject",
+           name: str = "the photo") -> tuple[np.ndarray, str]:
+    """One picture through the model, the compositor and the studio look, as a video frame goes: rgb [H,W,3]
+    uint8 sRGB (and its own alpha [H,W] or None) -> the output's pixels ([H',W',3] composite, [H',W',4] cut-out,
+    [H',W'] matte, uint8) and which vehicles they hold. The file path and the Python API both come here."""
     from streamseg.pipeline import kept, make_compositor, matte_filters, process_batch
 
-    started = time.perf_counter()
-    rgb, note, alpha = read_photo(source)
     h, w = rgb.shape[:2]
     if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
-        raise InputError(f"{source.name} is {w}x{h}; photos must be at least {SIZE_MULTIPLE}x{SIZE_MULTIPLE}",
+        raise InputError(f"{name} is {w}x{h}; photos must be at least {SIZE_MULTIPLE}x{SIZE_MULTIPLE}",
                          "use a larger image")
     look = look or StudioLook()
     studio = StudioStage(look, layers, time_base=1.0) if look.active else None
     out_w, out_h = look.size or (w, h)
     bg = Background(background, out_h, out_w, backend.device) if layers == "rgb" else None
     try:
-        batch = FrameBatch(torch.from_numpy(rgb)[None], [0], [time.monotonic()], 0,
-                           None if alpha is None else torch.from_numpy(alpha)[None])
+        batch = FrameBatch(torch.from_numpy(np.ascontiguousarray(rgb))[None], [0], [time.monotonic()], 0,
+                           None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha))[None])
         compositor = make_compositor(backend.device, "rgba" if studio and studio.cutout else layers, refine,
                                      smooth=False)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
@@ -168,12 +173,26 @@ def run_photo(source: Path, output: Path, layers: Layers, backend: Backend, back
         if bg is not None:
             bg.close()
     pixels = image[0].cpu().numpy()
-    picture = Image.fromarray(pixels[..., 0] if layers == "matte" else pixels)
+    return (pixels[..., 0].copy() if layers == "matte" else pixels), kept(filters)
+
+
+def save_options(kind: str) -> dict:
+    """How each format is written: JPEG and WebP at quality 95."""
+    return {"quality": 95} if kind in ("JPEG", "WEBP") else {}
+
+
+def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) -> PhotoSummary:
+    """One photo file to one output file (the output appears only when complete)."""
+    started = time.perf_counter()
+    rgb, note, alpha = read_photo(source)
+    layers = opts.fmt.layers
+    pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
+                              look=opts.look, vehicles=opts.vehicles, name=source.name)
+    picture = Image.fromarray(pixels)
     kind = SAVE_AS[output.suffix.lower()]
-    write_whole(output, lambda tmp: picture.save(tmp, format=kind, **({"quality": 95} if kind in ("JPEG", "WEBP")
-                                                                     else {})))
+    write_whole(output, lambda tmp: picture.save(tmp, format=kind, **save_options(kind)))
+    h, w = rgb.shape[:2]
     return PhotoSummary(input=str(source), output=str(output),
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
-                        backend=backend.describe(), device=str(backend.device),
-                        vehicles=kept(filters))
+                        backend=backend.describe(), device=str(backend.device), vehicles=vehicles)

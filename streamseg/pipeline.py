@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -69,17 +69,20 @@ class RunSummary:
     copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
 
+    def as_dict(self) -> dict:
+        return asdict(self)
+
 
 class _Stop(Exception):
     """Raised inside a stage when another stage has failed."""
 
 
 class Stage(Worker):
-    """A thread that runs `work`, passing failures to the run instead of printing them."""
+    """A thread that runs `work`, passing failures to the flow instead of printing them."""
 
-    def __init__(self, name: str, work: Callable[[], None], run: _Run) -> None:
+    def __init__(self, name: str, work: Callable[[], None], flow: Flow) -> None:
         super().__init__(name, self.guarded)
-        self.work, self.run_ = work, run
+        self.work, self.flow = work, flow
 
     def guarded(self) -> None:
         try:
@@ -87,11 +90,11 @@ class Stage(Worker):
         except _Stop:
             pass
         except BaseException as e:  # noqa: BLE001  every failure ends the run, reported once
-            self.run_.fail(e)
+            self.flow.fail(e)
 
 
-class _Run:
-    """Shared state of one run: the stop flag, the first error, and blocking queue helpers."""
+class Flow:
+    """What the stages of one pipeline share: the stop flag, the first error, and blocking queue helpers."""
 
     def __init__(self, stop_input: threading.Event, cancel: threading.Event | None) -> None:
         self.stop = threading.Event()
@@ -242,24 +245,12 @@ def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | No
     is processed. Setting `finish` ends the input early but finishes the output properly (how a live
     recording is stopped); setting `cancel` abandons the run like Ctrl-C (how a batch is stopped).
     """
-    threads = torch.get_num_threads()
-    if backend.device.type == "cpu":  # leave cores to FFmpeg's decoder and encoder threads
-        torch.set_num_threads(compute_threads())
-    try:
-        return _run(opts, backend, progress, announce, finish, cancel)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None,
-         announce: Callable[[VideoInfo, str], None] | None, finish: threading.Event | None,
-         cancel: threading.Event | None) -> RunSummary:
     pipeline = Pipeline(opts, backend, progress, finish, cancel)
     try:
         pipeline.open()
         if announce:
             announce(pipeline.info, pipeline.source.decoder)
-        pipeline.run()
+        pipeline.stream()
     except KeyboardInterrupt:
         raise Interrupted("interrupted; the partial output was removed") from None
     finally:
@@ -279,7 +270,7 @@ class Pipeline:
                              deinterlace=opts.deinterlace)
         self.info = self.source.info
         self.stop_input = finish or threading.Event()  # set: stop reading; the stages after it drain
-        self.state = _Run(self.stop_input, cancel)
+        self.flow = Flow(self.stop_input, cancel)
         self.background: Background | None = None
         self.studio: StudioStage | None = None
         self.writer: VideoWriter | PngSequenceWriter | None = None
@@ -288,10 +279,13 @@ class Pipeline:
         self.frames_in = self.frames_out = self.dropped = 0
         self.latencies: collections.deque[float] = collections.deque(maxlen=100_000)
         self.finished_at: float | None = None
+        self.torch_threads = torch.get_num_threads()
 
     def open(self) -> None:
         """Background, output and queues; raises before any frame is processed when one cannot open."""
         opts, info, dev = self.opts, self.info, self.backend.device
+        if dev.type == "cpu":  # leave cores to FFmpeg's decoder and encoder threads (restored by close)
+            torch.set_num_threads(compute_threads())
         check_frame_size(info, self.source.reader.name)
         look = opts.look
         self.studio = StudioStage(look, opts.fmt.layers, float(info.time_base)) if look.active else None
@@ -315,10 +309,10 @@ class Pipeline:
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth)
         self.filters = matte_filters(opts.smooth, opts.vehicles)
 
-    def run(self) -> None:
+    def stream(self) -> None:
         """All stages until the end of the input (or the first error, raised here once)."""
-        state = self.state
-        stages = [Stage(name, work, state) for name, work in
+        flow = self.flow
+        stages = [Stage(name, work, flow) for name, work in
                   (("decode", self.decode), ("composite", self.compose), ("encode", self.encode))]
         for s in stages:
             s.start()
@@ -327,10 +321,10 @@ class Pipeline:
         except _Stop:
             pass
         except BaseException as e:  # noqa: BLE001  includes KeyboardInterrupt: stop the others first
-            state.fail(e)
-        wait_all(stages, state.fail)  # a Ctrl-C while stopping: keep waiting, so the writer is cleaned up
-        if state.error is not None:
-            raise state.error
+            flow.fail(e)
+        wait_all(stages, flow.fail)  # a Ctrl-C while stopping: keep waiting, so the writer is cleaned up
+        if flow.error is not None:
+            raise flow.error
         if self.frames_out != self.frames_in:
             raise StreamsegError(f"wrote {self.frames_out} frames but decoded {self.frames_in}")
         assert self.writer is not None  # open() made it
@@ -350,44 +344,44 @@ class Pipeline:
                     self.dropped += 1
                     continue
             else:
-                self.state.put(self.decoded, item)
+                self.flow.put(self.decoded, item)
             self.frames_in += 1
-        self.state.put(self.decoded, END)
+        self.flow.put(self.decoded, END)
 
     def batch_and_infer(self) -> None:
         opts = self.opts
         max_wait_s = opts.max_latency_ms / 1000 if opts.max_latency_ms is not None else None
         batcher = Batcher(self.batch_size, pin_memory=self.backend.device.type == "cuda", max_wait_s=max_wait_s)
         while True:
-            item = self.state.get(self.decoded, batcher.wait_left())
+            item = self.flow.get(self.decoded, batcher.wait_left())
             batch = batcher.flush() if item in (END, TIMEOUT) else batcher.add(item)
             if batch is not None:
                 t = time.perf_counter()
                 out = infer_batch(batch, self.backend)
                 self.busy["infer"] += time.perf_counter() - t
-                self.state.put(self.inferred, out)
+                self.flow.put(self.inferred, out)
             if item is END:
-                self.state.put(self.inferred, END)
+                self.flow.put(self.inferred, END)
                 return
 
     def compose(self) -> None:
         """Its own thread: on a CPU it overlaps the next batch's inference."""
         while True:
-            item = self.state.get(self.inferred)
+            item = self.flow.get(self.inferred)
             if item is END:
-                self.state.put(self.finished, END)
+                self.flow.put(self.finished, END)
                 return
             t = time.perf_counter()
             images = composite_batch(item, self.background, self.compositor, self.studio, self.filters)
             self.busy["composite"] += time.perf_counter() - t
-            self.state.put(self.finished, (images, item.batch))
+            self.flow.put(self.finished, (images, item.batch))
 
     def encode(self) -> None:
         writer = self.writer
         assert writer is not None  # open() made it
         waiting: collections.deque[SidePacket] = collections.deque()
         while True:
-            item = self.state.get(self.finished)
+            item = self.flow.get(self.finished)
             if item is END:
                 self._side_until(None, waiting)  # the decoder queued all of them before it sent END
                 return
@@ -416,7 +410,8 @@ class Pipeline:
 
     def close(self) -> None:
         """Stop every stage; drop an unfinished output; release the input and the background."""
-        self.state.stop.set()
+        self.flow.stop.set()
+        torch.set_num_threads(self.torch_threads)
         if self.writer is not None:
             self.writer.abort()
         if self.background is not None:

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any, cast
 
 from streamseg.errors import InputError
-from streamseg.jobs import Job, Manifest, is_complete, process
+from streamseg.jobs import Job, Manifest, pending, process
 from streamseg.options import RunOptions
 
 
@@ -31,7 +31,7 @@ class FileWorker:
         self.opts = opts
 
     def __call__(self, row: dict) -> dict:
-        return process(Job(row["source"], row["output"]), self.backend, self.opts, replace_existing=self.opts.overwrite)
+        return process(Job(row["source"], row["output"]), self.backend, self.opts)
 
 
 def run_on_ray(jobs: list[Job], opts: RunOptions, *, address: str, workers: int, manifest: Manifest, resume: bool,
@@ -44,14 +44,7 @@ def run_on_ray(jobs: list[Job], opts: RunOptions, *, address: str, workers: int,
         import ray
     except ImportError:
         raise InputError("Ray is not installed", "pip install 'streamseg[ray]'") from None
-    done = manifest.records() if resume else {}
-    results, todo = [], []
-    for job in jobs:
-        if resume and is_complete(done.get(job.source), job):
-            results.append({**done[job.source], "status": "skipped"})
-            report(results[-1])
-        else:
-            todo.append(job)
+    todo, results = pending(jobs, manifest, resume, report)
     if not todo:
         return results
     started_here = not ray.is_initialized()

@@ -95,7 +95,7 @@ def test_every_worker_takes_jobs(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return None
 
-    def process(job, backend, opts, *, replace_existing, cancel=None):
+    def process(job, backend, opts, *, cancel=None):
         seen.append(backend.device)
         both.wait()
         return {"input": job.source, "output": job.output, "device": backend.device, "status": "ok"}

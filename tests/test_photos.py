@@ -105,7 +105,7 @@ def test_damaged_photo_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["-f", "webm"], "-f webm is a video format"),
+    (["-f", "webm"], "the webm format is for video"),
     (["-f", "png", "-o", "cut.jpg"], "JPEG has no alpha channel"),
     (["-o", "out.mp4"], "a photo's output must be an image"),
 ])
@@ -146,16 +146,19 @@ def test_a_folder_of_photos_and_videos_goes_through_one_manifest_and_resume(clip
 
 
 def test_a_photo_set_shows_one_progress_bar(tmp_path, capsys):
-    from streamseg.cli import run_many
-    from streamseg.io.writer import choose_format
-    from streamseg.options import RunOptions
+    import sys
+
+    from streamseg.api import convert
+    from streamseg.cli import ProgressBar
 
     for k in range(6):
         picture().save(tmp_path / f"p{k}.jpg")
-    opts = RunOptions(fmt=choose_format(None, None), background="green")
-    run_many([str(tmp_path / f"p{k}.jpg") for k in range(6)], str(tmp_path / "out"), opts, manifest_path=None,
-             resume=False, devices=None, ray_address=None, ray_workers=1, as_json=False,
-             say=lambda m: print(m, file=__import__("sys").stderr), show_bar=True)
+    bar = ProgressBar(show=True, as_json=False)
+    try:
+        convert([str(tmp_path / f"p{k}.jpg") for k in range(6)], tmp_path / "out", bg="green", progress=bar.update,
+                log=bar.wrap(lambda m: print(m, file=sys.stderr)))
+    finally:
+        bar.close()
     err = capsys.readouterr().err
     assert "6/6" in err and "[1/6]" not in err, err
     assert err.count("0/6") == 1, "one bar over the set, not one per photo"

@@ -8,7 +8,6 @@ the temporary output.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,8 +18,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from streamseg.errors import InputError, OutputError
-from streamseg.files import PartialOutput, output_error
+from streamseg.errors import InputError
+from streamseg.files import PartialOutput, check_target, output_error
 from streamseg.io.audio import AudioPassthrough
 from streamseg.io.reader import VIDEO_EXTS, SidePacket, VideoInfo, is_stream
 from streamseg.io.streams import add_video_stream
@@ -298,20 +297,12 @@ def check_output(source: Path | str, output: Path | str, fmt: OutputFormat, over
             raise InputError(f"the {fmt.name} format cannot be streamed to {output}",
                              "stream the composite (-f mp4) or the matte (-f matte)")
         return
-    output = Path(output)
-    input_path = Path(source)
-    if not is_stream(source) and output.exists() and output.resolve() == input_path.resolve():
-        raise OutputError(f"the output {output} is the input itself", "choose another name with -o")
-    parent = output.parent
-    if not parent.is_dir():
-        raise OutputError(f"the output folder {parent} does not exist", "create it, or choose another -o")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"the output folder {parent} is not writable", "choose a writable place with -o")
-    if output.exists():
-        if fmt.container is None and not (output / PngSequenceWriter.MARKER).exists():
-            raise InputError(f"{output} exists and is not a streamseg PNG sequence",
+
+    def replaceable(existing: Path) -> None:
+        if fmt.container is None and not (existing / PngSequenceWriter.MARKER).exists():
+            raise InputError(f"{existing} exists and is not a streamseg PNG sequence",
                              "choose another -o; streamseg replaces only its own output folders")
-        if not overwrite:
-            raise OutputError(f"{output} already exists", "pass --overwrite to replace it, or choose another -o")
-        if fmt.container is not None and output.is_dir():
-            raise InputError(f"{output} is a folder", "choose a file name with -o")
+        if fmt.container is not None and existing.is_dir():
+            raise InputError(f"{existing} is a folder", "choose a file name with -o")
+
+    check_target(None if is_stream(source) else Path(source), Path(output), overwrite, replaceable)
