@@ -321,3 +321,12 @@ def test_delete_cancels_and_removes_a_job(segmenter, clip, tmp_path):
         time.sleep(0.5)  # a cancelled run stops at its next batch
         assert not (data / "jobs" / job["id"]).exists()
         assert request(f"{svc.url}/api/jobs").json() == []
+
+
+def test_import_streamseg_does_not_import_fastapi():
+    import subprocess
+    import sys
+
+    code = "import sys, streamseg, streamseg.cli; print(sorted({'fastapi', 'uvicorn', 'starlette'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -250,7 +250,8 @@ def create_app(service: Service) -> FastAPI:
                 await run_in_threadpool(unpack_photos, upload.path, photos, limit * UNZIPPED_FACTOR)
                 upload.path.unlink()
             backdrop = reader.files.get("bg_file")
-            options = parse_options(reader.fields, upload.kind, config.model, backdrop is not None)
+            options = parse_options(reader.fields, upload.kind, config.model, backdrop is not None,
+                                    (config.backend, getattr(service.segmenter, "backend_name", config.backend)))
             job = Job(id=job_id, kind=upload.kind, name=upload.name, options=options,
                       backdrop=str(backdrop.path.relative_to(folder)) if backdrop else None)
             table.add(job)
@@ -338,7 +339,8 @@ UPLOAD_SCHEMA: dict[str, Any] = {"requestBody": {"required": True, "content": {"
         "vehicles": {"type": "string", "enum": ["subject", "all"], "default": "subject"},
         "refine": {"type": "boolean", "default": True},
         "smooth": {"type": "boolean", "default": True},
-        "model": {"type": "string", "description": "must be the model the service was started with"}}}}}}}
+        "model": {"type": "string", "description": "must be the model the service was started with"},
+        "backend": {"type": "string", "description": "must be the backend the service was started with"}}}}}}}
 
 
 def listen(host: str, port: int) -> socket.socket:

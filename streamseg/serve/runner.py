@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamseg.api import OPTIONS
 from streamseg.errors import InputError, StreamsegError
 from streamseg.serve.table import Job, JobTable
 from streamseg.serve.uploads import UploadError
@@ -26,8 +27,9 @@ from streamseg.serve.uploads import UploadError
 if TYPE_CHECKING:
     from streamseg.api import Progress, Segmenter
 
-# the Python API's names, shared by the JSON API (form fields) and the page
-OPTION_NAMES = ("bg", "fmt", "shadow", "reflection", "fit", "size", "vehicles", "refine", "smooth", "model")
+# the Python API's option names (streamseg.OPTIONS) are the JSON API's form fields and the page's
+OPTION_NAMES = OPTIONS
+SERVICE_OWNS = ("model", "backend")  # fixed by the warm Segmenter: a job may name them only as they are
 FORMATS = {"photo": (None, "png", "matte"), "photos": (None, "png", "matte"),
            "video": (None, "mp4", "mov", "webm", "png", "matte")}
 ALPHA_FORMATS = {"png", "mov", "webm", "matte"}  # no backdrop: nothing to draw a shadow or reflection on
@@ -48,7 +50,7 @@ def convert_upload(segmenter: Segmenter, src: Path, out: Path | None, options: M
     from streamseg.api import convert
 
     summary = convert(src, out, segmenter=segmenter, overwrite=True, progress=progress, cancel=cancel,
-                      **{k: v for k, v in options.items() if k != "model"})
+                      **{k: v for k, v in options.items() if k not in SERVICE_OWNS})
     return summary.as_dict()
 
 
@@ -61,7 +63,8 @@ def parse_bool(name: str, text: str) -> bool:
     raise UploadError(400, f"{name}={text!r} is not true or false", f"send {name}=true or {name}=false")
 
 
-def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bool) -> dict[str, Any]:
+def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bool,
+                  backends: tuple[str, ...] = ("auto",)) -> dict[str, Any]:
     """Form fields -> the Python API's keyword arguments, checked before the job is queued (400 on a bad one).
     A backdrop comes as a named colour or the uploaded bg_file (`backdrop`: bg reads "bg_file" then, and the
     job's own copy is passed at run time), never as a path on the server."""
@@ -104,6 +107,10 @@ def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bo
         raise UploadError(400, f"model={text['model']!r}: this service keeps the model {model!r} loaded",
                           f"leave model out, or start another service with --model {text['model']}")
     options["model"] = model
+    if text.get("backend", backends[0]) not in backends:
+        raise UploadError(400, f"backend={text['backend']!r}: this service runs on {backends[-1]}",
+                          f"leave backend out, or start another service with --backend {text['backend']}")
+    options["backend"] = backends[-1]
     return options
 
 
