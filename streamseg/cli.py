@@ -513,5 +513,36 @@ def models_list(as_json: bool) -> None:
         click.echo(f"{m['name']:13s} {state}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --token.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option("--token", envvar="STREAMSEG_TOKEN",
+              help="Every request must carry it (Authorization: Bearer TOKEN, or the page opened as /?token=TOKEN). "
+                   "Also from $STREAMSEG_TOKEN.")
+@click.option("--jobs", type=click.IntRange(1), help="Jobs running at once; the rest wait.  [default: 1 on a CPU, "
+                                                      "2 on a GPU]")
+@click.option("--max-upload-mb", default=1024.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--keep-hours", default=24.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Results are removed this long after their job finished.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path),
+              help="Uploads, results and the job table (jobs.json).  [default: the streamseg cache's serve/]")
+@click.option("--model", default="default", show_default=True, help=MODEL_HELP)
+@click.option("--backend", default="auto", show_default=True, help=backend_help())
+@user_errors
+def serve(host: str, port: int, token: str | None, jobs: int | None, max_upload_mb: float, keep_hours: float,
+          data: Path | None, model: str, backend: str) -> None:
+    """A local HTTP service and page on the warm model: upload photos, zips of photos or videos, watch
+    their progress, download the results (pip install 'streamseg[serve]')."""
+    try:
+        from streamseg.serve.app import ServeConfig, default_data, default_jobs, run_server
+    except ImportError as e:
+        raise InputError(f"streamseg serve needs FastAPI and uvicorn ({e})",
+                         "pip install 'streamseg[serve]'") from None
+    config = ServeConfig(host=host, port=port, token=token, jobs=jobs or default_jobs(), max_upload_mb=max_upload_mb,
+                         keep_hours=keep_hours, data=data or default_data(), model=model, backend=backend)
+    run_server(config, say=lambda msg: click.echo(msg, err=True))
+
+
 if __name__ == "__main__":
     main()

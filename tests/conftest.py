@@ -106,3 +106,12 @@ def isnet_onnx() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: run `streamseg models fetch isnet` before the tests")
     return path
+
+
+@pytest.fixture(scope="session")
+def warm_segmenter():
+    """One loaded model for the service's tests (test_serve*.py), as the service keeps one between jobs."""
+    from streamseg import Segmenter
+
+    with Segmenter() as seg:
+        yield seg
