@@ -68,7 +68,7 @@ def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bo
     """Form fields -> the Python API's keyword arguments, checked before the job is queued (400 on a bad one).
     A backdrop comes as a named colour or the uploaded bg_file (`backdrop`: bg reads "bg_file" then, and the
     job's own copy is passed at run time), never as a path on the server."""
-    from streamseg.background import COLOURS, STUDIO, parse_colour
+    from streamseg.background import COLOURS, PRESETS, STUDIO, parse_colour, preset
     from streamseg.vehicles import VEHICLES
 
     unknown = sorted(set(fields) - set(OPTION_NAMES))
@@ -78,9 +78,9 @@ def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bo
     bg = text.get("bg", STUDIO)
     if backdrop:
         bg = "bg_file"
-    elif bg.lower() != STUDIO and parse_colour(bg) is None:
+    elif preset(bg) is None and parse_colour(bg) is None:
         raise UploadError(400, f"bg={bg!r} is not a backdrop this service knows",
-                          f"send {STUDIO}, one of {', '.join(COLOURS)}, a colour like #1e90ff, "
+                          f"send one of {', '.join(PRESETS)} (drawn), {', '.join(COLOURS)}, a colour like #1e90ff, "
                           "or an image as the file field bg_file")
     fmt = text.get("fmt")
     if fmt not in FORMATS[kind]:
