@@ -225,7 +225,7 @@ def picture_in(img: Any) -> tuple[np.ndarray, np.ndarray | None, str]:
     if isinstance(img, Image.Image):
         upright = ImageOps.exif_transpose(img) or img
         rgb, _, alpha = picture_pixels(upright, "the picture", img.info.get("icc_profile"))
-        return rgb, alpha, "pil"
+        return np.array(rgb), alpha, "pil"
     if isinstance(img, (bytes, bytearray, memoryview)):
         data = bytes(img)
         try:
