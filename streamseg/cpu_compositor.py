@@ -24,6 +24,7 @@ import torch
 
 from streamseg.background import Uint8Backdrop
 from streamseg.composite import Layers
+from streamseg.studio import Shade
 from streamseg.temporal import TemporalSmoother
 
 LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
@@ -240,20 +241,18 @@ class CpuCompositor:
         warm_up()
         self._backdrop = Uint8Backdrop()
 
-    def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
-        """frames [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
-        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8, as
-        composite.compose(...) after composite.refine(...) and TemporalSmoother would give. `shade`: per
-        frame, (first row, darkening [rows,W]) of the backdrop (studio.Studio.shade), or None."""
-        n, height, width = frames.shape[:3]
+    def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
+                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+        """As composite.Compositor.__call__: what composite.compose(...) after composite.refine(...) and
+        TemporalSmoother would give."""
+        n, height, width = pixels.shape[:3]
         small_np = small.contiguous().numpy()
         alpha_np = alpha_lr.contiguous().numpy()
         bg_all = np.zeros((1, 1, 1, 3), np.uint8)  # unused unless rgb
         if background is not None:
             bg_all = self._backdrop(background)
         out = np.empty((n, height, width, CHANNELS[self.layers]), np.uint8)
-        pixels = frames.numpy()
+        frames = pixels.numpy()
         for k in range(n):
             if self.refine:
                 coef = _coefficients(alpha_np[k, 0], small_np[k], 1, np.float32(1e-4))
@@ -268,7 +267,7 @@ class CpuCompositor:
             alpha = self._spare if self._spare is not None and self._spare.shape == (height, width) \
                 else np.empty((height, width), np.float32)
             shade_first, band = shade[k] if shade is not None else (0, NO_SHADE)
-            args = (pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
+            args = (frames[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
                     LAYERS[self.layers], out[k], alpha)

@@ -25,6 +25,8 @@ import numpy as np
 MATTE = 128  # a pixel belongs to the car where its alpha is at least this (of 255)
 SCAN = 4  # the matte is measured at a quarter of its size: enough for a soft shadow, 16x less work
 
+Shade = tuple[int, np.ndarray]  # a contact shadow: (first row, darkening 0..1 [rows, W]) of the backdrop
+
 
 @dataclass(frozen=True)
 class StudioLook:
@@ -166,7 +168,7 @@ def floor_line(small: np.ndarray, height: int) -> float | None:
 
 
 def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: int,
-                look: StudioLook) -> tuple[int, np.ndarray]:
+                look: StudioLook) -> Shade:
     """The shadow, as (first row, darkening in 0..1 of shape [rows, width]), for the rows from the floor
     line down; zero above it. Per column: the contact term is strong where the car's lowest pixel is at
     the floor (a tyre) and weaker where the body's edge is higher; a wider, fainter term spreads under the
@@ -243,8 +245,7 @@ class Studio:
         self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
         self.last_fit: np.ndarray | None = None
 
-    def shade(self, alpha_small: np.ndarray, width: int, height: int, seconds: float = 0.0
-              ) -> tuple[int, np.ndarray]:
+    def shade(self, alpha_small: np.ndarray, width: int, height: int, seconds: float = 0.0) -> Shade:
         """The contact shadow of one frame as (first row, darkening [rows, width]), measured on the network's
         own low-resolution matte (`alpha_small`: float 0..1 or uint8), for a frame of width x height: the
         compositor darkens the backdrop with it in its single pass, so the shadow costs only the floor band."""
@@ -318,7 +319,7 @@ class StudioStage:
 
         self._backdrop = Uint8Backdrop()
 
-    def shade(self, alpha_lr, pts: list[int], width: int, height: int) -> list[tuple[int, np.ndarray]] | None:
+    def shade(self, alpha_lr, pts: list[int], width: int, height: int) -> list[Shade] | None:
         """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw."""
         if self.cutout or not self.look.shadow or self.layers != "rgb":
             return None
