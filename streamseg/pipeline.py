@@ -190,7 +190,8 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
                     studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
     """The images to encode, [N,H,W,C] uint8 on the host. The matte filters go first, so the compositor
     and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
-    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
+    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`); both measure the
+    shadow on the same matte, the one the compositor gets."""
     for f in filters:
         x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
     bg = background.batch(len(x.batch)) if background is not None else None
@@ -200,7 +201,7 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
         h, w = x.pixels.shape[1:3]
         shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
         images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), x.batch.alpha, bg)
-        images = studio.finish(images, bg, x.batch.pts)
+        images = studio.finish(images, bg, x.batch.pts, x.alpha_lr)
     if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
