@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from streamseg.models import ModelSpec
-from streamseg.studio import Shade
+from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
 # what an output holds: the car over the background, the frame with the matte as alpha, or the matte as grey
@@ -164,10 +164,10 @@ class TensorCompositor:
 
 
 def shaded(background: torch.Tensor, shade: list[Shade], n: int, h: int, w: int) -> torch.Tensor:
-    """[n,3,h,w]: the background of each frame darkened by its shade rows."""
+    """[n,3,h,w]: the background of each frame darkened by its shadow (studio.darken)."""
     out = background.expand(n, 3, h, w).clone()
     for k, (first, band) in enumerate(shade):
         if len(band):
             dark = torch.from_numpy(band[:h - first]).to(out.device)
-            out[k, :, first:first + len(dark)] *= (1 - dark)
+            out[k, :, first:first + len(dark)] = darken(out[k, :, first:first + len(dark)], dark)
     return out

@@ -13,14 +13,15 @@ tyres' contact). In a video the floor line and the fitted box are steadied by a 
 al., CHI 2012): heavy smoothing while they stand still, so a parked car does not jitter by a pixel, and
 little lag when the car moves. With the shadow alone the compositor draws it in its own pass
 (`StudioStage.shade` hands it the band); with fit, a new size or the reflection the compositor makes a
-cut-out, and `StudioStage.finish` places it and lays it over the backdrop (`blend`).
+cut-out, and `StudioStage.finish` places it and lays it over the backdrop (`blend`). Either way one
+function, `darken`, draws the shadow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
@@ -33,6 +34,7 @@ SCAN = 4  # a cut-out's own matte, where no network matte is given, is measured 
 
 Shade = tuple[int, np.ndarray]  # a contact shadow: (first row, darkening 0..1 [rows, W]) of the backdrop
 NO_SHADOW: Shade = (0, np.zeros((0, 0), np.float32))
+Pixels = TypeVar("Pixels", float, np.ndarray, "torch.Tensor")  # one value, host arrays, device tensors alike
 
 
 @dataclass(frozen=True)
@@ -235,10 +237,18 @@ def reflection_weights(floor: float, car_height: float, height: int, look: Studi
     return first, (look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2).astype(np.float32)
 
 
+def darken(backdrop: Pixels, dark: Pixels) -> Pixels:
+    """The contact shadow drawn: the backdrop (float, 0..1 or 0..255) under a shadow band's darkening (0..1),
+    element by element, broadcast as the shapes allow. Every path draws the shadow with this function: the
+    cut-out path in `blend` (numpy), the tensor compositor on its device (torch), and the fused CPU pass
+    per pixel (numba compiles this same function into its loop: one definition, no extra pass)."""
+    return backdrop * (1 - dark)
+
+
 def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
           reflection: tuple[float, int, np.ndarray] | None = None) -> np.ndarray:
-    """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band, the mirrored car on
-    the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
+    """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band (`darken`), the
+    mirrored car on the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
     come from `Studio.ground`. Float work only in the floor band; the full frame is one OpenCV blend."""
     height = rgba.shape[0]
     bg = np.array(np.broadcast_to(backdrop, rgba.shape[:2] + (3,)), dtype=np.uint8)
@@ -252,7 +262,8 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
             band = bg[first:last].astype(np.float32)
             if shadow is not None and len(shadow[1]):
                 top, dark = shadow
-                band[top - first:top - first + len(dark)] *= (1 - dark[:last - top])[..., None]
+                dark = dark[:last - top, :, None]  # [rows,W,1]: one darkening for the 3 channels
+                band[top - first:top - first + len(dark)] = darken(band[top - first:top - first + len(dark)], dark)
             if reflection is not None and len(reflection[2]):
                 floor, top, weights = reflection
                 ys = np.arange(top, min(last, top + len(weights)))
