@@ -1,18 +1,21 @@
-"""Pure tensor ops between the decoder and the encoder: model input, matte refinement, blending.
+"""Pure tensor ops between the decoder and the encoder: model input, matte refinement, blending; and the
+`Compositor` interface that both compositors (TensorCompositor here, cpu_compositor.CpuCompositor) implement.
 
 Everything here runs on whatever device its tensors are on (the GPU where there is one), so frames are
-uploaded once and only finished images come back.
+uploaded once and only finished images come back. A compositor makes the output at the input's size: the
+composite (drawing the studio's contact shadow in the same pass, when it is handed one), the cut-out or the
+matte; studio.StudioStage does the rest of the studio look (fit, size, reflection) on the cut-out.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from streamseg.models import ModelSpec
+from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
 # what an output holds: the car over the background, the frame with the matte as alpha, or the matte as grey
@@ -126,6 +129,18 @@ def compose(frames: torch.Tensor, alpha: torch.Tensor, layers: Layers, backgroun
     out = out.mul(255).round_().clamp_(0, 255).to(torch.uint8, memory_format=torch.channels_last)
     return out.permute(0, 2, 3, 1).contiguous()  # a no-op copy: channels_last is already [N,H,W,C]
 
+class Compositor(Protocol):
+    """Matte and composite one run's frames at full resolution, carrying any state (the smoother's) from
+    batch to batch. Both implementations give the same pixels within one grey level
+    (tests/test_cpu_compositor.py)."""
+
+    def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
+                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+        """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
+        [N,1,h,w] 0..1 (the network's matte), background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C]
+        uint8. `shade`: per frame, the contact shadow to draw on the background (studio.Studio.shade), or
+        None."""
+        ...
 
 
 class TensorCompositor:
@@ -136,10 +151,8 @@ class TensorCompositor:
         self.layers, self.refine, self.smoother = layers, refine, smoother
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
-        """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
-        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8. `shade`: per
-        frame, (first row, darkening [rows,W]) of the background (studio.Studio.shade), or None."""
+                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+        """As Compositor.__call__."""
         h, w = pixels.shape[1:3]
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
@@ -150,11 +163,11 @@ class TensorCompositor:
         return compose(frames, alpha, self.layers, background)
 
 
-def shaded(background: torch.Tensor, shade: list[tuple[int, np.ndarray]], n: int, h: int, w: int) -> torch.Tensor:
-    """[n,3,h,w]: the background of each frame darkened by its shade rows."""
+def shaded(background: torch.Tensor, shade: list[Shade], n: int, h: int, w: int) -> torch.Tensor:
+    """[n,3,h,w]: the background of each frame darkened by its shadow (studio.darken)."""
     out = background.expand(n, 3, h, w).clone()
     for k, (first, band) in enumerate(shade):
         if len(band):
             dark = torch.from_numpy(band[:h - first]).to(out.device)
-            out[k, :, first:first + len(dark)] *= (1 - dark)
+            out[k, :, first:first + len(dark)] = darken(out[k, :, first:first + len(dark)], dark)
     return out

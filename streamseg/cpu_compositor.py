@@ -4,7 +4,8 @@ On a GPU, composite.py's tensor ops are fast. On a CPU each of them is a trip th
 millions of float pixels (a 1080p frame as float RGB is 25 MB), and the full-resolution work cost more
 than the network. Here, one compiled loop (numba) reads each pixel of the uint8 frame once and does all
 of it: the bilinear upsampling of the guided filter's coefficients (and of the smoother's stillness
-map), the refined matte, the temporal smoothing, and the blend over the background, rounding to uint8.
+map), the refined matte, the temporal smoothing, and the blend over the background (darkened under the
+studio's contact shadow by studio.darken, compiled into the loop), rounding to uint8.
 The stillness map comes from temporal.py, shared with the GPU path. The guided filter's coefficients
 are computed here by a twin of composite.guided_coefficients (held to it by the tests): the products in
 one compiled loop, the window means by OpenCV's box filter, the 3x3 solve in another loop; each call
@@ -24,11 +25,16 @@ import torch
 
 from streamseg.background import Uint8Backdrop
 from streamseg.composite import Layers
+from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
 LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
 NO_SHADE = np.zeros((0, 1), np.float32)
 CHANNELS = {"rgb": 3, "rgba": 4, "matte": 3}
+# the one function that draws the contact shadow, compiled into the fused loop: a separate pass over the
+# shadow's rows in numpy cost 0.7-4 ms a 720p frame on the main thread, inline it costs nothing measurable.
+# numba's cache of _fused does not see edits to studio.darken: clear __pycache__ after changing it
+_darken = numba.njit(inline="always")(darken)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -190,7 +196,7 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, lay
                     sh = shade[srow] if shaded else no_shade
                     for x in range(width):
                         for c in range(3):  # the backdrop, darkened by the contact shadow
-                            k3[3 * x + c] = np.float32(b[min(np.int64(x), b.shape[0] - 1), c]) * (one - sh[x])
+                            k3[3 * x + c] = _darken(np.float32(b[min(np.int64(x), b.shape[0] - 1), c]), sh[x])
                     built = -1 if shaded else row
                 _blend(o.reshape(3 * width), fr.reshape(3 * width), q3, k3)
             else:
@@ -240,20 +246,18 @@ class CpuCompositor:
         warm_up()
         self._backdrop = Uint8Backdrop()
 
-    def __call__(self, frames: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[tuple[int, np.ndarray]] | None = None) -> torch.Tensor:
-        """frames [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
-        [N,1,h,w] 0..1, background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C] uint8, as
-        composite.compose(...) after composite.refine(...) and TemporalSmoother would give. `shade`: per
-        frame, (first row, darkening [rows,W]) of the backdrop (studio.Studio.shade), or None."""
-        n, height, width = frames.shape[:3]
+    def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
+                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+        """As composite.Compositor.__call__: what composite.compose(...) after composite.refine(...) and
+        TemporalSmoother would give."""
+        n, height, width = pixels.shape[:3]
         small_np = small.contiguous().numpy()
         alpha_np = alpha_lr.contiguous().numpy()
         bg_all = np.zeros((1, 1, 1, 3), np.uint8)  # unused unless rgb
         if background is not None:
             bg_all = self._backdrop(background)
         out = np.empty((n, height, width, CHANNELS[self.layers]), np.uint8)
-        pixels = frames.numpy()
+        frames = pixels.numpy()
         for k in range(n):
             if self.refine:
                 coef = _coefficients(alpha_np[k, 0], small_np[k], 1, np.float32(1e-4))
@@ -268,7 +272,7 @@ class CpuCompositor:
             alpha = self._spare if self._spare is not None and self._spare.shape == (height, width) \
                 else np.empty((height, width), np.float32)
             shade_first, band = shade[k] if shade is not None else (0, NO_SHADE)
-            args = (pixels[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
+            args = (frames[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
                     LAYERS[self.layers], out[k], alpha)

@@ -20,7 +20,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
-from streamseg.composite import Layers
+from streamseg.composite import Compositor, Layers
 from streamseg.errors import InputError
 from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
@@ -167,8 +167,8 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: B
     try:
         batch = FrameBatch(torch.from_numpy(np.ascontiguousarray(rgb))[None], [0], [time.monotonic()], 0,
                            None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha))[None])
-        compositor = make_compositor(backend.device, "rgba" if studio and studio.cutout else layers, refine,
-                                     smooth=False)
+        layers_made: Layers = "rgba" if studio and studio.cutout else layers  # a cut-out when the studio places it
+        compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
         image = process_batch(batch, backend, bg, compositor, studio, filters)
     finally:

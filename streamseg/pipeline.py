@@ -25,7 +25,7 @@ from streamseg import composite
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
-from streamseg.composite import Layers
+from streamseg.composite import Compositor, Layers
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import SidePacket, VideoInfo
 from streamseg.io.source import Source
@@ -155,7 +155,7 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
                          f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE}", "use a larger video")
 
 
-def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True):
+def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True) -> Compositor:
     """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
     one grey level: tests/test_cpu_compositor.py)."""
     smoother = TemporalSmoother() if smooth else None
@@ -189,11 +189,12 @@ def matte_filters(smooth: bool, vehicles: Vehicles) -> list[MatteFilter]:
     return ([FlowSteadier()] if smooth else []) + ([SubjectTracker()] if vehicles == "subject" else [])
 
 
-def composite_batch(x: Inferred, background: Background | None, compositor,
+def composite_batch(x: Inferred, background: Background | None, compositor: Compositor,
                     studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
     """The images to encode, [N,H,W,C] uint8 on the host. The matte filters go first, so the compositor
     and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
-    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`)."""
+    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`); both measure the
+    shadow on the same matte, the one the compositor gets."""
     for f in filters:
         x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
     bg = background.batch(len(x.batch)) if background is not None else None
@@ -203,7 +204,7 @@ def composite_batch(x: Inferred, background: Background | None, compositor,
         h, w = x.pixels.shape[1:3]
         shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
         images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), x.batch.alpha, bg)
-        images = studio.finish(images, bg, x.batch.pts)
+        images = studio.finish(images, bg, x.batch.pts, x.alpha_lr)
     if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
@@ -230,7 +231,7 @@ def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torc
     return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor,
+def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor: Compositor,
                   studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
     """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
     return composite_batch(infer_batch(batch, backend), background, compositor, studio, filters)

@@ -1,7 +1,4 @@
-"""The studio look: the cut-out car placed on the backdrop so that it stands on the floor.
-
-A stage after the compositor. It takes the cut-out (RGBA: the frame with the matte as alpha) and the
-backdrop, and returns the composite with:
+"""The studio look: the cut-out car placed on the backdrop so that it stands on the floor:
 
 - `fit`: the car scaled and moved to the same place in every frame (its box from the matte, with margins),
   in an output frame of any size (`--size`, for marketplaces);
@@ -9,21 +6,35 @@ backdrop, and returns the composite with:
   fading with distance below the floor line; nothing above that line;
 - `reflection`: a mirrored copy of the car on the floor, fading with distance.
 
-The floor line is the matte's lowest points (the tyres' contact). In a video the floor line and the fitted
-box are steadied by a One Euro filter (Casiez et al., CHI 2012): heavy smoothing while they stand still, so
-a parked car does not jitter by a pixel, and little lag when the car moves.
+Where the car stands is measured once per frame, in one place (`Studio.ground`), on one matte whatever the
+options: the network's low-resolution matte after the matte filters, taken into the output frame as the car
+is (through the fit transform, or scaled to `--size`). The floor line is that matte's lowest points (the
+tyres' contact). In a video the floor line and the fitted box are steadied by a One Euro filter (Casiez et
+al., CHI 2012): heavy smoothing while they stand still, so a parked car does not jitter by a pixel, and
+little lag when the car moves. With the shadow alone the compositor draws it in its own pass
+(`StudioStage.shade` hands it the band); with fit, a new size or the reflection the compositor makes a
+cut-out, and `StudioStage.finish` places it and lays it over the backdrop (`blend`). Either way one
+function, `darken`, draws the shadow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
+
 MATTE = 128  # a pixel belongs to the car where its alpha is at least this (of 255)
-SCAN = 4  # the matte is measured at a quarter of its size: enough for a soft shadow, 16x less work
+SCAN = 4  # a cut-out's own matte, where no network matte is given, is measured at a quarter of its size
+
+Shade = tuple[int, np.ndarray]  # a contact shadow: (first row, darkening 0..1 [rows, W]) of the backdrop
+NO_SHADOW: Shade = (0, np.zeros((0, 0), np.float32))
+Pixels = TypeVar("Pixels", float, np.ndarray, "torch.Tensor")  # one value, host arrays, device tensors alike
 
 
 @dataclass(frozen=True)
@@ -142,9 +153,31 @@ def fitted_box(out_width: int, out_height: int, look: StudioLook, aspect: float)
 
 
 def shrink(alpha: np.ndarray) -> np.ndarray:
-    """The matte at 1/SCAN of its size, where the floor line and the shadow are measured."""
+    """A full-size matte at 1/SCAN of its size: what stands in for the network's matte where there is none."""
     return cv2.resize(alpha, (max(1, alpha.shape[1] // SCAN), max(1, alpha.shape[0] // SCAN)),
                       interpolation=cv2.INTER_AREA)
+
+
+def in_output(small: np.ndarray, frame: tuple[int, int], size: tuple[int, int],
+              placement: np.ndarray | None = None) -> np.ndarray:
+    """A low-resolution matte (uint8) of a frame `frame` = (width, height) taken into the output frame `size`
+    as the car is: through `placement` (2x3, frame pixels to output pixels, pixel edges on integers, as
+    fit_transform), or else scaled to the output's size. Kept at the matte's own density, so a frame of the
+    input's size keeps the matte as it is (no resampling: the default run pays nothing here)."""
+    h, w = small.shape
+    sx, sy = frame[0] / w, frame[1] / h  # frame pixels per matte pixel
+    gw, gh = max(1, round(size[0] / sx)), max(1, round(size[1] / sy))
+    if placement is None:
+        if (gw, gh) == (w, h):
+            return small
+        placement = np.array([[size[0] / frame[0], 0, 0], [0, size[1] / frame[1], 0]])
+    m = (np.diag([gw / size[0], gh / size[1], 1]) @ np.vstack([placement, [0, 0, 1]]) @ np.diag([sx, sy, 1]))[:2]
+    m[:, 2] += m[:, :2] @ [0.5, 0.5] - 0.5  # pixel edges -> pixel centres, which warpAffine maps
+    return cv2.warpAffine(small, m, (gw, gh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def as_uint8(matte: np.ndarray) -> np.ndarray:
+    return matte if matte.dtype == np.uint8 else np.clip(matte * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def column_bottoms(small: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +198,7 @@ def floor_line(small: np.ndarray, height: int) -> float | None:
     return float(np.quantile(bottoms[present], 0.98))
 
 
-def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: int,
-                look: StudioLook) -> tuple[int, np.ndarray]:
+def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: int, look: StudioLook) -> Shade:
     """The shadow, as (first row, darkening in 0..1 of shape [rows, width]), for the rows from the floor
     line down; zero above it. Per column: the contact term is strong where the car's lowest pixel is at
     the floor (a tyre) and weaker where the body's edge is higher; a wider, fainter term spreads under the
@@ -205,11 +237,19 @@ def reflection_weights(floor: float, car_height: float, height: int, look: Studi
     return first, (look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2).astype(np.float32)
 
 
-def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: tuple[int, np.ndarray] | None = None,
+def darken(backdrop: Pixels, dark: Pixels) -> Pixels:
+    """The contact shadow drawn: the backdrop (float, 0..1 or 0..255) under a shadow band's darkening (0..1),
+    element by element, broadcast as the shapes allow. Every path draws the shadow with this function: the
+    cut-out path in `blend` (numpy), the tensor compositor on its device (torch), and the fused CPU pass
+    per pixel (numba compiles this same function into its loop: one definition, no extra pass)."""
+    return backdrop * (1 - dark)
+
+
+def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
           reflection: tuple[float, int, np.ndarray] | None = None) -> np.ndarray:
-    """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band, the mirrored car on
-    the floor, then the car. `reflection` is (floor line, first row, per-row opacity). Float work only in
-    the floor band; the full frame is one OpenCV blend."""
+    """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band (`darken`), the
+    mirrored car on the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
+    come from `Studio.ground`. Float work only in the floor band; the full frame is one OpenCV blend."""
     height = rgba.shape[0]
     bg = np.array(np.broadcast_to(backdrop, rgba.shape[:2] + (3,)), dtype=np.uint8)
     rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
@@ -222,7 +262,8 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: tuple[int, np.ndarray]
             band = bg[first:last].astype(np.float32)
             if shadow is not None and len(shadow[1]):
                 top, dark = shadow
-                band[top - first:top - first + len(dark)] *= (1 - dark[:last - top])[..., None]
+                dark = dark[:last - top, :, None]  # [rows,W,1]: one darkening for the 3 channels
+                band[top - first:top - first + len(dark)] = darken(band[top - first:top - first + len(dark)], dark)
             if reflection is not None and len(reflection[2]):
                 floor, top, weights = reflection
                 ys = np.arange(top, min(last, top + len(weights)))
@@ -232,6 +273,15 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: tuple[int, np.ndarray]
                 band[ys - first] = part + (rgb[src].astype(np.float32) - part) * w[..., None]
             bg[first:last] = np.clip(band + 0.5, 0, 255).astype(np.uint8)
     return cv2.blendLinear(rgb, bg, a, 1 - a)
+
+@dataclass(frozen=True)
+class Ground:
+    """Where the car stands in one output frame: the steadied floor line (y, pixels), the car's box, and the
+    contact shadow under it (NO_SHADOW when the look has none)."""
+    floor: float
+    box: Box
+    shadow: Shade
+
 
 class Studio:
     """The studio stage of one run: call it on each cut-out (RGBA uint8, in display order, with its time in
@@ -243,47 +293,55 @@ class Studio:
         self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
         self.last_fit: np.ndarray | None = None
 
-    def shade(self, alpha_small: np.ndarray, width: int, height: int, seconds: float = 0.0
-              ) -> tuple[int, np.ndarray]:
-        """The contact shadow of one frame as (first row, darkening [rows, width]), measured on the network's
-        own low-resolution matte (`alpha_small`: float 0..1 or uint8), for a frame of width x height: the
-        compositor darkens the backdrop with it in its single pass, so the shadow costs only the floor band."""
-        small = alpha_small if alpha_small.dtype == np.uint8 else \
-            np.clip(alpha_small * 255 + 0.5, 0, 255).astype(np.uint8)
-        found = self._floor(small, width, height, seconds)
-        if found is None:
-            return 0, np.zeros((0, width), np.float32)
-        return shadow_band(small, found[1], found[0], width, height, self.look)
-
-    def _floor(self, small: np.ndarray, width: int, height: int, seconds: float) -> tuple[float, Box] | None:
-        """The steadied floor line and the car's box in a width x height frame, both measured on a shrunk
-        uint8 matte; None without a car."""
-        measured = floor_line(small, height)
-        box = car_box(small)
+    def ground(self, matte: np.ndarray, frame: tuple[int, int], size: tuple[int, int], seconds: float,
+               placement: np.ndarray | None = None) -> Ground | None:
+        """The one measurement of where the car stands, whichever path draws it: on `matte`, the network's
+        low-resolution matte (float 0..1 or uint8) of a frame of `frame` = (width, height), taken into the
+        output frame `size` through `placement` (the fit transform; None: scaled), so the shadow and the
+        reflection sit under the car where it was put. None without a car. Call it once per frame: it
+        steadies the floor line over time."""
+        grid = in_output(as_uint8(matte), frame, size, placement)
+        out_w, out_h = size
+        measured = floor_line(grid, out_h)
+        box = car_box(grid)
         if measured is None or box is None:
             return None
-        sx, sy = width / small.shape[1], height / small.shape[0]
+        sx, sy = out_w / grid.shape[1], out_h / grid.shape[0]
+        box = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
         floor = float(self.floor_filter(np.array([measured]), seconds)[0])
-        return floor, Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+        shadow = shadow_band(grid, box, floor, out_w, out_h, self.look) if self.look.shadow else NO_SHADOW
+        return Ground(floor, box, shadow)
 
-    def __call__(self, rgba: np.ndarray, backdrop: np.ndarray, seconds: float = 0.0) -> np.ndarray:
+    def shade(self, matte: np.ndarray, width: int, height: int, seconds: float = 0.0) -> Shade:
+        """The contact shadow of one frame, for the compositor to draw in its own pass (the output is the
+        frame, width x height); `matte` as in `ground`."""
+        found = self.ground(matte, (width, height), (width, height), seconds)
+        return found.shadow if found is not None else (0, np.zeros((0, width), np.float32))
+
+    def __call__(self, rgba: np.ndarray, backdrop: np.ndarray, seconds: float = 0.0,
+                 matte: np.ndarray | None = None) -> np.ndarray:
+        """The cut-out placed (fit) or scaled to the backdrop's size, over it with the look's shadow and
+        reflection. `matte`: the network's low-resolution matte of this frame, which `ground` measures; None
+        (a cut-out alone) takes the cut-out's own alpha, shrunk."""
         look = self.look
         out_w, out_h = backdrop.shape[1], backdrop.shape[0]
+        frame = (rgba.shape[1], rgba.shape[0])
+        if matte is None and (look.shadow or look.reflection):
+            matte = shrink(np.ascontiguousarray(rgba[..., 3]))
+        placement = None
         if look.fit:
             rgba = self.place(rgba, out_w, out_h, seconds)
-        elif (rgba.shape[1], rgba.shape[0]) != (out_w, out_h):  # --size without --fit: scale the whole frame
+            placement = self.last_fit
+        elif frame != (out_w, out_h):  # --size without --fit: scale the whole frame
             rgba = cv2.resize(rgba, (out_w, out_h), interpolation=cv2.INTER_AREA)
         shadow = reflection = None
-        if look.shadow or look.reflection:
-            small = shrink(np.ascontiguousarray(rgba[..., 3]))
-            found = self._floor(small, out_w, out_h, seconds)
+        if matte is not None:
+            found = self.ground(matte, frame, (out_w, out_h), seconds, placement)
             if found is not None:
-                floor, box = found
-                if look.shadow:
-                    shadow = shadow_band(small, box, floor, out_w, out_h, look)
+                shadow = found.shadow if look.shadow else None
                 if look.reflection:
-                    first, weights = reflection_weights(floor, box.height, out_h, look)
-                    reflection = (floor, first, weights)
+                    first, weights = reflection_weights(found.floor, found.box.height, out_h, look)
+                    reflection = (found.floor, first, weights)
         return blend(rgba, backdrop, shadow, reflection)
 
     def place(self, rgba: np.ndarray, out_w: int, out_h: int, seconds: float) -> np.ndarray:
@@ -305,10 +363,11 @@ class Studio:
 class StudioStage:
     """The studio look in a run: between the compositor and the encoder, batch by batch.
 
-    With only the shadow on a composite, the compositor does the work in its own pass (`shade`: the shadow
-    measured on the network's low-resolution matte); with fit, a new size or the reflection, the compositor
-    hands over the whole cut-out (`cutout`: it runs with layers "rgba") and `finish` places it and lays it
-    over the backdrop (or returns it placed, for cut-out and matte outputs)."""
+    With only the shadow on a composite, the compositor draws it in its own pass (`shade` hands it the
+    band); with fit, a new size or the reflection, the compositor hands over the whole cut-out (`cutout`: it
+    runs with layers "rgba") and `finish` places it and lays it over the backdrop (or returns it placed, for
+    cut-out and matte outputs). Either way the shadow is measured by `Studio.ground` on the network's matte
+    the compositor was given, so adding the reflection or a size does not move it."""
 
     def __init__(self, look: StudioLook, layers: str, time_base: float) -> None:
         self.look, self.layers, self.time_base = look, layers, time_base
@@ -318,15 +377,18 @@ class StudioStage:
 
         self._backdrop = Uint8Backdrop()
 
-    def shade(self, alpha_lr, pts: list[int], width: int, height: int) -> list[tuple[int, np.ndarray]] | None:
-        """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw."""
+    def shade(self, alpha_lr: torch.Tensor, pts: list[int], width: int, height: int) -> list[Shade] | None:
+        """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw.
+        alpha_lr [N,1,h,w] 0..1: the network's matte, as the compositor gets it."""
         if self.cutout or not self.look.shadow or self.layers != "rgb":
             return None
         small = alpha_lr[:, 0].float().cpu().numpy()
         return [self.studio.shade(small[k], width, height, p * self.time_base) for k, p in enumerate(pts)]
 
-    def finish(self, images, background, pts: list[int]):
-        """[N,H,W,4] uint8 cut-outs (torch, any device) -> [N,H',W',C] uint8 on the host, at the output size."""
+    def finish(self, images: torch.Tensor, background: torch.Tensor | None, pts: list[int],
+               alpha_lr: torch.Tensor) -> torch.Tensor:
+        """[N,H,W,4] uint8 cut-outs (torch, any device) -> [N,H',W',C] uint8 on the host, at the output size;
+        alpha_lr [N,1,h,w]: the matte the compositor cut them with, where the floor and shadow are measured."""
         import torch
 
         if not self.cutout:
@@ -334,10 +396,12 @@ class StudioStage:
         cut = images.cpu().numpy()
         width, height = self.look.size or (cut.shape[2], cut.shape[1])
         out = []
+        mattes = alpha_lr[:, 0].float().cpu().numpy() if self.layers == "rgb" else None
         for k, p in enumerate(pts):
             seconds = p * self.time_base
-            if self.layers == "rgb":
-                out.append(self.studio(cut[k], self._backdrop_frame(background, k, width, height), seconds))
+            if mattes is not None:
+                backdrop = self._backdrop_frame(background, k, width, height)
+                out.append(self.studio(cut[k], backdrop, seconds, mattes[k]))
                 continue
             placed = self.studio.place(cut[k], width, height, seconds) if self.look.fit else \
                 cv2.resize(cut[k], (width, height), interpolation=cv2.INTER_AREA) \
@@ -345,7 +409,9 @@ class StudioStage:
             out.append(placed if self.layers == "rgba" else np.repeat(placed[..., 3:], 3, axis=2))
         return torch.from_numpy(np.stack(out))
 
-    def _backdrop_frame(self, background, k: int, width: int, height: int) -> np.ndarray:
+    def _backdrop_frame(self, background: torch.Tensor | None, k: int, width: int, height: int) -> np.ndarray:
         """Frame k's backdrop as [height,width,3] uint8 (a colour is 1x1: broadcast)."""
+        if background is None:
+            raise ValueError("a composite (layers 'rgb') needs a background")
         frames = self._backdrop(background)
         return np.broadcast_to(frames[min(k, len(frames) - 1)], (height, width, 3))
