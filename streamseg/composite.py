@@ -137,9 +137,9 @@ class Compositor(Protocol):
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
         """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
-        [N,1,h,w] 0..1 (the network's matte), background [N or 1,3,H,W] float 0..1 (rgb only) -> [N,H,W,C]
-        uint8. `shade`: per frame, the contact shadow to draw on the background (studio.Studio.shade), or
-        None."""
+        [N,1,h,w] 0..1 (the network's matte), background [N or 1, H or 1, W or 1, 3] uint8 (rgb only;
+        background.Background.batch) -> [N,H,W,C] uint8. `shade`: per frame, the contact shadow to draw on
+        the background (studio.Studio.shade), or None."""
         ...
 
 
@@ -158,9 +158,10 @@ class TensorCompositor:
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
-        if shade is not None and background is not None:
-            background = shaded(background, shade, frames.shape[0], h, w)
-        return compose(frames, alpha, self.layers, background)
+        back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]
+        if shade is not None and back is not None:
+            back = shaded(back, shade, frames.shape[0], h, w)
+        return compose(frames, alpha, self.layers, back)
 
 
 def shaded(background: torch.Tensor, shade: list[Shade], n: int, h: int, w: int) -> torch.Tensor:

@@ -23,7 +23,6 @@ import numba
 import numpy as np
 import torch
 
-from streamseg.background import Uint8Backdrop
 from streamseg.composite import Layers
 from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
@@ -244,7 +243,6 @@ class CpuCompositor:
         self.prev_alpha: np.ndarray | None = None
         self._spare: np.ndarray | None = None
         warm_up()
-        self._backdrop = Uint8Backdrop()
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
@@ -255,7 +253,7 @@ class CpuCompositor:
         alpha_np = alpha_lr.contiguous().numpy()
         bg_all = np.zeros((1, 1, 1, 3), np.uint8)  # unused unless rgb
         if background is not None:
-            bg_all = self._backdrop(background)
+            bg_all = background.numpy()  # [N or 1, H or 1, W or 1, 3]: the kernel broadcasts a colour
         out = np.empty((n, height, width, CHANNELS[self.layers]), np.uint8)
         frames = pixels.numpy()
         for k in range(n):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamseg.errors import InputError
 
-BYTES_PER_PIXEL = 60  # peak memory of a photo run per pixel (57 measured on a 108 MP photo, issue 24)
+BYTES_PER_PIXEL = 30  # peak memory of a photo run per pixel: at most 27 measured (--fit --reflection, BENCHMARKS.md)
 MAX_MEGAPIXELS = 200  # a 100 MP camera is fine; a decompression bomb is not
 
 

@@ -216,7 +216,8 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
 def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torch.Tensor | None) -> torch.Tensor:
     """Where the input itself is transparent there is no car: the matte times the input's alpha. images
     [N,H,W,C] uint8 as the compositor made them: a cut-out (C = 4) gets its alpha multiplied, a matte its grey,
-    and a composite over `bg` ([N or 1,3,H,W] 0..1) moves back towards the backdrop by the same amount."""
+    and a composite over `bg` ([N or 1, H or 1, W or 1, 3] uint8) moves back towards the backdrop by the same
+    amount."""
     if alpha is None:
         return images
     t = alpha.to(images.device).float().div(255)[..., None]  # [N,H,W,1]
@@ -226,7 +227,7 @@ def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torc
     elif bg is None:  # the matte
         out *= t
     else:
-        back = bg.expand(images.shape[0], 3, *images.shape[1:3]).permute(0, 2, 3, 1) * 255
+        back = bg.to(images.device).float().expand(images.shape[0], *images.shape[1:3], 3)
         out = back + (out - back) * t
     return out.round_().clamp_(0, 255).to(torch.uint8)
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
 MATTE = 128  # a pixel belongs to the car where its alpha is at least this (of 255)
+STRIP = 256  # rows of the frame blended at a time (studio.blend)
 SCAN = 4  # a cut-out's own matte, where no network matte is given, is measured at a quarter of its size
 
 Shade = tuple[int, np.ndarray]  # a contact shadow: (first row, darkening 0..1 [rows, W]) of the backdrop
@@ -249,30 +250,48 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
           reflection: tuple[float, int, np.ndarray] | None = None) -> np.ndarray:
     """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band (`darken`), the
     mirrored car on the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
-    come from `Studio.ground`. Float work only in the floor band; the full frame is one OpenCV blend."""
-    height = rgba.shape[0]
-    bg = np.array(np.broadcast_to(backdrop, rgba.shape[:2] + (3,)), dtype=np.uint8)
-    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
-    a = rgba[..., 3].astype(np.float32) * np.float32(1 / 255)
+    come from `Studio.ground`. Float work only in the floor band; the rest is OpenCV's blend, STRIP rows at
+    a time, so the temporaries are a strip's (a 100 MP photo's whole-frame float weights were 0.8 GB)."""
+    height, width = rgba.shape[:2]
+    backdrop = np.broadcast_to(backdrop, (height, width, 3))
+    out = np.empty((height, width, 3), np.uint8)
+    for y0 in range(0, height, STRIP):
+        y1 = min(height, y0 + STRIP)
+        bg = np.array(backdrop[y0:y1], dtype=np.uint8)
+        floor_band(bg, y0, rgba, shadow, reflection)
+        part = rgba[y0:y1]
+        a = part[..., 3].astype(np.float32) * np.float32(1 / 255)
+        out[y0:y1] = cv2.blendLinear(cv2.cvtColor(part, cv2.COLOR_RGBA2RGB), bg, a, 1 - a)
+    return out
+
+
+def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
+               reflection: tuple[float, int, np.ndarray] | None) -> None:
+    """The shadow (`darken`) and the mirrored car drawn into `bg`, the backdrop's rows from y0 (uint8, in
+    place), where they reach those rows; the mirror reads the car's rows above the floor line from `rgba`."""
     rows = [r for r in (shadow, reflection) if r is not None and len(r[-1])]
-    if rows:
-        first = min(r[-2] for r in rows)
-        last = min(height, max(r[-2] + len(r[-1]) for r in rows))
-        if first < last:
-            band = bg[first:last].astype(np.float32)
-            if shadow is not None and len(shadow[1]):
-                top, dark = shadow
-                dark = dark[:last - top, :, None]  # [rows,W,1]: one darkening for the 3 channels
-                band[top - first:top - first + len(dark)] = darken(band[top - first:top - first + len(dark)], dark)
-            if reflection is not None and len(reflection[2]):
-                floor, top, weights = reflection
-                ys = np.arange(top, min(last, top + len(weights)))
-                src = np.clip(np.floor(2 * floor - ys - 1).astype(int), 0, height - 1)  # mirrored about the line
-                w = a[src] * weights[:len(ys), None]
-                part = band[ys - first]
-                band[ys - first] = part + (rgb[src].astype(np.float32) - part) * w[..., None]
-            bg[first:last] = np.clip(band + 0.5, 0, 255).astype(np.uint8)
-    return cv2.blendLinear(rgb, bg, a, 1 - a)
+    first = max(y0, min((r[-2] for r in rows), default=y0))
+    last = min(y0 + len(bg), max((r[-2] + len(r[-1]) for r in rows), default=y0))
+    if first >= last:
+        return
+    band = bg[first - y0:last - y0].astype(np.float32)
+    if shadow is not None and len(shadow[1]):
+        top, dark = shadow
+        lo, hi = max(first, top), min(last, top + len(dark))
+        if lo < hi:  # one darkening [rows,W,1] for the 3 channels
+            band[lo - first:hi - first] = darken(band[lo - first:hi - first], dark[lo - top:hi - top, :, None])
+    if reflection is not None and len(reflection[2]):
+        floor, top, weights = reflection
+        lo, hi = max(first, top), min(last, top + len(weights))
+        if lo < hi:
+            ys = np.arange(lo, hi)
+            src = np.clip(np.floor(2 * floor - ys - 1).astype(int), 0, rgba.shape[0] - 1)  # mirrored about the line
+            mirrored = rgba[src]
+            w = mirrored[..., 3].astype(np.float32) * np.float32(1 / 255) * weights[ys - top, None]
+            part = band[ys - first]
+            band[ys - first] = part + (mirrored[..., :3].astype(np.float32) - part) * w[..., None]
+    bg[first - y0:last - y0] = np.clip(band + 0.5, 0, 255).astype(np.uint8)
+
 
 @dataclass(frozen=True)
 class Ground:
@@ -373,9 +392,6 @@ class StudioStage:
         self.look, self.layers, self.time_base = look, layers, time_base
         self.studio = Studio(look)
         self.cutout = look.fit or look.size is not None or (look.reflection and layers == "rgb")
-        from streamseg.background import Uint8Backdrop  # here: torch loads only when a run starts
-
-        self._backdrop = Uint8Backdrop()
 
     def shade(self, alpha_lr: torch.Tensor, pts: list[int], width: int, height: int) -> list[Shade] | None:
         """Per frame, the backdrop's shadow for the compositor's pass; None when it has none to draw.
@@ -413,5 +429,5 @@ class StudioStage:
         """Frame k's backdrop as [height,width,3] uint8 (a colour is 1x1: broadcast)."""
         if background is None:
             raise ValueError("a composite (layers 'rgb') needs a background")
-        frames = self._backdrop(background)
+        frames = background.cpu().numpy()  # [N or 1, H or 1, W or 1, 3] uint8
         return np.broadcast_to(frames[min(k, len(frames) - 1)], (height, width, 3))

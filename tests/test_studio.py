@@ -116,7 +116,7 @@ def test_the_compositors_shadow_matches_the_studio_stage(backdrop):
     alpha_lr = torch.nn.functional.interpolate(alpha_lr, size=(H // 4, W // 4), mode="area")
     pixels = torch.from_numpy(np.ascontiguousarray(car[..., :3]))[None]
     small = composite.downscale(pixels.permute(0, 3, 1, 2), (H // 4, W // 4))
-    bg = torch.from_numpy(backdrop).permute(2, 0, 1)[None].float() / 255
+    bg = torch.from_numpy(np.ascontiguousarray(backdrop))[None]  # [1,H,W,3] uint8, as Background.batch gives
     want = Studio(StudioLook(shadow=True))(car, backdrop).astype(int)
     plain = Studio(StudioLook())(car, backdrop).astype(int)
     for make in (lambda: CpuCompositor("rgb", False, None), lambda: composite.TensorCompositor("rgb", False, None)):
