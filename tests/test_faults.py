@@ -298,6 +298,26 @@ def test_animated_webp_and_gif_are_videos_alone_and_in_folders(tmp_path):
     assert len(decode_all(tmp_path / "out" / "moving_streamseg.mp4")[0]) == 4
 
 
+def test_a_large_photo_costs_far_less_than_57_bytes_a_pixel(tmp_path):
+    """Peak resident memory of real `streamseg run` processes (the kernel's figure, wait4): a 12 MP photo over
+    the studio backdrop against a 1 MP one, per added pixel. 33 bytes a pixel before backdrops became uint8
+    pixels and the photo was decoded with one copy (57 when the issue was filed); about 16 after."""
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "scripts" / "measure_photo_memory.py"
+    spec = importlib.util.spec_from_file_location("measure", script)
+    assert spec is not None and spec.loader is not None
+    measure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(measure)
+    small, large = tmp_path / "small.jpg", tmp_path / "large.jpg"
+    measure.draw_photo(small, 1)
+    measure.draw_photo(large, 12)
+    base, _ = measure.peak_mb(small, [], tmp_path / "out.jpg", None)
+    peak, _ = measure.peak_mb(large, [], tmp_path / "out.jpg", None)
+    per_pixel = (peak - base) * 2 ** 20 / 11e6
+    assert per_pixel < 24, f"{per_pixel:.1f} bytes a pixel ({base:.0f} MB at 1 MP, {peak:.0f} MB at 12 MP)"
+
+
 # 5. transparent photos
 
 @pytest.mark.parametrize("mode", ["RGBA", "P"])
