@@ -248,6 +248,20 @@ MUTATIONS = [
     M("single-input-manifest-ignored", "streamseg/api.py",
       "    if single and not (manifest or devices or ray or resume):", "    if single and not (ray or resume):",
       ("tests/test_api.py::test_a_single_input_honours_manifest_and_devices",)),
+    # issue 26: the drawn backdrops' shadow colour, on every path
+    M("shadow-colour-not-in-the-fused-pass", "streamseg/cpu_compositor.py",
+      "sh[x],\n                                                    shadow_rgb[c])",
+      "sh[x],\n                                                    np.float32(0))",
+      ("tests/test_studio_seam.py::test_the_shadow_takes_the_backdrops_colour_on_every_path",)),
+    M("shadow-colour-not-in-the-cut-out-path", "streamseg/studio.py",
+      "        return blend(rgba, backdrop, shadow, reflection, look.shadow_colour)",
+      "        return blend(rgba, backdrop, shadow, reflection)",
+      ("tests/test_studio_seam.py::test_the_shadow_takes_the_backdrops_colour_on_every_path",)),
+    M("memory-float-backdrop", "streamseg/background.py",
+      "            self.static = picture if colour is None else pixels(self._mapped(to_planar(picture)))",
+      "            self.static = picture if colour is None else pixels(self._mapped(to_planar(picture)))\n"
+      "            self.float_copy = to_planar(picture).clone()",
+      ("tests/test_faults.py::test_a_large_photo_costs_far_less_than_57_bytes_a_pixel",)),
 ]
 
 

@@ -107,9 +107,11 @@ def studio_look(layers: Layers, bg: str, *, shadow: bool | None, reflection: boo
         name = "shadow" if shadow else "reflection"
         raise InputError(f"--{name} is drawn on the backdrop, and this output has none (a cut-out or a matte)",
                          f"leave out --{name} ({name}=True), or write a composite (leave out -f, or choose mp4)")
+    drawn = preset(str(bg))
     if shadow is None:
-        shadow = layers == "rgb" and preset(str(bg)) is not None  # a drawn backdrop has a floor to shade
-    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size_option(size))
+        shadow = layers == "rgb" and drawn is not None  # a drawn backdrop has a floor to shade
+    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size_option(size),
+                      shadow_colour=drawn.shadow if drawn is not None else (0, 0, 0))
 
 
 class SerializedBackend(Backend):

@@ -147,8 +147,10 @@ class TensorCompositor:
     """Matte and composite with the tensor ops above, on the frames' device (the GPU path, and the
     reference the fused CPU path is held to); carries the smoother's state from batch to batch."""
 
-    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None) -> None:
+    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None,
+                 shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.layers, self.refine, self.smoother = layers, refine, smoother
+        self.shadow_colour = shadow_colour  # the colour `shade` darkens the backdrop towards
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
@@ -160,15 +162,17 @@ class TensorCompositor:
             alpha = self.smoother(alpha, small)
         back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]
         if shade is not None and back is not None:
-            back = shaded(back, shade, frames.shape[0], h, w)
+            back = shaded(back, shade, frames.shape[0], h, w, self.shadow_colour)
         return compose(frames, alpha, self.layers, back)
 
 
-def shaded(background: torch.Tensor, shade: list[Shade], n: int, h: int, w: int) -> torch.Tensor:
-    """[n,3,h,w]: the background of each frame darkened by its shadow (studio.darken)."""
+def shaded(background: torch.Tensor, shade: list[Shade], n: int, h: int, w: int,
+           colour: tuple[int, int, int] = (0, 0, 0)) -> torch.Tensor:
+    """[n,3,h,w]: the background of each frame darkened by its shadow towards `colour` (studio.darken)."""
     out = background.expand(n, 3, h, w).clone()
+    full = torch.tensor(colour, dtype=out.dtype, device=out.device).view(3, 1, 1) / 255
     for k, (first, band) in enumerate(shade):
         if len(band):
             dark = torch.from_numpy(band[:h - first]).to(out.device)
-            out[k, :, first:first + len(dark)] = darken(out[k, :, first:first + len(dark)], dark)
+            out[k, :, first:first + len(dark)] = darken(out[k, :, first:first + len(dark)], dark, full)
     return out

@@ -133,12 +133,13 @@ def _blend(out, frame, matte, back):  # pragma: no cover (compiled)
 
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
-def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, layers, out, alpha_out, first,
-           last):  # pragma: no cover
+def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, shadow_rgb, layers, out, alpha_out,
+           first, last):  # pragma: no cover
     """frame uint8 [H,W,3]; wide float32 [5,h,W] (coefficients widened to the frame: a per grey level
     (3), b, stillness, the last read when `smooth`); prev float32 [H,W] (the previous matte, read when
     `smooth`); bg uint8 [1 or H,1 or W,3]; shade float32 [rows,W]: the backdrop's darkening (a contact
-    shadow) in rows shade_first.. (rgb only); layers 0 rgb / 1 rgba / 2 matte.
+    shadow) in rows shade_first.. (rgb only), towards shadow_rgb float32 [3] (0..255); layers 0 rgb / 1 rgba /
+    2 matte.
     Writes rows first..last-1 of out uint8 [H,W,C] and alpha_out float32 [H,W]."""
     height, width = frame.shape[0], frame.shape[1]
     y0, y1, ty = _taps(height, wide.shape[1])
@@ -195,7 +196,8 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, lay
                     sh = shade[srow] if shaded else no_shade
                     for x in range(width):
                         for c in range(3):  # the backdrop, darkened by the contact shadow
-                            k3[3 * x + c] = _darken(np.float32(b[min(np.int64(x), b.shape[0] - 1), c]), sh[x])
+                            k3[3 * x + c] = _darken(np.float32(b[min(np.int64(x), b.shape[0] - 1), c]), sh[x],
+                                                    shadow_rgb[c])
                     built = -1 if shaded else row
                 _blend(o.reshape(3 * width), fr.reshape(3 * width), q3, k3)
             else:
@@ -219,7 +221,7 @@ def warm_up() -> None:
     alpha = np.zeros((4, 4), np.float32)
     for smooth in (False, True):
         _fused(frame, wide, smooth, alpha, np.float32(0.5), np.float32(0.2), np.zeros((1, 1, 3), np.uint8),
-               NO_SHADE, 0, 0, out, np.zeros((4, 4), np.float32), 0, 4)
+               NO_SHADE, 0, np.zeros(3, np.float32), 0, out, np.zeros((4, 4), np.float32), 0, 4)
 
 
 _HELPER: ThreadPoolExecutor | None = None
@@ -236,10 +238,12 @@ def _helper() -> ThreadPoolExecutor:
 class CpuCompositor:
     """Matte and composite for one run on the CPU; carries the smoother's state from batch to batch."""
 
-    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None) -> None:
+    def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None,
+                 shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> None:
         if layers not in LAYERS:
             raise ValueError(f"layers = {layers!r} must be rgb, rgba or matte")
         self.layers, self.refine, self.smoother = layers, refine, smoother
+        self.shadow_rgb = np.asarray(shadow_colour, np.float32)  # the colour `shade` darkens the backdrop towards
         self.prev_alpha: np.ndarray | None = None
         self._spare: np.ndarray | None = None
         warm_up()
@@ -273,7 +277,7 @@ class CpuCompositor:
             args = (frames[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
-                    LAYERS[self.layers], out[k], alpha)
+                    self.shadow_rgb, LAYERS[self.layers], out[k], alpha)
             # the bottom half in a second thread (the kernel releases the GIL): while the network thread
             # waits for work, both cores composite
             lower = _helper().submit(_fused, *args, height // 2, height)

@@ -168,7 +168,8 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: B
         batch = FrameBatch(torch.from_numpy(np.ascontiguousarray(rgb))[None], [0], [time.monotonic()], 0,
                            None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha))[None])
         layers_made: Layers = "rgba" if studio and studio.cutout else layers  # a cut-out when the studio places it
-        compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False)
+        compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False,
+                                                 shadow_colour=look.shadow_colour)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
         image = process_batch(batch, backend, bg, compositor, studio, filters)
     finally:

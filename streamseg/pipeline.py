@@ -155,15 +155,16 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
                          f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE}", "use a larger video")
 
 
-def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True) -> Compositor:
+def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True,
+                    shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> Compositor:
     """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
     one grey level: tests/test_cpu_compositor.py)."""
     smoother = TemporalSmoother() if smooth else None
     if device.type == "cpu":
         from streamseg.cpu_compositor import CpuCompositor
 
-        return CpuCompositor(layers, refine, smoother)
-    return composite.TensorCompositor(layers, refine, smoother)
+        return CpuCompositor(layers, refine, smoother, shadow_colour)
+    return composite.TensorCompositor(layers, refine, smoother, shadow_colour)
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ class Pipeline:
         self.finished: queue.Queue = queue.Queue(maxsize=depth)
         self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
-        self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth)
+        self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour)
         self.filters = matte_filters(opts.smooth, opts.vehicles)
 
     def stream(self) -> None:

@@ -46,6 +46,7 @@ class StudioLook:
     fit: bool = False
     size: tuple[int, int] | None = None  # output (width, height); None = the input's
     shadow_strength: float = 0.7  # darkening right under the tyres (0..1)
+    shadow_colour: tuple[int, int, int] = (0, 0, 0)  # full shadow on this floor (RGB 0..255), by the backdrop
     shadow_length: float = 0.04  # how far the contact shadow reaches below the floor line
     shadow_spread: float = 0.08  # reach of the wider, fainter ambient shadow
     reflection_opacity: float = 0.25
@@ -238,16 +239,19 @@ def reflection_weights(floor: float, car_height: float, height: int, look: Studi
     return first, (look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2).astype(np.float32)
 
 
-def darken(backdrop: Pixels, dark: Pixels) -> Pixels:
-    """The contact shadow drawn: the backdrop (float, 0..1 or 0..255) under a shadow band's darkening (0..1),
-    element by element, broadcast as the shapes allow. Every path draws the shadow with this function: the
-    cut-out path in `blend` (numpy), the tensor compositor on its device (torch), and the fused CPU pass
-    per pixel (numba compiles this same function into its loop: one definition, no extra pass)."""
-    return backdrop * (1 - dark)
+def darken(backdrop: Pixels, dark: Pixels, shadow: Pixels) -> Pixels:
+    """The contact shadow drawn: the backdrop (float, 0..1 or 0..255) moved by a shadow band's darkening
+    (0..1) towards the colour of full shadow on that floor (`shadow`, same units: black unless the backdrop
+    says otherwise, background.PRESETS), element by element, broadcast as the shapes allow. Every path draws
+    the shadow with this function: the cut-out path in `blend` (numpy), the tensor compositor on its device
+    (torch), and the fused CPU pass per pixel (numba compiles this same function into its loop: one
+    definition, no extra pass)."""
+    return backdrop + (shadow - backdrop) * dark
 
 
 def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
-          reflection: tuple[float, int, np.ndarray] | None = None) -> np.ndarray:
+          reflection: tuple[float, int, np.ndarray] | None = None,
+          shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
     """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band (`darken`), the
     mirrored car on the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
     come from `Studio.ground`. Float work only in the floor band; the rest is OpenCV's blend, STRIP rows at
@@ -258,7 +262,7 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
     for y0 in range(0, height, STRIP):
         y1 = min(height, y0 + STRIP)
         bg = np.array(backdrop[y0:y1], dtype=np.uint8)
-        floor_band(bg, y0, rgba, shadow, reflection)
+        floor_band(bg, y0, rgba, shadow, reflection, shadow_colour)
         part = rgba[y0:y1]
         a = part[..., 3].astype(np.float32) * np.float32(1 / 255)
         out[y0:y1] = cv2.blendLinear(cv2.cvtColor(part, cv2.COLOR_RGBA2RGB), bg, a, 1 - a)
@@ -266,7 +270,7 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
 
 
 def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
-               reflection: tuple[float, int, np.ndarray] | None) -> None:
+               reflection: tuple[float, int, np.ndarray] | None, shadow_colour: tuple[int, int, int]) -> None:
     """The shadow (`darken`) and the mirrored car drawn into `bg`, the backdrop's rows from y0 (uint8, in
     place), where they reach those rows; the mirror reads the car's rows above the floor line from `rgba`."""
     rows = [r for r in (shadow, reflection) if r is not None and len(r[-1])]
@@ -279,7 +283,8 @@ def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
         top, dark = shadow
         lo, hi = max(first, top), min(last, top + len(dark))
         if lo < hi:  # one darkening [rows,W,1] for the 3 channels
-            band[lo - first:hi - first] = darken(band[lo - first:hi - first], dark[lo - top:hi - top, :, None])
+            band[lo - first:hi - first] = darken(band[lo - first:hi - first], dark[lo - top:hi - top, :, None],
+                                                 np.asarray(shadow_colour, np.float32))
     if reflection is not None and len(reflection[2]):
         floor, top, weights = reflection
         lo, hi = max(first, top), min(last, top + len(weights))
@@ -361,7 +366,7 @@ class Studio:
                 if look.reflection:
                     first, weights = reflection_weights(found.floor, found.box.height, out_h, look)
                     reflection = (found.floor, first, weights)
-        return blend(rgba, backdrop, shadow, reflection)
+        return blend(rgba, backdrop, shadow, reflection, look.shadow_colour)
 
     def place(self, rgba: np.ndarray, out_w: int, out_h: int, seconds: float) -> np.ndarray:
         """The cut-out moved and scaled so that the car's (steadied) box is at the fit's place, out_w x out_h."""

@@ -42,7 +42,7 @@ def run(look: StudioLook, kind: str, x: Inferred | None = None) -> np.ndarray:
     layers = "rgba" if studio is not None and studio.cutout else "rgb"
     width, height = look.size or (W, H)
     bg = Background("studio", height, width, torch.device("cpu"))
-    out = composite_batch(x, bg, COMPOSITORS[kind](layers, True, None), studio)
+    out = composite_batch(x, bg, COMPOSITORS[kind](layers, True, None, look.shadow_colour), studio)
     return out[-1].numpy().astype(int)
 
 
@@ -86,3 +86,19 @@ def test_with_fit_the_shadow_is_measured_where_the_car_was_placed():
     assert placed[0] - spread < cols[0] and cols[-1] < placed[1] + spread, (cols[0], cols[-1], placed)
     assert abs((cols[0] + cols[-1]) / 2 - 320) < 4, "the shadow is not centred under the placed car"
     assert cols[-1] - cols[0] > 0.6 * (placed[1] - placed[0]), "the shadow does not reach both tyres"
+
+
+@pytest.mark.parametrize("kind", COMPOSITORS)
+def test_the_shadow_takes_the_backdrops_colour_on_every_path(kind):
+    """A drawn backdrop names the colour of full shadow on its floor (background.PRESETS): the shadow moves
+    the floor towards it, the same in the compositor's pass and the cut-out path."""
+    plain = run(StudioLook(), kind)
+    red = StudioLook(shadow=True, shadow_colour=(230, 20, 20))
+    fused = run(red, kind)
+    cut = run(StudioLook(shadow=True, shadow_colour=(230, 20, 20), reflection=True, reflection_opacity=0), kind)
+    floor = (slice(FLOOR, FLOOR + 40), slice(W // 3, 2 * W // 3))
+    warmer = (fused[floor][..., 0] - fused[floor][..., 1]).mean() - (plain[floor][..., 0] - plain[floor][..., 1]).mean()
+    assert warmer > 20, f"the shadow did not move the floor towards its colour ({warmer:.1f} levels)"
+    assert np.abs(cut - fused).max() <= 2, "the cut-out path drew another shadow"
+    black = run(StudioLook(shadow=True), kind)
+    assert (black[floor].mean(-1) < plain[floor].mean(-1) - 3).mean() > 0.5, "black shadow: the floor darker"
