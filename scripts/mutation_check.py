@@ -147,7 +147,8 @@ MUTATIONS = [
       "        if len(self.pending) < self.batch_size:\n            return None",
       ("tests/test_guards.py::test_batcher_fills_flushes_and_keeps_order",)),
     # issue 11
-    M("photo-not-upright", "streamseg/photo.py", "upright = ImageOps.exif_transpose(im)", "upright = im",
+    M("photo-not-upright", "streamseg/photo.py", "            ImageOps.exif_transpose(im, in_place=True)",
+      "            pass",
       ("tests/test_photos.py",)),
     M("heic-not-registered", "streamseg/photo.py", "        pillow_heif.register_heif_opener()", "        pass",
       ("tests/test_photos.py::test_heic_from_a_phone_is_read_upright",)),
@@ -167,7 +168,9 @@ MUTATIONS = [
       "self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.0)", ("tests/test_studio.py",)),
     M("no-shadow-by-default", "streamseg/api.py", '        shadow = layers == "rgb" and preset(str(bg)) is not None',
       "        shadow = False", ("tests/test_studio.py",)),
-    M("fused-compositor-ignores-shade", "streamseg/cpu_compositor.py", "* (one - sh[x])", "* one",
+    M("fused-compositor-ignores-shade", "streamseg/cpu_compositor.py",
+      "_darken(np.float32(b[min(np.int64(x), b.shape[0] - 1), c]), sh[x])",
+      "np.float32(b[min(np.int64(x), b.shape[0] - 1), c])",
       ("tests/test_studio.py::test_the_compositors_shadow_matches_the_studio_stage",)),
     M("output-size-ignored", "streamseg/pipeline.py", "replace(info, width=width, height=height)", "info",
       ("tests/test_studio.py::test_run_fit_and_size_place_the_car_in_a_frame_of_that_size",)),
@@ -248,6 +251,10 @@ MUTATIONS = [
     M("single-input-manifest-ignored", "streamseg/api.py",
       "    if single and not (manifest or devices or ray or resume):", "    if single and not (ray or resume):",
       ("tests/test_api.py::test_a_single_input_honours_manifest_and_devices",)),
+    M("shadow-measured-on-the-cut-out", "streamseg/studio.py",
+      "out.append(self.studio(cut[k], backdrop, seconds, mattes[k]))",
+      "out.append(self.studio(cut[k], backdrop, seconds))",
+      ("tests/test_studio_seam.py",)),
 ]
 
 
