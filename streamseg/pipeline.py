@@ -194,7 +194,7 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
                     studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
     """The images to encode, [N,H,W,C] uint8 on the host. The matte filters go first, so the compositor
     and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
-    (`shade`), or hands it the cut-out to place and lay over the backdrop (`finish`); both measure the
+    (`shade`), or hands it the cut-out to place and lay over the backdrop (`lay_out`); both measure the
     shadow on the same matte, the one the compositor gets."""
     for f in filters:
         x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
@@ -205,7 +205,7 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
         h, w = x.pixels.shape[1:3]
         shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
         images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), x.batch.alpha, bg)
-        images = studio.finish(images, bg, x.batch.pts, x.alpha_lr)
+        images = studio.lay_out(images, bg, x.batch.pts, x.alpha_lr)
     if images.device.type != "cuda":
         return images
     host = torch.empty(images.shape, dtype=images.dtype, pin_memory=True)  # cached by torch's host allocator
@@ -281,7 +281,7 @@ class Pipeline:
         self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
         self.frames_in = self.frames_out = self.dropped = 0
         self.latencies: collections.deque[float] = collections.deque(maxlen=100_000)
-        self.finished_at: float | None = None
+        self.ended_at: float | None = None
         self.torch_threads = torch.get_num_threads()
 
     def open(self) -> None:
@@ -306,7 +306,7 @@ class Pipeline:
         self.batch_size = batch_frames(opts.batch_size, info, dev)
         self.decoded: queue.Queue = queue.Queue(maxsize=depth * self.batch_size)
         self.inferred: queue.Queue = queue.Queue(maxsize=depth)
-        self.finished: queue.Queue = queue.Queue(maxsize=depth)
+        self.composited: queue.Queue = queue.Queue(maxsize=depth)
         self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour)
@@ -333,7 +333,7 @@ class Pipeline:
         assert self.writer is not None  # open() made it
         self.writer.close()
         self.writer = None
-        self.finished_at = time.perf_counter()
+        self.ended_at = time.perf_counter()
 
     def decode(self) -> None:
         for item in timed(self.source.items(self.stop_input), self.busy, "decode"):
@@ -372,19 +372,19 @@ class Pipeline:
         while True:
             item = self.flow.get(self.inferred)
             if item is END:
-                self.flow.put(self.finished, END)
+                self.flow.put(self.composited, END)
                 return
             t = time.perf_counter()
             images = composite_batch(item, self.background, self.compositor, self.studio, self.filters)
             self.busy["composite"] += time.perf_counter() - t
-            self.flow.put(self.finished, (images, item.batch))
+            self.flow.put(self.composited, (images, item.batch))
 
     def encode(self) -> None:
         writer = self.writer
         assert writer is not None  # open() made it
         waiting: collections.deque[SidePacket] = collections.deque()
         while True:
-            item = self.flow.get(self.finished)
+            item = self.flow.get(self.composited)
             if item is END:
                 self._side_until(None, waiting)  # the decoder queued all of them before it sent END
                 return
@@ -423,7 +423,7 @@ class Pipeline:
 
     def summary(self) -> RunSummary:
         info, opts, source = self.info, self.opts, self.source
-        seconds = (self.finished_at or time.perf_counter()) - self.started
+        seconds = (self.ended_at or time.perf_counter()) - self.started
         return RunSummary(
             input=str(opts.source), output=str(opts.output), format=opts.fmt.name, frames=self.frames_out,
             seconds=round(seconds, 3), fps=round(self.frames_out / seconds, 2) if seconds else 0.0,

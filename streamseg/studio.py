@@ -13,7 +13,7 @@ tyres' contact). In a video the floor line and the fitted box are steadied by a 
 al., CHI 2012): heavy smoothing while they stand still, so a parked car does not jitter by a pixel, and
 little lag when the car moves. With the shadow alone the compositor draws it in its own pass
 (`StudioStage.shade` hands it the band); with fit, a new size or the reflection the compositor makes a
-cut-out, and `StudioStage.finish` places it and lays it over the backdrop (`blend`). Either way one
+cut-out, and `StudioStage.lay_out` places it and lays it over the backdrop (`blend`). Either way one
 function, `darken`, draws the shadow.
 """
 
@@ -389,7 +389,7 @@ class StudioStage:
 
     With only the shadow on a composite, the compositor draws it in its own pass (`shade` hands it the
     band); with fit, a new size or the reflection, the compositor hands over the whole cut-out (`cutout`: it
-    runs with layers "rgba") and `finish` places it and lays it over the backdrop (or returns it placed, for
+    runs with layers "rgba") and `lay_out` places it and lays it over the backdrop (or returns it placed, for
     cut-out and matte outputs). Either way the shadow is measured by `Studio.ground` on the network's matte
     the compositor was given, so adding the reflection or a size does not move it."""
 
@@ -406,7 +406,7 @@ class StudioStage:
         small = alpha_lr[:, 0].float().cpu().numpy()
         return [self.studio.shade(small[k], width, height, p * self.time_base) for k, p in enumerate(pts)]
 
-    def finish(self, images: torch.Tensor, background: torch.Tensor | None, pts: list[int],
+    def lay_out(self, images: torch.Tensor, background: torch.Tensor | None, pts: list[int],
                alpha_lr: torch.Tensor) -> torch.Tensor:
         """[N,H,W,4] uint8 cut-outs (torch, any device) -> [N,H',W',C] uint8 on the host, at the output size;
         alpha_lr [N,1,h,w]: the matte the compositor cut them with, where the floor and shadow are measured."""
