@@ -391,7 +391,9 @@ class Studio:
     def __init__(self, look: StudioLook) -> None:
         self.look = look
         self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.3)
-        self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
+        # slower to let go than the fit: the line's corners at the far wheels are steep, and a pixel's
+        # tremble of a wheel across would shake them by more than a pixel a frame
+        self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.1)
         self.last_fit: np.ndarray | None = None
 
     def ground(self, matte: np.ndarray, frame: tuple[int, int], size: tuple[int, int], seconds: float,
