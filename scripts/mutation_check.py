@@ -159,7 +159,7 @@ MUTATIONS = [
       "        several = False\n",
       ("tests/test_photos.py::test_a_photo_set_shows_one_progress_bar",)),
     M("shadow-above-the-floor-line", "streamseg/studio.py",
-      "    band[above] = 0  # nothing above the floor line\n", "",
+      "    band[below[:, None] < lift[None]] = 0  # nothing above the floor line\n", "",
       ("tests/test_wheels.py::test_the_floor_line_runs_through_the_contacts_and_no_shadow_is_above_it",)),
     M("fit-not-steadied", "streamseg/studio.py",
       "steady = self.fit_filter(np.array([box.x0, box.y0, box.x1, box.y1]), seconds)",

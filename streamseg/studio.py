@@ -284,14 +284,26 @@ def shadow_band(small: np.ndarray, box: Box, floor: np.ndarray, width: int, heig
     first = int(math.ceil(top - 0.5))  # the first pixel row whose centre is at or below the floor line
     reach = look.shadow_spread * box.width
     rows = int(min(height - first, math.ceil(3 * reach + floor.max() - top))) if first < height else 0
-    d = (np.arange(first, first + rows, dtype=np.float32) + 0.5)[:, None] - floor.astype(np.float32)[None]
-    above = d < 0
-    d[above] = 0
-    near = np.exp(-d / max(look.shadow_length * box.width, 1.0))
-    far = np.exp(-d / max(reach, 1.0)) * (1 - np.exp(-d / max(0.25 * reach, 1.0)))  # eases in: no hard line
-    band = look.shadow_strength * (contact[None] * near + 0.6 * ambient[None] * far)
-    band[above] = 0  # nothing above the floor line
-    return first, np.clip(band, 0, 0.9).astype(np.float32)
+    # d, the distance below the line at a column, is (row - top) - (line - top): each fade exp(-d / length) is
+    # a row's factor times a column's, so the band costs one multiply per pixel, not an exp (6 ms a 720p frame)
+    below = np.arange(first, first + rows, dtype=np.float32) + np.float32(0.5 - top)
+    lift = (floor - top).astype(np.float32)
+    near, slow = max(look.shadow_length * box.width, 1.0), max(reach, 1.0)
+    fast = 1 / (1 / slow + 1 / max(0.25 * reach, 1.0))  # exp(-d/R) * exp(-d/(R/4)) = exp(-d/fast)
+    strength = look.shadow_strength
+    band = _fade(below, lift, near, strength * contact)
+    band += _fade(below, lift, slow, 0.6 * strength * ambient)  # the ambient term, which eases in: exp(-d/R) ...
+    band -= _fade(below, lift, fast, 0.6 * strength * ambient)  # ... * (1 - exp(-4d/R)): no hard line
+    band[below[:, None] < lift[None]] = 0  # nothing above the floor line
+    return first, np.clip(band, 0, 0.9, out=band)
+
+
+def _fade(below: np.ndarray, lift: np.ndarray, length: float, weight: np.ndarray) -> np.ndarray:
+    """weight[x] * exp(-(below[y] - lift[x]) / length), [rows, W] float32, as an outer product. The column's
+    factor is capped at exp(80) (float32 ends near exp(88)): only a line tilted by more than 80 fade lengths
+    (the shortest is 1.6% of the car's width: more than the car's width) would reach the cap."""
+    column = weight * np.exp(np.minimum(lift / length, 80))
+    return np.outer(np.exp(-below / length), column).astype(np.float32, copy=False)
 
 
 def _blur_row(row: np.ndarray, sigma: float) -> np.ndarray:
