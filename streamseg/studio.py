@@ -8,8 +8,10 @@
 
 Where the car stands is measured once per frame, in one place (`Studio.ground`), on one matte whatever the
 options: the network's low-resolution matte after the matte filters, taken into the output frame as the car
-is (through the fit transform, or scaled to `--size`). The floor line is that matte's lowest points (the
-tyres' contact). In a video the floor line and the fitted box are steadied by a One Euro filter (Casiez et
+is (through the fit transform, or scaled to `--size`). The floor line runs through the wheels' contact
+points, found on that matte's lower contour (`contact_points`): tilted as the view is, so in a three-quarter
+view the far wheels, higher in the picture, stand on it too. In a video the floor line and the fitted box
+are steadied by a One Euro filter (Casiez et
 al., CHI 2012): heavy smoothing while they stand still, so a parked car does not jitter by a pixel, and
 little lag when the car moves. With the shadow alone the compositor draws it in its own pass
 (`StudioStage.shade` hands it the band); with fit, a new size or the reflection the compositor makes a
@@ -123,7 +125,7 @@ class OneEuro:
 
     def __call__(self, value: np.ndarray, seconds: float) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)
-        if self.value is None or self.seconds is None or seconds <= self.seconds:
+        if self.value is None or self.seconds is None or seconds <= self.seconds or value.shape != self.value.shape:
             self.value, self.speed, self.seconds = value, np.zeros_like(value), seconds
             return value
         dt = seconds - self.seconds
@@ -184,43 +186,124 @@ def as_uint8(matte: np.ndarray) -> np.ndarray:
 
 def column_bottoms(small: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
     """(columns with car, the bottom edge of each column's lowest car pixel in full-size pixels) of a shrunk
-    matte; `height` is the full size's."""
+    matte; `height` is the full size's. The edge is read to a fraction of a pixel from the soft border (where
+    alpha crosses MATTE between the lowest car pixel and the one below it), as `car_box` reads the box: a
+    tyre's lowest point then moves smoothly, not in steps of a matte pixel (4 output pixels and more)."""
     inside = small >= MATTE
     present = np.asarray(inside.any(axis=0))
-    bottoms = (small.shape[0] - np.argmax(inside[::-1], axis=0)) * height / small.shape[0]
-    return present, bottoms
+    last = small.shape[0] - 1 - np.argmax(inside[::-1], axis=0)  # the lowest car pixel's row
+    cols = np.arange(small.shape[1])
+    here = small[last, cols].astype(np.float32)
+    below = np.where(last + 1 < small.shape[0], small[np.minimum(last + 1, small.shape[0] - 1), cols], 0)
+    t = np.clip((here - MATTE) / np.maximum(here - below.astype(np.float32), 1e-6), 0, 1)
+    return present, (last + 0.5 + t) * height / small.shape[0]
 
 
 def floor_line(small: np.ndarray, height: int) -> float | None:
-    """The y (pixels) of the matte's lowest points: where the tyres stand. A high quantile of the columns'
-    lowest car pixel, so a stray speck of matte below the car does not move it. `small`: shrink(alpha)."""
+    """The y (pixels) of the matte's lowest points, level: the floor where no wheels are found. A high
+    quantile of the columns' lowest car pixel, so a stray speck of matte below the car does not move it."""
     present, bottoms = column_bottoms(small, height)
     if not present.any():
         return None
     return float(np.quantile(bottoms[present], 0.98))
 
 
-def shadow_band(small: np.ndarray, box: Box, floor: float, width: int, height: int, look: StudioLook) -> Shade:
-    """The shadow, as (first row, darkening in 0..1 of shape [rows, width]), for the rows from the floor
-    line down; zero above it. Per column: the contact term is strong where the car's lowest pixel is at
-    the floor (a tyre) and weaker where the body's edge is higher; a wider, fainter term spreads under the
-    whole car. Both fade with distance below the floor line."""
+def contact_points(small: np.ndarray, box: Box, width: int, height: int) -> np.ndarray:
+    """Where the wheels stand, [k,2] (x, y) in output pixels, on a shrunk matte taken into the output frame:
+    the lowest points of the car's lower contour that the body lifts it away from on both sides (a tyre's
+    patch stands out below the sills, the bumpers and the wheel arches). In a side view two, in a
+    three-quarter view three or four at different heights (the far wheels higher), in a front view two
+    close together. Each is a local lowest point over 4% of the car's width either side, standing out by
+    at least 4% of the car's height from the contour between it and any lower point (its prominence), so
+    the body's own small bumps and the matte's noise are not taken for wheels."""
     present, bottoms = column_bottoms(small, height)
-    gap = np.where(present, np.maximum(floor - bottoms, 0), np.inf)
+    per, row = width / small.shape[1], height / small.shape[0]  # output pixels per matte column / row
+    profile = np.where(present, bottoms, box.y0).astype(np.float32)  # no car: as high as the car's top
+    reach = max(1, round(0.04 * box.width / per))
+    lowest = cv2.dilate(profile[None], np.ones((1, 2 * reach + 1), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                        borderValue=0)[0]
+    peak = present & (profile >= lowest - 1e-3)
+    rise = max(0.04 * box.height, 1.5 * row)
+    found = []
+    for a, b in _runs(peak):
+        v = float(profile[a:b].max())
+        if v - max(_dip(profile[:a][::-1], v), _dip(profile[b:], v)) < rise:
+            continue
+        patch = _around(profile >= v - 0.3 * row, int(a + np.argmax(profile[a:b])))
+        found.append(((patch.mean() + 0.5) * per, v))
+    return np.array(found, np.float64).reshape(-1, 2)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, end) of each stretch of True in a 1-d mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _dip(side: np.ndarray, v: float) -> float:
+    """The highest the contour climbs (the smallest y) on one side of a low point at y = v, going outwards,
+    before it comes lower than v again: what the low point stands out from."""
+    lower = np.flatnonzero(side > v)
+    part = side[:lower[0]] if len(lower) else side
+    return float(part.min()) if len(part) else v
+
+
+def _around(mask: np.ndarray, i: int) -> np.ndarray:
+    """The indices of the stretch of True in `mask` that holds index i."""
+    a, b = next((a, b) for a, b in _runs(mask) if a <= i < b)
+    return np.arange(a, b)
+
+
+def floor_through(contacts: np.ndarray, xs: np.ndarray, level: float) -> np.ndarray:
+    """The floor's y at each x: the line through the contact points in order across the picture (one
+    straight piece between each two, tilted as the view is; level beyond the outermost), or `level` where no
+    wheel was found."""
+    if len(contacts) == 0:
+        return np.full(len(xs), level, np.float64)
+    order = np.argsort(contacts[:, 0])
+    return np.interp(xs, contacts[order, 0], contacts[order, 1])
+
+
+def shadow_band(small: np.ndarray, box: Box, floor: np.ndarray, width: int, height: int, look: StudioLook) -> Shade:
+    """The shadow, as (first row, darkening in 0..1 of shape [rows, width]), for the rows from the floor
+    line's highest point down; zero above the floor line at each column (`floor`: its y per output column,
+    which the wheels' contact points tilt). Per column: the contact term is strong where the car's lowest
+    pixel is on the floor (a tyre's patch, the far wheels' as the near ones') and weaker where the body's
+    edge is higher; a wider, fainter term spreads under the whole car (the dark under its body). Both fade
+    with distance below the floor line at that column."""
+    present, bottoms = column_bottoms(small, height)
+    centres = (np.arange(small.shape[1]) + 0.5) * width / small.shape[1]
+    gap = np.where(present, np.maximum(np.interp(centres, np.arange(width) + 0.5, floor) - bottoms, 0), np.inf)
     contact = np.exp(-gap / max(0.025 * box.height, 1.0)).astype(np.float32)  # 1 at a tyre, 0 beside the car
     ambient = present.astype(np.float32)
     per = width / small.shape[1]  # full-size pixels per measured column
     contact = _blur_row(contact, 0.015 * box.width / per)
     ambient = _blur_row(ambient, 0.5 * look.shadow_spread * box.width / per)
     contact, ambient = (cv2.resize(r[None], (width, 1), interpolation=cv2.INTER_LINEAR)[0] for r in (contact, ambient))
-    first = int(math.ceil(floor - 0.5))  # the first pixel row whose centre is at or below the floor line
+    top = float(floor.min())
+    first = int(math.ceil(top - 0.5))  # the first pixel row whose centre is at or below the floor line
     reach = look.shadow_spread * box.width
-    rows = int(min(height - first, math.ceil(3 * reach))) if first < height else 0
-    d = (np.arange(first, first + rows, dtype=np.float32) + 0.5 - floor)[:, None]
-    near = np.exp(-d / max(look.shadow_length * box.width, 1.0))
-    far = np.exp(-d / max(reach, 1.0)) * (1 - np.exp(-d / max(0.25 * reach, 1.0)))  # eases in: no hard line
-    band = look.shadow_strength * (contact[None] * near + 0.6 * ambient[None] * far)
-    return first, np.clip(band, 0, 0.9).astype(np.float32)
+    rows = int(min(height - first, math.ceil(3 * reach + floor.max() - top))) if first < height else 0
+    # d, the distance below the line at a column, is (row - top) - (line - top): each fade exp(-d / length) is
+    # a row's factor times a column's, so the band costs one multiply per pixel, not an exp (6 ms a 720p frame)
+    below = np.arange(first, first + rows, dtype=np.float32) + np.float32(0.5 - top)
+    lift = (floor - top).astype(np.float32)
+    near, slow = max(look.shadow_length * box.width, 1.0), max(reach, 1.0)
+    fast = 1 / (1 / slow + 1 / max(0.25 * reach, 1.0))  # exp(-d/R) * exp(-d/(R/4)) = exp(-d/fast)
+    strength = look.shadow_strength
+    band = _fade(below, lift, near, strength * contact)
+    band += _fade(below, lift, slow, 0.6 * strength * ambient)  # the ambient term, which eases in: exp(-d/R) ...
+    band -= _fade(below, lift, fast, 0.6 * strength * ambient)  # ... * (1 - exp(-4d/R)): no hard line
+    band[below[:, None] < lift[None]] = 0  # nothing above the floor line
+    return first, np.clip(band, 0, 0.9, out=band)
+
+
+def _fade(below: np.ndarray, lift: np.ndarray, length: float, weight: np.ndarray) -> np.ndarray:
+    """weight[x] * exp(-(below[y] - lift[x]) / length), [rows, W] float32, as an outer product. The column's
+    factor is capped at exp(80) (float32 ends near exp(88)): only a line tilted by more than 80 fade lengths
+    (the shortest is 1.6% of the car's width: more than the car's width) would reach the cap."""
+    column = weight * np.exp(np.minimum(lift / length, 80))
+    return np.outer(np.exp(-below / length), column).astype(np.float32, copy=False)
 
 
 def _blur_row(row: np.ndarray, sigma: float) -> np.ndarray:
@@ -230,13 +313,15 @@ def _blur_row(row: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(row[None], (k, 1), sigmaX=sigma, borderType=cv2.BORDER_CONSTANT)[0]
 
 
-def reflection_weights(floor: float, car_height: float, height: int, look: StudioLook) -> tuple[int, np.ndarray]:
-    """(first row, per-row opacity) of the mirrored car below the floor line."""
-    first = int(math.ceil(floor - 0.5))
+def reflection_weights(floor: np.ndarray, car_height: float, height: int, look: StudioLook) -> tuple[int, np.ndarray]:
+    """(first row, opacity [rows, W]) of the mirrored car below the floor line (`floor`: its y per column)."""
+    top = float(floor.min())
+    first = int(math.ceil(top - 0.5))
     reach = look.reflection_length * car_height
-    rows = int(max(0, min(height - first, math.ceil(reach))))
-    d = np.arange(first, first + rows, dtype=np.float32) + 0.5 - floor
-    return first, (look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2).astype(np.float32)
+    rows = int(max(0, min(height - first, math.ceil(reach + floor.max() - top))))
+    d = (np.arange(first, first + rows, dtype=np.float32) + 0.5)[:, None] - floor.astype(np.float32)[None]
+    weights = look.reflection_opacity * np.clip(1 - d / max(reach, 1.0), 0, 1) ** 2
+    return first, np.where(d >= 0, weights, 0).astype(np.float32)
 
 
 def darken(backdrop: Pixels, dark: Pixels, shadow: Pixels) -> Pixels:
@@ -250,10 +335,11 @@ def darken(backdrop: Pixels, dark: Pixels, shadow: Pixels) -> Pixels:
 
 
 def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
-          reflection: tuple[float, int, np.ndarray] | None = None,
+          reflection: tuple[np.ndarray, int, np.ndarray] | None = None,
           shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
     """The car over the backdrop, [H,W,3] uint8: backdrop darkened by the shadow band (`darken`), the
-    mirrored car on the floor, then the car. `reflection` is (floor line, first row, per-row opacity); both
+    mirrored car on the floor, then the car. `reflection` is (floor line's y per column, first row, opacity
+    [rows, W]); both
     come from `Studio.ground`. Float work only in the floor band; the rest is OpenCV's blend, STRIP rows at
     a time, so the temporaries are a strip's (a 100 MP photo's whole-frame float weights were 0.8 GB)."""
     height, width = rgba.shape[:2]
@@ -270,7 +356,7 @@ def blend(rgba: np.ndarray, backdrop: np.ndarray, shadow: Shade | None = None,
 
 
 def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
-               reflection: tuple[float, int, np.ndarray] | None, shadow_colour: tuple[int, int, int]) -> None:
+               reflection: tuple[np.ndarray, int, np.ndarray] | None, shadow_colour: tuple[int, int, int]) -> None:
     """The shadow (`darken`) and the mirrored car drawn into `bg`, the backdrop's rows from y0 (uint8, in
     place), where they reach those rows; the mirror reads the car's rows above the floor line from `rgba`."""
     rows = [r for r in (shadow, reflection) if r is not None and len(r[-1])]
@@ -290,9 +376,10 @@ def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
         lo, hi = max(first, top), min(last, top + len(weights))
         if lo < hi:
             ys = np.arange(lo, hi)
-            src = np.clip(np.floor(2 * floor - ys - 1).astype(int), 0, rgba.shape[0] - 1)  # mirrored about the line
-            mirrored = rgba[src]
-            w = mirrored[..., 3].astype(np.float32) * np.float32(1 / 255) * weights[ys - top, None]
+            # each column mirrored about the floor line at that column (tilted where the wheels tilt it)
+            src = np.clip(np.floor(2 * floor[None] - ys[:, None] - 1), 0, rgba.shape[0] - 1).astype(np.int32)
+            mirrored = rgba[src, np.arange(rgba.shape[1])[None]]
+            w = mirrored[..., 3].astype(np.float32) * np.float32(1 / 255) * weights[ys - top]
             part = band[ys - first]
             band[ys - first] = part + (mirrored[..., :3].astype(np.float32) - part) * w[..., None]
     bg[first - y0:last - y0] = np.clip(band + 0.5, 0, 255).astype(np.uint8)
@@ -300,11 +387,13 @@ def floor_band(bg: np.ndarray, y0: int, rgba: np.ndarray, shadow: Shade | None,
 
 @dataclass(frozen=True)
 class Ground:
-    """Where the car stands in one output frame: the steadied floor line (y, pixels), the car's box, and the
-    contact shadow under it (NO_SHADOW when the look has none)."""
-    floor: float
+    """Where the car stands in one output frame: the steadied floor line (its y at each output column's
+    centre, pixels: tilted through the wheels' contact points), the car's box, the contact shadow under it
+    (NO_SHADOW when the look has none) and the wheels' contact points as measured in this frame ([k,2] x, y)."""
+    floor: np.ndarray  # [W] float64
     box: Box
     shadow: Shade
+    contacts: np.ndarray
 
 
 class Studio:
@@ -314,7 +403,9 @@ class Studio:
     def __init__(self, look: StudioLook) -> None:
         self.look = look
         self.fit_filter = OneEuro(min_cutoff=0.3, beta=0.3)
-        self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.3)
+        # slower to let go than the fit: the line's corners at the far wheels are steep, and a pixel's
+        # tremble of a wheel across would shake them by more than a pixel a frame
+        self.floor_filter = OneEuro(min_cutoff=0.3, beta=0.1)
         self.last_fit: np.ndarray | None = None
 
     def ground(self, matte: np.ndarray, frame: tuple[int, int], size: tuple[int, int], seconds: float,
@@ -326,15 +417,21 @@ class Studio:
         steadies the floor line over time."""
         grid = in_output(as_uint8(matte), frame, size, placement)
         out_w, out_h = size
-        measured = floor_line(grid, out_h)
+        level = floor_line(grid, out_h)
         box = car_box(grid)
-        if measured is None or box is None:
+        if level is None or box is None:
             return None
         sx, sy = out_w / grid.shape[1], out_h / grid.shape[0]
         box = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
-        floor = float(self.floor_filter(np.array([measured]), seconds)[0])
+        contacts = contact_points(grid, box, out_w, out_h)
+        # steadied at the matte's columns, not as contact points: a far wheel seen in one frame and not the
+        # next changes the points' number, not the line's samples, which the filter then eases
+        columns = (np.arange(grid.shape[1]) + 0.5) * sx
+        measured = floor_through(contacts, columns, level)
+        steady = self.floor_filter(measured, seconds)
+        floor = np.interp(np.arange(out_w) + 0.5, columns, steady)
         shadow = shadow_band(grid, box, floor, out_w, out_h, self.look) if self.look.shadow else NO_SHADOW
-        return Ground(floor, box, shadow)
+        return Ground(floor, box, shadow, contacts)
 
     def shade(self, matte: np.ndarray, width: int, height: int, seconds: float = 0.0) -> Shade:
         """The contact shadow of one frame, for the compositor to draw in its own pass (the output is the
