@@ -270,6 +270,11 @@ MUTATIONS = [
       "            self.static = picture if colour is None else pixels(self._mapped(to_planar(picture)))\n"
       "            self.float_copy = to_planar(picture).clone()",
       ("tests/test_faults.py::test_a_large_photo_costs_far_less_than_57_bytes_a_pixel",)),
+    # issue 26: the floor line through every wheel
+    M("floor-always-level", "streamseg/studio.py",
+      "    return np.interp(xs, contacts[order, 0], contacts[order, 1])",
+      "    return np.full(len(xs), contacts[:, 1].max(), np.float64)",
+      ("tests/test_wheels.py",)),
 ]
 
 
