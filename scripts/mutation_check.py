@@ -124,7 +124,7 @@ MUTATIONS = [
       ("tests/test_guards.py::test_smoothing_is_on_by_default_and_no_refine_changes_the_matte",)),
     M("devices-digits-ignored", "streamseg/backends/registry.py", 'devices.append(f"cuda:{index}")',
       'devices.append("cuda")', ("tests/test_guards.py::test_devices_parsing",)),
-    M("bench-size-unchecked", "streamseg/cli.py", "    if not (w.isdigit() and h.isdigit()):", "    if False:",
+    M("bench-size-unchecked", "streamseg/limits.py", "        if not (w.isdigit() and h.isdigit()):", "        if False:",
       ("tests/test_bench.py",)),
     M("bench-says-faster-when-slower", "streamseg/bench.py", "if ratio >= 1 else", "if True else",
       ("tests/test_bench.py",)),

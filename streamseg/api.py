@@ -73,22 +73,6 @@ class BatchSummary:
         return asdict(self)
 
 
-
-def size_option(size: tuple[int, int] | str | None) -> tuple[int, int] | None:
-    """size=(1920, 1080) or "1920x1080": even, at least 64x64."""
-    if size is None:
-        return None
-    if isinstance(size, str):
-        w, _, h = size.lower().partition("x")
-        if not (w.isdigit() and h.isdigit()):
-            raise InputError(f"size {size!r} is not WIDTHxHEIGHT", "e.g. 1920x1080")
-        size = (int(w), int(h))
-    width, height = (int(v) for v in size)
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise InputError(f"size {width}x{height} must be even and at least 64x64", "e.g. 1280x720")
-    return width, height
-
-
 def choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
     if value not in allowed:
         raise InputError(f"{name}={value!r} is not one of {', '.join(map(str, allowed))}",
@@ -101,6 +85,7 @@ def studio_look(layers: Layers, bg: str, *, shadow: bool | None, reflection: boo
     """The look asked for: the shadow is on by default over the drawn backdrops (studio, ...); shadow and
     reflection are drawn on the backdrop, so they need a composite."""
     from streamseg.background import preset
+    from streamseg.limits import frame_size
     from streamseg.studio import StudioLook
 
     if layers != "rgb" and (shadow or reflection):
@@ -110,7 +95,7 @@ def studio_look(layers: Layers, bg: str, *, shadow: bool | None, reflection: boo
     drawn = preset(str(bg))
     if shadow is None:
         shadow = layers == "rgb" and drawn is not None  # a drawn backdrop has a floor to shade
-    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=size_option(size),
+    return StudioLook(shadow=shadow, reflection=reflection, fit=fit, size=None if size is None else frame_size(size),
                       shadow_colour=drawn.shadow if drawn is not None else (0, 0, 0))
 
 

@@ -73,14 +73,10 @@ def main() -> None:
 
 
 def parse_frame_size(text: str) -> tuple[int, int]:
-    """--size WIDTHxHEIGHT for generated clips: even, at least 64x64."""
-    w, _, h = text.lower().partition("x")
-    if not (w.isdigit() and h.isdigit()):
-        raise InputError(f"--size {text!r} is not WIDTHxHEIGHT", "e.g. --size 1920x1080")
-    width, height = int(w), int(h)
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise InputError(f"--size {text} must be even and at least 64x64", "e.g. --size 1280x720")
-    return width, height
+    """--size WIDTHxHEIGHT: even, at least 64x64."""
+    from streamseg.limits import frame_size
+
+    return frame_size(text, "--size")
 
 
 def batch_number(text: str) -> int | None:

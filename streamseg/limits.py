@@ -10,6 +10,20 @@ BYTES_PER_PIXEL = 30  # peak memory of a photo run per pixel: at most 27 measure
 MAX_MEGAPIXELS = 200  # a 100 MP camera is fine; a decompression bomb is not
 
 
+def frame_size(size: str | tuple[int, int], name: str = "size") -> tuple[int, int]:
+    """A frame size, "WIDTHxHEIGHT" or (width, height): even, at least 64x64 (`name`: the option, for messages:
+    --size on the command line, size in Python)."""
+    if isinstance(size, str):
+        w, _, h = size.lower().partition("x")
+        if not (w.isdigit() and h.isdigit()):
+            raise InputError(f"{name} {size!r} is not WIDTHxHEIGHT", f"e.g. {name} 1920x1080")
+        size = (int(w), int(h))
+    width, height = (int(v) for v in size)
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise InputError(f"{name} {width}x{height} must be even and at least 64x64", f"e.g. {name} 1280x720")
+    return width, height
+
+
 def available_memory() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
