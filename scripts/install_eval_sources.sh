@@ -4,12 +4,5 @@
 # (or sudo). CarSegmentPro goes in with --no-deps: only its images are used (its dependencies are
 # TensorFlow, Ultralytics and Segment Anything).
 set -euo pipefail
-debs=(tuxpaint-stamps-default labelme-examples opencv-doc lomiri-wallpapers-16.04)
-missing=()
-for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash "$(dirname "$0")/apt_install.sh" tuxpaint-stamps-default labelme-examples opencv-doc lomiri-wallpapers-16.04
 python -m pip show -q CarSegmentPro >/dev/null 2>&1 || python -m pip install -q --no-deps CarSegmentPro==0.0.1
