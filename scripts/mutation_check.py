@@ -100,6 +100,9 @@ MUTATIONS = [
       ("tests/test_pipeline.py::test_slow_encoder_applies_back_pressure",)),
     M("no-optimiser-step", "training/train.py", "        scaler.step(opt)\n", "        pass\n",
       ("tests/test_training.py::test_train_steps_reduce_loss_and_export",)),
+    M("no-edge-weight", "training/train.py", "weight = 1 + edge_weight * (spread > 0.5).float()",
+      "weight = torch.ones_like(target)",
+      ("tests/test_training.py::test_edge_weight_counts_the_outline_more_than_the_inside",)),
     M("frozen-video-backdrop", "streamseg/background.py",
       "            frame = next(self.frames)\n        return cast(np.ndarray, frame.rgb)",
       "            frame = next(self.frames)\n        self.first = getattr(self, 'first', frame.rgb)\n"

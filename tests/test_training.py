@@ -113,6 +113,21 @@ def test_loss_is_lower_for_better_predictions():
     assert train.loss_fn(good, target) < train.loss_fn(torch.zeros_like(target), target) < train.loss_fn(-good, target)
 
 
+def test_edge_weight_counts_the_outline_more_than_the_inside():
+    """--edge-weight: an outline one pixel too wide costs more with it; a wrong pixel far inside costs the same."""
+    target = torch.zeros(1, 1, 32, 32)
+    target[..., 8:24, 8:24] = 1
+    right = (target * 2 - 1) * 6
+    wide = right.clone()
+    wide[..., 7, 8:24] = 6  # the top edge one row too high
+    hole = right.clone()
+    hole[..., 16, 16] = -6  # one pixel wrong, far from the outline
+    extra = {name: (train.loss_fn(pred, target, 4.0) - train.loss_fn(right, target, 4.0)).item() /
+             (train.loss_fn(pred, target) - train.loss_fn(right, target)).item()
+             for name, pred in (("outline", wide), ("inside", hole))}
+    assert extra["outline"] > 2 * extra["inside"], extra
+
+
 def test_dice_iou_values():
     t = torch.zeros(1, 1, 4, 4)
     t[..., :2, :] = 1  # 8 pixels

@@ -1,0 +1,156 @@
+"""Real photographs with number plates marked by people, for the plate detector of `--plate` (issue 26).
+
+    # fetch github:unknowncz/LP_recognition, github:RobertLucian/license-plate-dataset, github:openalpr/benchmarks
+    python -m training.plates --mirrors /work/.mirror --out data/plates --held-out data/plates_eval
+
+Writes two sets in the images/ + masks/ layout `training.train` reads (the mask: every marked plate's box filled
+with 255), and `boxes.json` beside each (per image: the boxes [x0, y0, x1, y1] and whether every plate in it
+is marked), which the recall/precision table counts by:
+- `--out` (training): Open Images photographs of cars with every visible plate boxed (unknowncz/LP_recognition,
+  "Google Licence Plates" from Roboflow, CC BY 4.0 by its README.dataset.txt), four fifths of them by photo id,
+  and a Romanian dash camera's frames (RobertLucian/license-plate-dataset, MIT; four videos, too alike to
+  hold out).
+- `--held-out` (never trained on): the other fifth of the Open Images photos (every plate boxed: precision and
+  recall), and openalpr/benchmarks' end-to-end set (US, EU and Brazilian cars close up, one plate boxed per
+  photo even where other cars show theirs: recall only; AGPL-3.0, used to evaluate, not redistributed).
+The LP_recognition repository puts 261 photos in both its train/ and valid/ folders, so photos are kept once
+by their Open Images id and split by a hash of it, not by those folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+
+@dataclass(frozen=True)
+class Source:
+    repository: str
+    commit: str
+    licence: str
+
+    def git(self, mirrors: Path, *args: str) -> bytes:
+        root = mirrors / self.repository.replace("/", "+") / "repo"
+        git_dir = root / ".git" if (root / ".git").is_dir() else root
+        done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True)
+        if done.returncode:
+            raise SystemExit(f"{git_dir}: {done.stderr.decode().strip()}; fetch github:{self.repository} first")
+        return done.stdout
+
+    def names(self, mirrors: Path, folder: str) -> list[str]:
+        listing = self.git(mirrors, "ls-tree", "-r", "--name-only", f"{self.commit}:{folder}").decode()
+        return [f"{folder}/{n}" for n in listing.split("\n") if n]
+
+    def read(self, mirrors: Path, path: str) -> bytes:
+        return self.git(mirrors, "show", f"{self.commit}:{path}")
+
+
+OPEN_IMAGES = Source("unknowncz/LP_recognition", "ecd25180ff577a39e4cf06cabb123771d503422c",
+                     "CC BY 4.0 (LP_Detection/README.dataset.txt; Open Images photographs)")
+DASH_CAM = Source("RobertLucian/license-plate-dataset", "f00f309e4564e7f386fd7641569d861e2910d65f", "MIT (LICENSE)")
+OPENALPR = Source("openalpr/benchmarks", "9790ed20d475be1e940a7e2a3f492a97c2ebed9b", "AGPL-3.0 (LICENSE)")
+HELD_OUT = 0.2  # of the Open Images photos, by a hash of the photo id
+
+
+def held_out(photo_id: str) -> bool:
+    return int(hashlib.sha1(photo_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT
+
+
+def voc_boxes(xml: bytes) -> list[list[float]]:
+    root = ET.fromstring(xml)
+    return [[float(o.findtext(f"bndbox/{k}", "0")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            for o in root.iter("object")]
+
+
+def open_images(mirrors: Path) -> dict[str, tuple[str, list[list[float]]]]:
+    """photo id -> (image path, boxes), each photo once."""
+    images = {Path(p).stem: p for folder in ("LP_Detection/train", "LP_Detection/valid")
+              for p in OPEN_IMAGES.names(mirrors, folder) if p.endswith(".jpg")}
+    photos: dict[str, tuple[str, list[list[float]]]] = {}
+    for folder in ("LP_Detection/trainlabels", "LP_Detection/validlabels"):
+        for path in OPEN_IMAGES.names(mirrors, folder):
+            stem = Path(path).stem
+            photo_id = stem.split("_jpg")[0]
+            if photo_id not in photos and stem in images:
+                photos[photo_id] = (images[stem], voc_boxes(OPEN_IMAGES.read(mirrors, path)))
+    return photos
+
+
+def dash_cam(mirrors: Path) -> list[tuple[str, str, list[list[float]]]]:
+    rows = []
+    for split in ("train", "valid"):
+        for path in DASH_CAM.names(mirrors, f"dataset/{split}/annots"):
+            image = f"dataset/{split}/images/{Path(path).stem}.jpg"
+            rows.append((f"dashcam_{Path(path).stem.replace('#t=', '_t')}", image,
+                         voc_boxes(DASH_CAM.read(mirrors, path))))
+    return rows
+
+
+def openalpr(mirrors: Path) -> list[tuple[str, str, list[list[float]]]]:
+    rows = []
+    for region in ("us", "eu", "br"):
+        for path in OPENALPR.names(mirrors, f"endtoend/{region}"):
+            if not path.endswith(".txt"):
+                continue
+            for line in OPENALPR.read(mirrors, path).decode().splitlines():
+                name, x, y, w, h = line.split("\t")[:5]
+                box = [float(x), float(y), float(x) + float(w), float(y) + float(h)]
+                rows.append((f"openalpr_{region}_{Path(name).stem}", f"endtoend/{region}/{name}", [box]))
+    return rows
+
+
+def write(out: Path, name: str, image: bytes, boxes: list[list[float]]) -> tuple[int, int]:
+    """The image as it is (JPEG bytes, or PNG for other formats) and its mask of filled boxes."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    picture = Image.open(io.BytesIO(image))
+    if picture.format == "JPEG":
+        (out / "images" / f"{name}.jpg").write_bytes(image)
+    else:
+        picture.convert("RGB").save(out / "images" / f"{name}.png")
+    mask = Image.new("L", picture.size, 0)
+    draw = ImageDraw.Draw(mask)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=255)
+    mask.save(out / "masks" / f"{name}.png")
+    return picture.size
+
+
+def build(mirrors: Path, out: Path, held: Path) -> dict:
+    sets: dict[Path, dict] = {out: {}, held: {}}
+    for photo_id, (path, boxes) in sorted(open_images(mirrors).items()):
+        target = held if held_out(photo_id) else out
+        size = write(target, f"oi_{photo_id}", OPEN_IMAGES.read(mirrors, path), boxes)
+        sets[target][f"oi_{photo_id}"] = {"boxes": boxes, "every_plate": True, "size": size}
+    for rows, target, every in ((dash_cam(mirrors), out, True), (openalpr(mirrors), held, False)):
+        source = DASH_CAM if target is out else OPENALPR
+        for name, path, boxes in rows:
+            size = write(target, name, source.read(mirrors, path), boxes)
+            sets[target][name] = {"boxes": boxes, "every_plate": every, "size": size}
+    for target, entries in sets.items():
+        used = (OPEN_IMAGES, DASH_CAM) if target is out else (OPEN_IMAGES, OPENALPR)
+        (target / "boxes.json").write_text(json.dumps({
+            "sources": [s.__dict__ for s in used], "images": entries}, indent=0))
+    return {str(t): {"images": len(e), "plates": int(sum(len(v["boxes"]) for v in e.values()))}
+            for t, e in sets.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"), help="where `fetch` put the repositories")
+    ap.add_argument("--out", type=Path, default=Path("data/plates"))
+    ap.add_argument("--held-out", type=Path, default=Path("data/plates_eval"))
+    args = ap.parse_args(argv)
+    print(json.dumps(build(args.mirrors, args.out, args.held_out)))
+
+
+if __name__ == "__main__":
+    main()
