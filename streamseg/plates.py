@@ -69,7 +69,7 @@ def plate_quads(prob: np.ndarray, height: int, width: int, threshold: float = 0.
         ys, xs = np.nonzero(labels == k)
         points = np.stack([(xs + 0.5) * width / w, (ys + 0.5) * height / h], 1).astype(np.float32)
         (cx, cy), (rw, rh), angle = cv2.minAreaRect(points)
-        rw, rh = rw + width / w, rh + height / h  # pixel centres -> the blob's outer edge
+        rw, rh = float(rw) + width / w, float(rh) + height / h  # pixel centres -> the blob's outer edge
         long_side, short_side = max(rw, rh), max(min(rw, rh), 1e-6)
         if not ASPECTS[0] <= long_side / short_side <= ASPECTS[1]:
             continue
@@ -102,7 +102,7 @@ class PlateTracker:
     def update(self, quads: list[np.ndarray]) -> list[np.ndarray]:
         free = list(range(len(self.tracks)))
         for quad in quads:
-            centre, size = quad.mean(0), np.linalg.norm(quad[1] - quad[0])
+            centre, size = quad.mean(0), float(np.linalg.norm(quad[1] - quad[0]))
             near = [(float(np.linalg.norm(self.tracks[i].corners.mean(0) - centre)), i) for i in free]
             dist, i = min(near, default=(np.inf, -1))
             if dist <= self.reach * max(size, 1.0):
@@ -131,12 +131,12 @@ def cover_plates(frame: np.ndarray, quads: list[np.ndarray], how: PlateCover, gr
         if x1 <= x0 or y1 <= y0:
             continue
         window = frame[y0:y1, x0:x1]
-        local = q - np.float32([x0, y0])
+        local = q - np.array([x0, y0], np.float32)
         inside = np.zeros(window.shape[:2], np.uint8)
         cv2.fillConvexPoly(inside, np.round(local * 16).astype(np.int32), 1, cv2.LINE_AA, shift=4)
         if how.logo is not None:
             lh, lw = how.logo.shape[:2]
-            warp = cv2.getPerspectiveTransform(np.float32([[0, 0], [lw, 0], [lw, lh], [0, lh]]), local)
+            warp = cv2.getPerspectiveTransform(np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32), local)
             logo = cv2.warpPerspective(how.logo, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
             a = logo[..., 3:4].astype(np.float32) / 255 * inside[..., None]
             window[:] = (window * (1 - a) + logo[..., :3] * a).round().astype(np.uint8)
