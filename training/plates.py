@@ -23,12 +23,13 @@ import argparse
 import hashlib
 import io
 import json
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from training.git_copy import GitCopy
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,9 @@ class Source:
     commit: str
     licence: str
 
-    def git(self, mirrors: Path, *args: str) -> bytes:
-        root = mirrors / self.repository.replace("/", "+") / "repo"
-        git_dir = root / ".git" if (root / ".git").is_dir() else root
-        done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True)
-        if done.returncode:
-            raise SystemExit(f"{git_dir}: {done.stderr.decode().strip()}; fetch github:{self.repository} first")
-        return done.stdout
-
-    def names(self, mirrors: Path, folder: str) -> list[str]:
-        listing = self.git(mirrors, "ls-tree", "-r", "--name-only", f"{self.commit}:{folder}").decode()
-        return [f"{folder}/{n}" for n in listing.split("\n") if n]
-
-    def read(self, mirrors: Path, path: str) -> bytes:
-        return self.git(mirrors, "show", f"{self.commit}:{path}")
+    def open(self, mirrors: Path) -> GitCopy:
+        """The copy `fetch` put under `mirrors` (owner+name/repo)."""
+        return GitCopy(mirrors / self.repository.replace("/", "+") / "repo", self.commit, self.repository)
 
 
 OPEN_IMAGES = Source("unknowncz/LP_recognition", "ecd25180ff577a39e4cf06cabb123771d503422c",
@@ -70,37 +60,36 @@ def voc_boxes(xml: bytes) -> list[list[float]]:
             for o in root.iter("object")]
 
 
-def open_images(mirrors: Path) -> dict[str, tuple[str, list[list[float]]]]:
+def open_images(repo: GitCopy) -> dict[str, tuple[str, list[list[float]]]]:
     """photo id -> (image path, boxes), each photo once."""
     images = {Path(p).stem: p for folder in ("LP_Detection/train", "LP_Detection/valid")
-              for p in OPEN_IMAGES.names(mirrors, folder) if p.endswith(".jpg")}
+              for p in repo.names(folder) if p.endswith(".jpg")}
     photos: dict[str, tuple[str, list[list[float]]]] = {}
     for folder in ("LP_Detection/trainlabels", "LP_Detection/validlabels"):
-        for path in OPEN_IMAGES.names(mirrors, folder):
+        for path in repo.names(folder):
             stem = Path(path).stem
             photo_id = stem.split("_jpg")[0]
             if photo_id not in photos and stem in images:
-                photos[photo_id] = (images[stem], voc_boxes(OPEN_IMAGES.read(mirrors, path)))
+                photos[photo_id] = (images[stem], voc_boxes(repo.read(path)))
     return photos
 
 
-def dash_cam(mirrors: Path) -> list[tuple[str, str, list[list[float]]]]:
+def dash_cam(repo: GitCopy) -> list[tuple[str, str, list[list[float]]]]:
     rows = []
     for split in ("train", "valid"):
-        for path in DASH_CAM.names(mirrors, f"dataset/{split}/annots"):
+        for path in repo.names(f"dataset/{split}/annots"):
             image = f"dataset/{split}/images/{Path(path).stem}.jpg"
-            rows.append((f"dashcam_{Path(path).stem.replace('#t=', '_t')}", image,
-                         voc_boxes(DASH_CAM.read(mirrors, path))))
+            rows.append((f"dashcam_{Path(path).stem.replace('#t=', '_t')}", image, voc_boxes(repo.read(path))))
     return rows
 
 
-def openalpr(mirrors: Path) -> list[tuple[str, str, list[list[float]]]]:
+def openalpr(repo: GitCopy) -> list[tuple[str, str, list[list[float]]]]:
     rows = []
     for region in ("us", "eu", "br"):
-        for path in OPENALPR.names(mirrors, f"endtoend/{region}"):
+        for path in repo.names(f"endtoend/{region}"):
             if not path.endswith(".txt"):
                 continue
-            for line in OPENALPR.read(mirrors, path).decode().splitlines():
+            for line in repo.read(path).decode().splitlines():
                 name, x, y, w, h = line.split("\t")[:5]
                 box = [float(x), float(y), float(x) + float(w), float(y) + float(h)]
                 rows.append((f"openalpr_{region}_{Path(name).stem}", f"endtoend/{region}/{name}", [box]))
@@ -126,15 +115,17 @@ def write(out: Path, name: str, image: bytes, boxes: list[list[float]]) -> tuple
 
 def build(mirrors: Path, out: Path, held: Path) -> dict:
     sets: dict[Path, dict] = {out: {}, held: {}}
-    for photo_id, (path, boxes) in sorted(open_images(mirrors).items()):
+    photos, dash, alpr = (source.open(mirrors) for source in (OPEN_IMAGES, DASH_CAM, OPENALPR))
+    for photo_id, (path, boxes) in sorted(open_images(photos).items()):
         target = held if held_out(photo_id) else out
-        size = write(target, f"oi_{photo_id}", OPEN_IMAGES.read(mirrors, path), boxes)
+        size = write(target, f"oi_{photo_id}", photos.read(path), boxes)
         sets[target][f"oi_{photo_id}"] = {"boxes": boxes, "every_plate": True, "size": size}
-    for rows, target, every in ((dash_cam(mirrors), out, True), (openalpr(mirrors), held, False)):
-        source = DASH_CAM if target is out else OPENALPR
+    for repo, rows, target, every in ((dash, dash_cam(dash), out, True), (alpr, openalpr(alpr), held, False)):
         for name, path, boxes in rows:
-            size = write(target, name, source.read(mirrors, path), boxes)
+            size = write(target, name, repo.read(path), boxes)
             sets[target][name] = {"boxes": boxes, "every_plate": every, "size": size}
+    for repo in (photos, dash, alpr):
+        repo.close()
     for target, entries in sets.items():
         used = (OPEN_IMAGES, DASH_CAM) if target is out else (OPEN_IMAGES, OPENALPR)
         (target / "boxes.json").write_text(json.dumps({
