@@ -30,6 +30,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from training.git_copy import GitCopy
+from training.train import parse_size
 
 
 @dataclass(frozen=True)
@@ -96,33 +97,45 @@ def openalpr(repo: GitCopy) -> list[tuple[str, str, list[list[float]]]]:
     return rows
 
 
-def write(out: Path, name: str, image: bytes, boxes: list[list[float]]) -> tuple[int, int]:
-    """The image as it is (JPEG bytes, or PNG for other formats) and its mask of filled boxes."""
+def write(out: Path, name: str, image: bytes, boxes: list[list[float]],
+          size: tuple[int, int] | None = None) -> tuple[tuple[int, int], list[list[float]]]:
+    """The image and its mask of filled boxes; the image's size and the boxes as written.
+
+    Without `size`, the image as it is (JPEG bytes, or PNG for other formats). With `size` (h, w), the
+    picture as the detector sees a frame: stretched to h x w (w x h for a portrait picture, as
+    `composite.model_size` turns it), so the training crops show plates at the size they have at inference,
+    and loading a training sample is cheap."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     picture = Image.open(io.BytesIO(image))
-    if picture.format == "JPEG":
+    if size is not None:
+        h, w = size if picture.width >= picture.height else size[::-1]
+        sx, sy = w / picture.width, h / picture.height
+        boxes = [[x0 * sx, y0 * sy, x1 * sx, y1 * sy] for x0, y0, x1, y1 in boxes]
+        picture = picture.convert("RGB").resize((w, h), Image.Resampling.BOX)
+        picture.save(out / "images" / f"{name}.jpg", quality=95)
+    elif picture.format == "JPEG":
         (out / "images" / f"{name}.jpg").write_bytes(image)
     else:
         picture.convert("RGB").save(out / "images" / f"{name}.png")
     mask = Image.new("L", picture.size, 0)
     draw = ImageDraw.Draw(mask)
     for x0, y0, x1, y1 in boxes:
-        draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=255)
+        draw.rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], fill=255)  # at least a pixel, however small
     mask.save(out / "masks" / f"{name}.png")
-    return picture.size
+    return picture.size, boxes
 
 
-def build(mirrors: Path, out: Path, held: Path) -> dict:
+def build(mirrors: Path, out: Path, held: Path, train_size: tuple[int, int] | None = None) -> dict:
     sets: dict[Path, dict] = {out: {}, held: {}}
     photos, dash, alpr = (source.open(mirrors) for source in (OPEN_IMAGES, DASH_CAM, OPENALPR))
     for photo_id, (path, boxes) in sorted(open_images(photos).items()):
         target = held if held_out(photo_id) else out
-        size = write(target, f"oi_{photo_id}", photos.read(path), boxes)
+        size, boxes = write(target, f"oi_{photo_id}", photos.read(path), boxes, train_size if target is out else None)
         sets[target][f"oi_{photo_id}"] = {"boxes": boxes, "every_plate": True, "size": size}
     for repo, rows, target, every in ((dash, dash_cam(dash), out, True), (alpr, openalpr(alpr), held, False)):
         for name, path, boxes in rows:
-            size = write(target, name, repo.read(path), boxes)
+            size, boxes = write(target, name, repo.read(path), boxes, train_size if target is out else None)
             sets[target][name] = {"boxes": boxes, "every_plate": every, "size": size}
     for repo in (photos, dash, alpr):
         repo.close()
@@ -139,8 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"), help="where `fetch` put the repositories")
     ap.add_argument("--out", type=Path, default=Path("data/plates"))
     ap.add_argument("--held-out", type=Path, default=Path("data/plates_eval"))
+    ap.add_argument("--train-size", type=parse_size, default=(384, 672),
+                    help="HxW the training pictures are stretched to: the plate detector's input size (the held-out "
+                         "set stays at full size, scored as the product runs)")
     args = ap.parse_args(argv)
-    print(json.dumps(build(args.mirrors, args.out, args.held_out)))
+    print(json.dumps(build(args.mirrors, args.out, args.held_out, args.train_size)))
 
 
 if __name__ == "__main__":
