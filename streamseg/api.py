@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from streamseg.options import RunOptions
     from streamseg.photo import PhotoSummary
     from streamseg.pipeline import RunSummary
+    from streamseg.plates import PlateCover
     from streamseg.studio import StudioLook
 
 # the options that shape a result, by the names every interface uses (Python, CLI flags, service JSON)
-OPTIONS = ("bg", "fmt", "model", "backend", "refine", "smooth", "vehicles", "shadow", "reflection", "fit", "size")
+OPTIONS = ("bg", "fmt", "model", "backend", "refine", "smooth", "vehicles", "plate", "shadow", "reflection", "fit",
+           "size")
 Picture = TypeVar("Picture", Image.Image, np.ndarray, bytes)
 Log = Callable[[str], None]
 MANIFEST = "streamseg-manifest.jsonl"  # its default name, in the outputs' folder
@@ -144,8 +146,9 @@ class Segmenter:
     Each method takes a PIL image, an HxWx3 (or HxWx4: its alpha is kept as the photo's transparency) uint8
     array, or an encoded image's bytes, and gives back the same kind; a list gives a list. Pictures go
     through exactly what `streamseg run photo.jpg` does (EXIF turn and colour profile for PIL images and
-    bytes, full resolution, the subject vehicle, the studio look). Safe to share between threads: the
-    network runs one call at a time under the Segmenter's lock, the rest in parallel.
+    bytes, full resolution, the subject vehicle, the studio look); `plate="blur"` (or "colour", "#RRGGBB", a
+    logo's path) covers their number plates, as `--plate` does. Safe to share between threads: the
+    networks run one call at a time under the Segmenter's lock, the rest in parallel.
     """
 
     def __init__(self, model: str | Path = "default", backend: str = "auto", device: str | None = None, *,
@@ -160,49 +163,76 @@ class Segmenter:
         self.auto = backend == "auto"
         self.lock = threading.Lock()
         self.backend = SerializedBackend(open_backend(self.backend_name, self.model_path, device), self.lock)
+        self.plate_detector: SerializedBackend | None = None  # opened by the first call with a plate option
 
     def matte(self, img: Picture | list[Picture]) -> Any:
         """The matte: grey, 255 on the car (PIL "L", HxW uint8, or PNG bytes)."""
         return self._each(img, "matte", "studio", studio_look("matte", "", shadow=None, reflection=False,
-                                                               fit=False, size=None))
+                                                               fit=False, size=None), None)
 
     def cutout(self, img: Picture | list[Picture], *, fit: bool = False,
-               size: tuple[int, int] | str | None = None) -> Any:
+               size: tuple[int, int] | str | None = None, plate: str | Path | None = None) -> Any:
         """The car with the matte as alpha (PIL "RGBA", HxWx4 uint8, or PNG bytes)."""
         return self._each(img, "rgba", "studio", studio_look("rgba", "", shadow=None, reflection=False, fit=fit,
-                                                              size=size))
+                                                              size=size), plate)
 
     def composite(self, img: Picture | list[Picture], bg: str | Path = "studio", *, shadow: bool | None = None,
-                  reflection: bool = False, fit: bool = False, size: tuple[int, int] | str | None = None) -> Any:
+                  reflection: bool = False, fit: bool = False, size: tuple[int, int] | str | None = None,
+                  plate: str | Path | None = None) -> Any:
         """The car over `bg` (an image's path, #RRGGBB, or green|blue|white|black|grey|studio), with the studio
         look (PIL "RGB", HxWx3 uint8, or bytes in the input's format where it is JPEG, PNG, WebP or TIFF)."""
         return self._each(img, "rgb", str(bg), studio_look("rgb", str(bg), shadow=shadow, reflection=reflection,
-                                                           fit=fit, size=size))
+                                                           fit=fit, size=size), plate)
 
-    def _each(self, img: Any, layers: Layers, bg: str, look: StudioLook) -> Any:
+    def _each(self, img: Any, layers: Layers, bg: str, look: StudioLook, plate: str | Path | None) -> Any:
+        plates = self._plates(plate)
         if isinstance(img, list):
-            return [self._one(i, layers, bg, look) for i in img]
-        return self._one(img, layers, bg, look)
+            return [self._one(i, layers, bg, look, plates) for i in img]
+        return self._one(img, layers, bg, look, plates)
 
-    def _one(self, img: Any, layers: Layers, bg: str, look: StudioLook) -> Any:
+    def _one(self, img: Any, layers: Layers, bg: str, look: StudioLook, plates: PlateCover | None) -> Any:
         from streamseg.photo import render
+        from streamseg.plates import PlateMasker
 
         rgb, alpha, kind = picture_in(img)
+        # a tracker of its own for each picture: pictures stand alone
+        masker = None if plates is None or self.plate_detector is None else PlateMasker(self.plate_detector, plates)
         pixels, _ = render(rgb, alpha, layers, self.backend, background=bg, refine=self.refine, look=look,
-                           vehicles=self.vehicles, name="the picture")
+                           vehicles=self.vehicles, plates=masker, name="the picture")
         return picture_out(pixels, kind, layers)
+
+    def _plates(self, plate: str | Path | None) -> PlateCover | None:
+        """How to cover plates, checked; the plate detector is opened by the first call that asks for it."""
+        how = plate_cover(plate)
+        if how is not None:
+            with self.lock:
+                if self.plate_detector is None:
+                    from streamseg.plates import open_plate_masker
+
+                    detector = open_plate_masker(how, self.backend_name, str(self.backend.device)).backend
+                    self.plate_detector = SerializedBackend(detector, self.lock)
+        return how
 
     def describe(self) -> str:
         return f"{self.model_path.stem} on {self.backend.describe()}"
 
     def close(self) -> None:
         self.backend.inner.close()
+        if self.plate_detector is not None:
+            self.plate_detector.inner.close()
 
     def __enter__(self) -> Segmenter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def plate_cover(plate: str | Path | None) -> PlateCover | None:
+    """plate=None (plates left as they are), "blur", "colour", "#RRGGBB" or a logo image's path."""
+    from streamseg.plates import parse_plate
+
+    return None if plate is None else parse_plate(str(plate))
 
 
 def picture_in(img: Any) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -252,7 +282,8 @@ def picture_out(pixels: np.ndarray, kind: str, layers: Layers) -> Any:
 def convert(src: str | Path | Sequence[str | Path], out: str | Path | None = None, *,
             segmenter: Segmenter | None = None, bg: str | Path = "studio", fmt: str | None = None,
             model: str | Path = "default", backend: str = "auto", refine: bool = True, smooth: bool = True,
-            vehicles: str = "subject", shadow: bool | None = None, reflection: bool = False, fit: bool = False,
+            vehicles: str = "subject", plate: str | Path | None = None, shadow: bool | None = None,
+            reflection: bool = False, fit: bool = False,
             size: tuple[int, int] | str | None = None, overwrite: bool = False, resume: bool = False,
             manifest: str | Path | None = None, devices: str | None = None, ray: str | None = None,
             ray_workers: int = 2, batch_size: int | None = None, decoder: str = "auto", deinterlace: str = "auto",
@@ -306,6 +337,7 @@ def convert(src: str | Path | Sequence[str | Path], out: str | Path | None = Non
     opts = RunOptions(
         fmt=form, background=str(bg), batch_size=batch_size, refine=refine,
         vehicles=choice("vehicles", vehicles, VEHICLES), smooth=smooth, max_latency_ms=max_latency_ms,
+        plate=plate_cover(plate),
         realtime=realtime, reconnects=reconnects, timeout_s=timeout, decoder=choice("decoder", decoder, DECODERS),
         deinterlace=choice("deinterlace", deinterlace, DEINTERLACE_MODES),
         look=studio_look(form.layers, str(bg), shadow=shadow, reflection=reflection, fit=fit, size=size),
@@ -400,13 +432,14 @@ def convert_one(job: Job, opts: RunOptions, segmenter: Segmenter | None, *,
         log(f"streamseg: {Path(job.source).name} ({summary.width}x{summary.height}, {summary.colour}) -> "
             f"{job.output} [{summary.format}]; model {describe_model(model_path, engine.spec)}; backend "
             f"{summary.backend}{' (auto)' if opts.auto_backend else ''}{opts.look.describe()}; kept "
-            f"{summary.vehicles}; {summary.seconds:.1f}s")
+            f"{summary.vehicles}{'; ' + summary.plates if summary.plates else ''}; {summary.seconds:.1f}s")
     else:
         extra = f", {summary.dropped} dropped" if summary.dropped else ""
         extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
         extra += f"; {summary.source_end}" if summary.source_end else ""
         log(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
-            f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}")
+            f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}"
+            f"{'; ' + summary.plates if summary.plates else ''}")
     if progress:
         progress(Progress(job.source, done, total if total is not None else done, 1, 1))
     return summary

@@ -117,6 +117,10 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--vehicles", default="subject", show_default=True, type=click.Choice(VEHICLES),
               help="subject: only the vehicle the footage is about (large, central, followed through the clip; "
                    "cars parked or passing apart from it are background); all: every vehicle (traffic).")
+@click.option("--plate", metavar="blur|colour|#RRGGBB|IMAGE",
+              help="Cover every number plate: blur it, fill it (colour: dark grey, or #RRGGBB), or lay the logo "
+                   "IMAGE over it in the plate's perspective; kept covered for a moment where a frame misses it. "
+                   "Off by default.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Temporal smoothing: steadies the matte where the picture does not change.")
 @click.option("--shadow/--no-shadow", default=None,
@@ -145,7 +149,7 @@ def parse_batch_size(text: str) -> int | None:
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool,
-        vehicles: Vehicles, smooth: bool,
+        vehicles: Vehicles, plate: str | None, smooth: bool,
         shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool,
         max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
@@ -170,7 +174,7 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     try:
         summary = convert(
             list(sources), output, bg=background, fmt=format_name, model=model, backend=backend, refine=not no_refine,
-            smooth=smooth, vehicles=vehicles, shadow=shadow, reflection=reflection, fit=fit, size=out_size,
+            smooth=smooth, vehicles=vehicles, plate=plate, shadow=shadow, reflection=reflection, fit=fit, size=out_size,
             overwrite=overwrite, resume=resume, manifest=manifest, devices=devices, ray=ray_address,
             ray_workers=ray_workers, batch_size=batch_size, decoder=decoder, deinterlace=deinterlace,
             max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects, timeout=timeout,
@@ -245,6 +249,7 @@ def info(as_json: bool) -> None:
     from streamseg.io import nvdec
     from streamseg.models import load_checkpoint
     from streamseg.models.fetch import installed
+    from streamseg.plates import plate_model_path
     from streamseg.weights import default_model_path
 
     backends = {name: entry.missing() or "available" for name, entry in BACKENDS.items()}
@@ -260,12 +265,15 @@ def info(as_json: bool) -> None:
             codecs[name] = "no"
     path = default_model_path()
     _, spec, meta = load_checkpoint(path)
+    plates = plate_model_path()
+    _, plate_spec, plate_meta = load_checkpoint(plates)
     report: dict[str, Any] = {
         "streamseg_backend_auto": resolve("auto"), "backends": backends, "decoders": decoders,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": str(torch.__version__), "pyav": av.__version__, "ffmpeg": av.ffmpeg_version_info,
         "codecs": codecs, "model": {"path": str(path), **spec.to_dict(), "held_out": meta.get("held_out")},
         "models": installed(),
+        "plate_detector": {"path": str(plates), **plate_spec.to_dict(), "held_out": plate_meta.get("plates_held_out")},
     }
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -280,6 +288,8 @@ def info(as_json: bool) -> None:
     click.echo(f"  {describe_scores(meta.get('held_out'))}")
     click.echo("models: " + ", ".join(f"{m['name']} {'installed' if m['installed'] else 'not installed'}"
                                       for m in report["models"]))
+    click.echo(f"plate detector (--plate): {plates} (width {plate_spec.width}, input "
+               f"{plate_spec.input_height}x{plate_spec.input_width})")
 
 
 @main.command()

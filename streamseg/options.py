@@ -15,6 +15,7 @@ from streamseg.backends.registry import BackendName
 from streamseg.io.reader import Deinterlace
 from streamseg.io.source import Decoder
 from streamseg.io.writer import OutputFormat
+from streamseg.plates import PlateCover
 from streamseg.studio import StudioLook
 from streamseg.vehicles import Vehicles
 
@@ -31,6 +32,7 @@ class RunOptions:
     refine: bool = True
     smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
     vehicles: Vehicles = "subject"  # the subject vehicle only, or all (streamseg.vehicles)
+    plate: PlateCover | None = None  # number plates blurred, filled or covered by a logo (streamseg.plates)
     queue_size: int = 4  # batches in flight between two stages
     max_latency_ms: float | None = None  # close a batch when its oldest frame waited this long
     realtime: bool = False  # drop frames rather than fall behind a live source

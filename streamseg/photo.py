@@ -27,6 +27,7 @@ from streamseg.io.animated import is_animated_picture
 from streamseg.limits import check_size
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.options import RunOptions
+from streamseg.plates import PlateMasker, open_plate_masker
 from streamseg.studio import StudioLook, StudioStage
 from streamseg.vehicles import Vehicles
 
@@ -55,6 +56,7 @@ class PhotoSummary:
     backend: str
     device: str
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
+    plates: str = ""  # with --plate: whether a plate was covered (streamseg.plates)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "frames": 1}
@@ -150,10 +152,11 @@ def check_output(source: Path, output: Path, layers: Layers, overwrite: bool) ->
 
 def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: Backend, *, background: str = "studio",
            refine: bool = True, look: StudioLook | None = None, vehicles: Vehicles = "subject",
-           name: str = "the photo") -> tuple[np.ndarray, str]:
+           plates: PlateMasker | None = None, name: str = "the photo") -> tuple[np.ndarray, str]:
     """One picture through the model, the compositor and the studio look, as a video frame goes: rgb [H,W,3]
     uint8 sRGB (and its own alpha [H,W] or None) -> the output's pixels ([H',W',3] composite, [H',W',4] cut-out,
-    [H',W'] matte, uint8) and which vehicles they hold. The file path and the Python API both come here."""
+    [H',W'] matte, uint8) and which vehicles they hold. `plates` covers its number plates (--plate).
+    The file path and the Python API both come here."""
     from streamseg.pipeline import kept, make_compositor, matte_filters, process_batch
 
     h, w = rgb.shape[:2]
@@ -171,7 +174,7 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: B
         compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False,
                                                  shadow_colour=look.shadow_colour)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
-        image = process_batch(batch, backend, bg, compositor, studio, filters)
+        image = process_batch(batch, backend, bg, compositor, studio, filters, plates)
     finally:
         if bg is not None:
             bg.close()
@@ -189,8 +192,13 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     started = time.perf_counter()
     rgb, note, alpha = read_photo(source)
     layers = opts.fmt.layers
-    pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
-                              look=opts.look, vehicles=opts.vehicles, name=source.name)
+    plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
+    try:
+        pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
+                                  look=opts.look, vehicles=opts.vehicles, plates=plates, name=source.name)
+    finally:
+        if plates is not None:
+            plates.close()
     picture = Image.fromarray(pixels)
     kind = SAVE_AS[output.suffix.lower()]
     write_whole(output, lambda tmp: picture.save(tmp, format=kind, **save_options(kind)))
@@ -198,4 +206,5 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     return PhotoSummary(input=str(source), output=str(output),
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
-                        backend=backend.describe(), device=str(backend.device), vehicles=vehicles)
+                        backend=backend.describe(), device=str(backend.device), vehicles=vehicles,
+                        plates=plates.describe() if plates is not None else "")

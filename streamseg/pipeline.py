@@ -32,6 +32,7 @@ from streamseg.io.source import Source
 from streamseg.io.writer import PngSequenceWriter, VideoWriter, open_writer
 from streamseg.models import SIZE_MULTIPLE
 from streamseg.options import RunOptions
+from streamseg.plates import PlateMasker, open_plate_masker
 from streamseg.studio import StudioStage
 from streamseg.temporal import FlowSteadier, TemporalSmoother
 from streamseg.threads import Worker, wait_all
@@ -68,6 +69,7 @@ class RunSummary:
     dropped_streams: list = field(default_factory=list)  # the input's streams the output does not carry, and why
     copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
+    plates: str = ""  # with --plate: how many frames had a plate covered (streamseg.plates)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -191,11 +193,15 @@ def matte_filters(smooth: bool, vehicles: Vehicles) -> list[MatteFilter]:
 
 
 def composite_batch(x: Inferred, background: Background | None, compositor: Compositor,
-                    studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
-    """The images to encode, [N,H,W,C] uint8 on the host. The matte filters go first, so the compositor
+                    studio: StudioStage | None = None, filters: Sequence[MatteFilter] = (),
+                    plates: PlateMasker | None = None) -> torch.Tensor:
+    """The images to encode, [N,H,W,C] uint8 on the host. Number plates are covered first (--plate), on the
+    frame the compositor takes the car's colours from; the matte filters go next, so the compositor
     and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
     (`shade`), or hands it the cut-out to place and lay over the backdrop (`lay_out`); both measure the
     shadow on the same matte, the one the compositor gets."""
+    if plates is not None:
+        x = replace(x, pixels=plates(x.pixels))
     for f in filters:
         x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
     bg = background.batch(len(x.batch)) if background is not None else None
@@ -234,9 +240,10 @@ def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torc
 
 
 def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor: Compositor,
-                  studio: StudioStage | None = None, filters: Sequence[MatteFilter] = ()) -> torch.Tensor:
+                  studio: StudioStage | None = None, filters: Sequence[MatteFilter] = (),
+                  plates: PlateMasker | None = None) -> torch.Tensor:
     """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
-    return composite_batch(infer_batch(batch, backend), background, compositor, studio, filters)
+    return composite_batch(infer_batch(batch, backend), background, compositor, studio, filters, plates)
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,
@@ -276,6 +283,7 @@ class Pipeline:
         self.flow = Flow(self.stop_input, cancel)
         self.background: Background | None = None
         self.studio: StudioStage | None = None
+        self.plates: PlateMasker | None = None
         self.writer: VideoWriter | PngSequenceWriter | None = None
         self.started = time.perf_counter()
         self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
@@ -311,6 +319,8 @@ class Pipeline:
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour)
         self.filters = matte_filters(opts.smooth, opts.vehicles)
+        if opts.plate is not None:
+            self.plates = open_plate_masker(opts.plate, self.backend.name, str(dev))
 
     def stream(self) -> None:
         """All stages until the end of the input (or the first error, raised here once)."""
@@ -375,7 +385,7 @@ class Pipeline:
                 self.flow.put(self.composited, END)
                 return
             t = time.perf_counter()
-            images = composite_batch(item, self.background, self.compositor, self.studio, self.filters)
+            images = composite_batch(item, self.background, self.compositor, self.studio, self.filters, self.plates)
             self.busy["composite"] += time.perf_counter() - t
             self.flow.put(self.composited, (images, item.batch))
 
@@ -419,6 +429,8 @@ class Pipeline:
             self.writer.abort()
         if self.background is not None:
             self.background.close()
+        if self.plates is not None:
+            self.plates.close()
         self.source.close()
 
     def summary(self) -> RunSummary:
@@ -433,7 +445,7 @@ class Pipeline:
             latency_ms=latency_summary(self.latencies), stages={k: round(v, 3) for k, v in self.busy.items()},
             interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
             copied_streams=list(info.copied),
-            vehicles=kept(self.filters),
+            vehicles=kept(self.filters), plates=self.plates.describe() if self.plates is not None else "",
         )
 
 

@@ -102,3 +102,20 @@ def subtitle_cues(path: Path) -> list[tuple[float, float, str]]:
                 start = float(p.pts * p.time_base)
                 cues.append((start, start + float(p.duration * p.time_base), data.decode()))
         return cues
+
+
+def draw_plate(frame: np.ndarray, corners: np.ndarray, text: str = "AB 123 CD") -> np.ndarray:
+    """A number plate drawn into frame [H,W,3] uint8 (in place) at corners [4,2] (clockwise from the top left):
+    black characters on white inside a black rim, laid in the plate's perspective as a camera sees it."""
+    import cv2
+
+    plate = np.full((110, 520, 3), 245, np.uint8)
+    cv2.rectangle(plate, (3, 3), (516, 106), (20, 20, 20), 4)
+    cv2.putText(plate, text, (24, 86), cv2.FONT_HERSHEY_DUPLEX, 2.6, (15, 15, 15), 7, cv2.LINE_AA)
+    warp = cv2.getPerspectiveTransform(np.array([[0, 0], [520, 0], [520, 110], [0, 110]], np.float32),
+                                       np.asarray(corners, np.float32))
+    height, width = frame.shape[:2]
+    drawn = cv2.warpPerspective(plate, warp, (width, height), flags=cv2.INTER_AREA)
+    inside = cv2.warpPerspective(np.ones((110, 520), np.float32), warp, (width, height))[..., None]
+    frame[:] = (frame * (1 - inside) + drawn * inside).round().astype(np.uint8)
+    return frame

@@ -122,6 +122,8 @@ def test_bad_options_are_refused_with_400(service):
     assert_error(upload(service.url, "car.jpg", photo, {"colour": "red"}), 400)  # not an option name
     assert_error(upload(service.url, "car.jpg", photo, {"model": "isnet"}), 400)  # not the warm model
     assert_error(upload(service.url, "car.jpg", photo, {"fmt": "png", "shadow": "true"}), 400)
+    # a plate's logo would be a path on the server too: only blur, colour or #RRGGBB
+    assert "plate" in assert_error(upload(service.url, "car.jpg", photo, {"plate": "/etc/passwd"}), 400)["error"]
     assert_error(request(f"{service.url}/api/jobs", "POST", b"raw", {"Content-Type": "image/jpeg"}), 415)
 
 

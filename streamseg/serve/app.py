@@ -337,6 +337,8 @@ UPLOAD_SCHEMA: dict[str, Any] = {"requestBody": {"required": True, "content": {"
         "fit": {"type": "boolean", "default": False},
         "size": {"type": "string", "description": "WIDTHxHEIGHT, e.g. 1920x1080"},
         "vehicles": {"type": "string", "enum": ["subject", "all"], "default": "subject"},
+        "plate": {"type": "string", "description": "number plates: blur, colour (dark grey) or #RRGGBB; left out: "
+                                                   "as they are"},
         "refine": {"type": "boolean", "default": True},
         "smooth": {"type": "boolean", "default": True},
         "model": {"type": "string", "description": "must be the model the service was started with"},

@@ -103,6 +103,12 @@ def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bo
     if vehicles not in VEHICLES:
         raise UploadError(400, f"vehicles={vehicles!r}", f"send one of: {', '.join(VEHICLES)}")
     options["vehicles"] = vehicles
+    plate = text.get("plate")
+    if plate is not None and plate.lower() not in ("blur", "colour", "color") and parse_colour(plate) is None:
+        raise UploadError(400, f"plate={plate!r} is not a way to cover number plates this service knows",
+                          "send plate=blur, plate=colour or a colour like plate=#203040 (a logo needs the command "
+                          "line or the Python API)")
+    options["plate"] = plate
     if text.get("model", model) != model:
         raise UploadError(400, f"model={text['model']!r}: this service keeps the model {model!r} loaded",
                           f"leave model out, or start another service with --model {text['model']}")
@@ -277,10 +283,10 @@ def first_frame_preview(src: Path, dst: Path, segmenter: Segmenter, options: Map
     if fmt == "matte":
         out = segmenter.matte(rgb)
     elif fmt in ALPHA_FORMATS:
-        out = segmenter.cutout(rgb)
+        out = segmenter.cutout(rgb, plate=options.get("plate"))
     else:
         out = segmenter.composite(rgb, bg=options["bg"], shadow=options["shadow"], reflection=options["reflection"],
-                                  fit=options["fit"], size=options["size"])
+                                  fit=options["fit"], size=options["size"], plate=options.get("plate"))
     picture = Image.fromarray(out)
     picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     picture.save(dst, "PNG")
