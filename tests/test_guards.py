@@ -94,8 +94,8 @@ def test_frames_lost_between_decoder_and_encoder_fail_the_run(clip, tmp_path, mo
     real = pipeline.composite_batch
     seen = {"n": 0}
 
-    def loses_a_frame(x, background, compositor, studio=None, filters=()):  # the third batch comes back empty
-        images = real(x, background, compositor, studio, filters)
+    def loses_a_frame(x, background, compositor, studio=None, filters=(), plates=None):  # the third comes back empty
+        images = real(x, background, compositor, studio, filters, plates)
         seen["n"] += 1
         return images[:0] if seen["n"] == 3 else images
 
