@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
 from streamseg.plates import PlateCover, PlateMasker, plate_quads
@@ -86,10 +86,8 @@ def evaluate(model: Path, data: Path, every: int = 1) -> tuple[dict, dict[float,
     images = {p.stem: p for p in (data / "images").iterdir()}
     rows: dict[float, list[dict]] = {t: [] for t in THRESHOLDS}
     for name, entry in sorted(entries.items()):
-        with Image.open(images[name]) as im:
-            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-        if (rgb.shape[1], rgb.shape[0]) != tuple(entry["size"]):  # the boxes are in the stored picture's pixels
-            rgb = np.asarray(Image.open(images[name]).convert("RGB"))
+        with Image.open(images[name]) as im:  # as stored, not turned by EXIF: the boxes are in its pixels
+            rgb = np.asarray(im.convert("RGB"))
         height, width = rgb.shape[:2]
         prob = masker.probabilities(torch.from_numpy(np.ascontiguousarray(rgb))[None])[0]
         for t in THRESHOLDS:
