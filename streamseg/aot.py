@@ -58,7 +58,8 @@ def build_package(model_path: Path, out: Path, device: torch.device, profile: En
     batch = torch.export.Dim("batch", min=profile.min_batch, max=profile.max_batch)
     h16 = torch.export.Dim("h16", min=low // SIZE_MULTIPLE, max=high // SIZE_MULTIPLE)
     w16 = torch.export.Dim("w16", min=low // SIZE_MULTIPLE, max=high // SIZE_MULTIPLE)
-    example = torch.rand(max(2, profile.opt_batch), 3, profile.height, profile.width, device=device, dtype=dtype)
+    example = torch.rand(max(2, profile.opt_batch), spec.channels, profile.height, profile.width, device=device,
+                         dtype=dtype)
     with torch.no_grad():
         exported = torch.export.export(model, (example.contiguous(memory_format=torch.channels_last),),
                                        dynamic_shapes={"x": {0: batch, 2: SIZE_MULTIPLE * h16,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from streamseg.composite import Layers
+    from streamseg.edges import EdgeStage
     from streamseg.io.reader import VideoInfo
     from streamseg.io.writer import OutputFormat
     from streamseg.jobs import Job, Manifest
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from streamseg.studio import StudioLook
 
 # the options that shape a result, by the names every interface uses (Python, CLI flags, service JSON)
-OPTIONS = ("bg", "fmt", "model", "backend", "refine", "smooth", "vehicles", "plate", "shadow", "reflection", "fit",
-           "size")
+OPTIONS = ("bg", "fmt", "model", "backend", "refine", "edges", "smooth", "vehicles", "plate", "shadow", "reflection",
+           "fit", "size")
 Picture = TypeVar("Picture", Image.Image, np.ndarray, bytes)
 Log = Callable[[str], None]
 MANIFEST = "streamseg-manifest.jsonl"  # its default name, in the outputs' folder
@@ -152,7 +153,7 @@ class Segmenter:
     """
 
     def __init__(self, model: str | Path = "default", backend: str = "auto", device: str | None = None, *,
-                 refine: bool = True, vehicles: str = "subject") -> None:
+                 refine: bool = True, edges: bool = False, vehicles: str = "subject") -> None:
         from streamseg.backends.registry import resolve
         from streamseg.models.names import resolve_model
         from streamseg.vehicles import VEHICLES
@@ -164,6 +165,9 @@ class Segmenter:
         self.lock = threading.Lock()
         self.backend = SerializedBackend(open_backend(self.backend_name, self.model_path, device), self.lock)
         self.plate_detector: SerializedBackend | None = None  # opened by the first call with a plate option
+        self.edges = edges and refine  # the full-resolution edge stage for studio photographs (streamseg.edges)
+        self.edge_stage: EdgeStage | None = None  # opened by the first picture
+        self.edge_backend: Backend | None = None  # its network, which the Segmenter closes
 
     def matte(self, img: Picture | list[Picture]) -> Any:
         """The matte: grey, 255 on the car (PIL "L", HxW uint8, or PNG bytes)."""
@@ -198,7 +202,7 @@ class Segmenter:
         # a tracker of its own for each picture: pictures stand alone
         masker = None if plates is None or self.plate_detector is None else PlateMasker(self.plate_detector, plates)
         pixels, _ = render(rgb, alpha, layers, self.backend, background=bg, refine=self.refine, look=look,
-                           vehicles=self.vehicles, plates=masker, name="the picture")
+                           vehicles=self.vehicles, plates=masker, edges=self._edges(), name="the picture")
         return picture_out(pixels, kind, layers)
 
     def _plates(self, plate: str | Path | None) -> PlateCover | None:
@@ -213,11 +217,24 @@ class Segmenter:
                     self.plate_detector = SerializedBackend(detector, self.lock)
         return how
 
+    def _edges(self) -> EdgeStage | None:
+        """The edge stage, opened by the first picture (its network runs under the Segmenter's lock)."""
+        if self.edges:
+            with self.lock:
+                if self.edge_stage is None:
+                    from streamseg.edges import EdgeStage, open_edge_stage
+
+                    self.edge_backend = open_edge_stage(self.backend_name, str(self.backend.device)).backend
+                    self.edge_stage = EdgeStage(SerializedBackend(self.edge_backend, self.lock))
+        return self.edge_stage
+
     def describe(self) -> str:
         return f"{self.model_path.stem} on {self.backend.describe()}"
 
     def close(self) -> None:
         self.backend.inner.close()
+        if self.edge_backend is not None:
+            self.edge_backend.close()
         if self.plate_detector is not None:
             self.plate_detector.inner.close()
 
@@ -281,9 +298,9 @@ def picture_out(pixels: np.ndarray, kind: str, layers: Layers) -> Any:
 
 def convert(src: str | Path | Sequence[str | Path], out: str | Path | None = None, *,
             segmenter: Segmenter | None = None, bg: str | Path = "studio", fmt: str | None = None,
-            model: str | Path = "default", backend: str = "auto", refine: bool = True, smooth: bool = True,
-            vehicles: str = "subject", plate: str | Path | None = None, shadow: bool | None = None,
-            reflection: bool = False, fit: bool = False,
+            model: str | Path = "default", backend: str = "auto", refine: bool = True,
+            edges: bool = False, smooth: bool = True, vehicles: str = "subject", plate: str | Path | None = None,
+            shadow: bool | None = None, reflection: bool = False, fit: bool = False,
             size: tuple[int, int] | str | None = None, overwrite: bool = False, resume: bool = False,
             manifest: str | Path | None = None, devices: str | None = None, ray: str | None = None,
             ray_workers: int = 2, batch_size: int | None = None, decoder: str = "auto", deinterlace: str = "auto",
@@ -335,7 +352,7 @@ def convert(src: str | Path | Sequence[str | Path], out: str | Path | None = Non
     else:
         form = choose_format(output if single else None, fmt)
     opts = RunOptions(
-        fmt=form, background=str(bg), batch_size=batch_size, refine=refine,
+        fmt=form, background=str(bg), batch_size=batch_size, refine=refine, edges=edges,
         vehicles=choice("vehicles", vehicles, VEHICLES), smooth=smooth, max_latency_ms=max_latency_ms,
         plate=plate_cover(plate),
         realtime=realtime, reconnects=reconnects, timeout_s=timeout, decoder=choice("decoder", decoder, DECODERS),

@@ -114,6 +114,9 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
               help="Frames per inference call, 1-256; auto: 1 on the CPU (fastest there), 8 on a GPU.")
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
+@click.option("--edges", is_flag=True,
+              help="Studio photographs: redraw the car's outline at full resolution with the edge network (trained "
+                   "on studio photos; about 2 s a photo on a CPU). Off by default: it hurts other pictures.")
 @click.option("--vehicles", default="subject", show_default=True, type=click.Choice(VEHICLES),
               help="subject: only the vehicle the footage is about (large, central, followed through the clip; "
                    "cars parked or passing apart from it are background); all: every vehicle (traffic).")
@@ -149,7 +152,7 @@ def parse_batch_size(text: str) -> int | None:
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool,
-        vehicles: Vehicles, plate: str | None, smooth: bool,
+        edges: bool, vehicles: Vehicles, plate: str | None, smooth: bool,
         shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool,
         max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,
@@ -174,7 +177,8 @@ def run(sources: tuple[str, ...], background: str, output: str | None, format_na
     try:
         summary = convert(
             list(sources), output, bg=background, fmt=format_name, model=model, backend=backend, refine=not no_refine,
-            smooth=smooth, vehicles=vehicles, plate=plate, shadow=shadow, reflection=reflection, fit=fit, size=out_size,
+            edges=edges, smooth=smooth, vehicles=vehicles, plate=plate, shadow=shadow, reflection=reflection, fit=fit,
+            size=out_size,
             overwrite=overwrite, resume=resume, manifest=manifest, devices=devices, ray=ray_address,
             ray_workers=ray_workers, batch_size=batch_size, decoder=decoder, deinterlace=deinterlace,
             max_latency_ms=max_latency_ms, realtime=realtime, reconnects=reconnects, timeout=timeout,
@@ -455,7 +459,8 @@ def build_engine_command(model: str, onnx_path: Path | None, out: Path | None, m
                              "leave them out: the compiled engine goes into the cache the backend reads")
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         _, spec, _ = load_checkpoint(model_path)
-        profile = EngineProfile(height or spec.input_height, width or spec.input_width, min_batch, opt_batch, max_batch)
+        profile = EngineProfile(height or spec.input_height, width or spec.input_width, min_batch, opt_batch, max_batch,
+                                channels=spec.channels)
         click.echo(f"compiling {model_path} for {dev} (AOTInductor; minutes) ...")
         path, message = ensure_package(model_path, default_cache_dir(), dev, profile, fp16)
         click.echo(f"{message}; `streamseg run --backend compiled` uses it")

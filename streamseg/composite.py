@@ -9,7 +9,7 @@ matte; studio.StudioStage does the rest of the studio look (fit, size, reflectio
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from streamseg.models import ModelSpec
 from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
+
+if TYPE_CHECKING:
+    from streamseg.edges import EdgeStage
 
 # what an output holds: the car over the background, the frame with the matte as alpha, or the matte as grey
 Layers = Literal["rgb", "rgba", "matte"]
@@ -148,9 +151,10 @@ class TensorCompositor:
     reference the fused CPU path is held to); carries the smoother's state from batch to batch."""
 
     def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None,
-                 shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> None:
+                 shadow_colour: tuple[int, int, int] = (0, 0, 0), edges: EdgeStage | None = None) -> None:
         self.layers, self.refine, self.smoother = layers, refine, smoother
         self.shadow_colour = shadow_colour  # the colour `shade` darkens the backdrop towards
+        self.edges = edges if refine else None  # it redraws the guided filter's matte, so only after it
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
@@ -158,6 +162,8 @@ class TensorCompositor:
         h, w = pixels.shape[1:3]
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
+        if self.edges is not None:
+            alpha = self.edges(frames, alpha)
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
         back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]

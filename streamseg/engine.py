@@ -94,6 +94,7 @@ class EngineProfile:
     min_batch: int = 1
     opt_batch: int = 8
     max_batch: int = 16
+    channels: int = 3  # the picture's; 4 for the edge stage (picture and matte)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
@@ -107,8 +108,9 @@ class EngineProfile:
 
     def shapes(self) -> dict[str, tuple[int, int, int, int]]:
         low, high = min(self.height, self.width), max(self.height, self.width)
-        return {"min": (self.min_batch, 3, low, low), "opt": (self.opt_batch, 3, self.height, self.width),
-                "max": (self.max_batch, 3, high, high)}
+        c = self.channels
+        return {"min": (self.min_batch, c, low, low), "opt": (self.opt_batch, c, self.height, self.width),
+                "max": (self.max_batch, c, high, high)}
 
     def to_dict(self) -> dict:
         return {**asdict(self), **{k: list(v) for k, v in self.shapes().items()}}
@@ -255,7 +257,8 @@ def export_and_build(out: Path | None = None, model: Path | None = None, onnx_pa
         raise InputError(f"ONNX file not found: {onnx_path}", "check the path, or leave out --onnx to export one")
     out = out or onnx_path.with_suffix(".engine")
     spec = read_sidecar(onnx_path)["spec"]
-    profile = EngineProfile(size[0] or spec["input_height"], size[1] or spec["input_width"], *batch)
+    profile = EngineProfile(size[0] or spec["input_height"], size[1] or spec["input_width"], *batch,
+                            channels=4 if spec.get("arch") == "edges" else 3)
     timing_cache = timing_cache or out.parent / "timing.cache"
     reused = timing_cache.is_file()
     build_engine(onnx_path, out, profile, timing_cache)

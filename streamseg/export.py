@@ -68,7 +68,7 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
         raise InputError(str(e), "pass --model default|isnet or a streamseg checkpoint") from None
     dtype = torch.float16 if fp16 else torch.float32
     model = model.to(dtype)
-    example = torch.rand(1, 3, *trace_size(spec.input_height, spec.input_width), dtype=dtype)
+    example = torch.rand(1, spec.channels, *trace_size(spec.input_height, spec.input_width), dtype=dtype)
     dynamic = {0: "batch", 2: "height", 3: "width"}
     try:
         with written_whole(out) as partial, warnings.catch_warnings():
@@ -86,7 +86,7 @@ def export_onnx(ckpt: Path, out: Path, fp16: bool = False, opset: int = OPSET) -
         "format": SIDECAR_FORMAT,
         "onnx_sha256": file_sha256(out),
         "precision": "fp16" if fp16 else "fp32",
-        "input": {"name": INPUT_NAME, "shape": ["batch", 3, "height", "width"], "dtype": type_name},
+        "input": {"name": INPUT_NAME, "shape": ["batch", spec.channels, "height", "width"], "dtype": type_name},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", 1, "height", "width"], "dtype": type_name,
                    "meaning": "car probability in 0..1"},
         "size_multiple": SIZE_MULTIPLE,

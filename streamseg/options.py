@@ -30,6 +30,7 @@ class RunOptions:
     background: str = "studio"
     batch_size: int | None = None  # None: auto_batch_size for the device
     refine: bool = True
+    edges: bool = False  # the full-resolution edge stage for studio photographs (streamseg.edges)
     smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
     vehicles: Vehicles = "subject"  # the subject vehicle only, or all (streamseg.vehicles)
     plate: PlateCover | None = None  # number plates blurred, filled or covered by a logo (streamseg.plates)
@@ -47,6 +48,11 @@ class RunOptions:
     auto_backend: bool = False  # the backend was chosen by `auto` (the run line says so)
     model_path: Path | None = None  # the checkpoint; None: the shipped model
     overwrite: bool = False  # replace existing outputs
+
+    @property
+    def edge_stage(self) -> bool:
+        """Whether the edge stage runs: asked for, and after the guided filter whose matte it redraws."""
+        return self.edges and self.refine
 
     def model(self) -> Path:
         """The checkpoint to run."""

@@ -21,6 +21,7 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.composite import Compositor, Layers
+from streamseg.edges import EdgeStage, shared_edge_stage
 from streamseg.errors import InputError
 from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
@@ -56,6 +57,7 @@ class PhotoSummary:
     backend: str
     device: str
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
+    edges: bool = False  # the outline was redrawn at full resolution (streamseg.edges)
     plates: str = ""  # with --plate: whether a plate was covered (streamseg.plates)
 
     def as_dict(self) -> dict:
@@ -152,10 +154,12 @@ def check_output(source: Path, output: Path, layers: Layers, overwrite: bool) ->
 
 def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: Backend, *, background: str = "studio",
            refine: bool = True, look: StudioLook | None = None, vehicles: Vehicles = "subject",
-           plates: PlateMasker | None = None, name: str = "the photo") -> tuple[np.ndarray, str]:
+           plates: PlateMasker | None = None, edges: EdgeStage | None = None,
+           name: str = "the photo") -> tuple[np.ndarray, str]:
     """One picture through the model, the compositor and the studio look, as a video frame goes: rgb [H,W,3]
     uint8 sRGB (and its own alpha [H,W] or None) -> the output's pixels ([H',W',3] composite, [H',W',4] cut-out,
-    [H',W'] matte, uint8) and which vehicles they hold. `plates` covers its number plates (--plate).
+    [H',W'] matte, uint8) and which vehicles they hold. `plates` covers its number plates (--plate); `edges`
+    redraws the matte's outline at full resolution (streamseg.edges).
     The file path and the Python API both come here."""
     from streamseg.pipeline import kept, make_compositor, matte_filters, process_batch
 
@@ -172,7 +176,7 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: B
                            None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha))[None])
         layers_made: Layers = "rgba" if studio and studio.cutout else layers  # a cut-out when the studio places it
         compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False,
-                                                 shadow_colour=look.shadow_colour)
+                                                 shadow_colour=look.shadow_colour, edges=edges)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
         image = process_batch(batch, backend, bg, compositor, studio, filters, plates)
     finally:
@@ -193,9 +197,11 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     rgb, note, alpha = read_photo(source)
     layers = opts.fmt.layers
     plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
+    edges = shared_edge_stage(backend.name, str(backend.device)) if opts.edge_stage else None
     try:
         pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
-                                  look=opts.look, vehicles=opts.vehicles, plates=plates, name=source.name)
+                                  look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges,
+                                  name=source.name)
     finally:
         if plates is not None:
             plates.close()
@@ -207,4 +213,5 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
                         backend=backend.describe(), device=str(backend.device), vehicles=vehicles,
+                        edges=edges is not None,
                         plates=plates.describe() if plates is not None else "")

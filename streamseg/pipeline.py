@@ -26,6 +26,7 @@ from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
 from streamseg.composite import Compositor, Layers
+from streamseg.edges import EdgeStage, open_edge_stage
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import SidePacket, VideoInfo
 from streamseg.io.source import Source
@@ -70,6 +71,7 @@ class RunSummary:
     copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
     plates: str = ""  # with --plate: how many frames had a plate covered (streamseg.plates)
+    edges: bool = False  # the outline was redrawn at full resolution (--edges, streamseg.edges)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -158,10 +160,13 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
 
 
 def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True,
-                    shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> Compositor:
+                    shadow_colour: tuple[int, int, int] = (0, 0, 0), edges: EdgeStage | None = None) -> Compositor:
     """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
-    one grey level: tests/test_cpu_compositor.py)."""
+    one grey level: tests/test_cpu_compositor.py) and wherever the edge stage redraws the matte between the
+    guided filter and the blend (the fused kernel does both in one pass)."""
     smoother = TemporalSmoother() if smooth else None
+    if edges is not None and refine:
+        return composite.TensorCompositor(layers, refine, smoother, shadow_colour, edges)
     if device.type == "cpu":
         from streamseg.cpu_compositor import CpuCompositor
 
@@ -284,6 +289,7 @@ class Pipeline:
         self.background: Background | None = None
         self.studio: StudioStage | None = None
         self.plates: PlateMasker | None = None
+        self.edges: EdgeStage | None = None
         self.writer: VideoWriter | PngSequenceWriter | None = None
         self.started = time.perf_counter()
         self.busy = {"decode": 0.0, "infer": 0.0, "composite": 0.0, "encode": 0.0}  # seconds working
@@ -317,7 +323,9 @@ class Pipeline:
         self.composited: queue.Queue = queue.Queue(maxsize=depth)
         self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
-        self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour)
+        if opts.edge_stage:
+            self.edges = open_edge_stage(self.backend.name, str(dev))
+        self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour, self.edges)
         self.filters = matte_filters(opts.smooth, opts.vehicles)
         if opts.plate is not None:
             self.plates = open_plate_masker(opts.plate, self.backend.name, str(dev))
@@ -431,6 +439,8 @@ class Pipeline:
             self.background.close()
         if self.plates is not None:
             self.plates.close()
+        if self.edges is not None:
+            self.edges.close()
         self.source.close()
 
     def summary(self) -> RunSummary:
@@ -446,6 +456,7 @@ class Pipeline:
             interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
             copied_streams=list(info.copied),
             vehicles=kept(self.filters), plates=self.plates.describe() if self.plates is not None else "",
+            edges=self.edges is not None,
         )
 
 

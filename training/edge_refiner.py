@@ -4,6 +4,7 @@
     python -m training.edge_refiner train --data data/carvana --out runs/edge3 --steps 1500 --images 480 --lr 5e-4 \
         --seed 1 --init runs/edge2/refiner.pt  # stopped at step 700: checkpoints/edge-refiner-v2-step1900.pt
     python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3
+    python -m training.edge_refiner ship --refiner REFINER.pt  # -> streamseg/weights/edges.pt, the runtime's
 
 Today's full-resolution stage is a colour guided filter (streamseg.composite.refine): it moves the coarse
 network's outline onto the frame's colour edges, but it cannot decide anything the coarse matte left
@@ -30,57 +31,22 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from streamseg.composite import downscale, model_size, normalise, refine
+from streamseg.edges import band
+from streamseg.models import ModelSpec, save_checkpoint
+from streamseg.models.edges import EdgeRefiner
 from training.carvana import check_not_reserved
 from training.dataset import find_samples, read_mask, split
 from training.evaluate_carvana import scores
 
 PATCH = 160  # full-resolution training patch; the loss counts its inner MARGIN-trimmed part (no padding effects)
-MARGIN = 32
-
-
-def _convs(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True))
-
-
-class EdgeRefiner(nn.Module):
-    """rgb [N,3,H,W] 0..1, alpha [N,1,H,W] 0..1 (the guided-filter matte) -> refined alpha [N,1,H,W].
-
-    A three-level UNet at full resolution (full, 1/2, 1/4, dilated at 1/4): the coarse matte's outline is
-    up to 30 px off on the Carvana photos (a 256x448 network upsampled 4-5x), so the refiner must see about
-    70 px around a pixel; the first version (17 px, plain dilated convolutions) moved Boundary IoU by 0.01.
-    H and W must be multiples of 4."""
-
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        w = width
-        self.enc0, self.enc1, self.enc2 = _convs(4, w), _convs(w, 2 * w), _convs(2 * w, 3 * w, dilation=2)
-        self.dec1 = nn.Sequential(nn.Conv2d(5 * w, 2 * w, 3, padding=1), nn.ReLU(inplace=True))
-        self.dec0 = nn.Sequential(nn.Conv2d(3 * w, w, 3, padding=1), nn.ReLU(inplace=True))
-        self.head = nn.Conv2d(w, 1, 3, padding=1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-
-    def forward(self, rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        e0 = self.enc0(torch.cat([rgb - 0.5, alpha - 0.5], 1))
-        e1 = self.enc1(F.max_pool2d(e0, 2))
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        d1 = self.dec1(torch.cat([F.interpolate(e2, scale_factor=2.0, mode="bilinear"), e1], 1))
-        d0 = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="bilinear"), e0], 1))
-        return torch.sigmoid(torch.logit(alpha.clamp(1e-3, 1 - 1e-3)) + self.head(d0))
-
-
-def band(alpha: torch.Tensor, low: float = 0.02, grow: int = 24) -> torch.Tensor:
-    """Where the refiner runs: matte values neither clearly car nor clearly background, widened by `grow` px."""
-    unsure = ((alpha > low) & (alpha < 1 - low)).float()
-    return F.max_pool2d(unsure, 2 * grow + 1, stride=1, padding=grow) > 0
+MARGIN = 32  # as streamseg.edges runs it: tiles of PATCH - 2 MARGIN with MARGIN of context around
 
 
 class Coarse:
@@ -130,16 +96,45 @@ def patches(frame: torch.Tensor, gf: torch.Tensor, truth: torch.Tensor, count: i
     return out
 
 
+def staged(rgb: np.ndarray, truth: np.ndarray, rng: np.random.Generator, scenery: list[Path], composite: float,
+           min_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The studio photo as the stage meets pictures in use: with probability `composite` the car, cut out by its
+    exact mask (feathered by a pixel), over a car-free scenery photograph instead of the studio, so that the edge
+    is not learnt as "where the grey wall starts"; then scaled by a random factor from `min_scale` to 1, so that
+    it also meets outlines that the coarse network drew less coarsely (a 1000 px photo: 2x, not 4x)."""
+    from training.compose import open_image
+
+    h, w = truth.shape
+    if scenery and rng.random() < composite:
+        photo = open_image(scenery[rng.integers(len(scenery))]).convert("RGB")
+        cover = max(w / photo.width, h / photo.height)
+        photo = photo.resize((max(w, round(photo.width * cover)), max(h, round(photo.height * cover))),
+                             Image.Resampling.BICUBIC)
+        x0, y0 = int(rng.integers(0, photo.width - w + 1)), int(rng.integers(0, photo.height - h + 1))
+        back = np.asarray(photo.crop((x0, y0, x0 + w, y0 + h)), np.float32)
+        m = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 0.7)[..., None]
+        rgb = (rgb * m + back * (1 - m)).round().astype(np.uint8)
+    scale = rng.uniform(min_scale, 1.0)
+    if scale < 0.99:
+        size = (round(w * scale), round(h * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        truth = cv2.resize(truth.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+    return rgb, truth
+
+
 def train(args) -> None:
+    from training.compose import is_reserved
+
     torch.set_num_threads(args.threads)
     coarse = Coarse(args.coarse)
     samples, _ = split(find_samples(args.data), 0.1)
     rng = np.random.default_rng(args.seed)
     chosen = [samples[i] for i in rng.choice(len(samples), min(args.images, len(samples)), replace=False)]
+    scenery = sorted(p for p in args.scenery.glob("*.jpg") if not is_reserved(p)) if args.scenery else []
     cache = []  # (frame, guided-filter matte, truth) of each chosen photo, computed once
     t = time.time()
     for i, s in enumerate(chosen):
-        rgb, truth = load(s)
+        rgb, truth = staged(*load(s), rng, scenery, args.composite, args.min_scale)
         frame, gf = coarse(rgb)
         cache.append((torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None], (gf * 255).round().to(torch.uint8),
                       torch.from_numpy(truth)))
@@ -157,7 +152,7 @@ def train(args) -> None:
             frame, gf, truth = cache[k]
             batch += patches(frame, gf, truth, 4, rng)
         rgb, gf, y = (torch.cat(parts) for parts in zip(*batch))
-        pred = model(rgb, gf)
+        pred = model(torch.cat([rgb, gf], 1))
         loss = F.binary_cross_entropy(pred[inner], y[inner]) + (pred[inner] - y[inner]).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -188,8 +183,22 @@ def refined(model: EdgeRefiner, frame: torch.Tensor, gf: torch.Tensor) -> torch.
     multiple of 4)."""
     h, w = gf.shape[-2:]
     pad = (0, -w % 4, 0, -h % 4)
-    out = model(F.pad(frame, pad, mode="replicate"), F.pad(gf, pad, mode="replicate"))[..., :h, :w]
+    out = model(F.pad(torch.cat([frame, gf], 1), pad, mode="replicate"))[..., :h, :w]
     return torch.where(band(gf), out, gf)
+
+
+def ship(args) -> None:
+    """The refiner as a streamseg model checkpoint (FP16) that every backend loads: streamseg/weights/edges.pt."""
+    blob = torch.load(args.refiner, map_location="cpu", weights_only=True)
+    model = load_refiner(args.refiner)
+    size = PATCH  # the tile the runtime feeds it: its training patch
+    spec = ModelSpec(arch="edges", width=blob["width"], input_height=size, input_width=size)
+    meta = {"trained": {k: blob[k] for k in ("coarse", "steps", "images") if k in blob},
+            "from": str(args.refiner), "held_out": args.held_out,
+            "data": "Carvana training cars (training.carvana's split; Kaggle competition data, no licence given in "
+                    "the repository it came from)"}
+    save_checkpoint(args.out, model, spec, meta, half=True)
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
 
 
 def evaluate(args) -> None:
@@ -231,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--images", type=int, default=240, help="training photos held in memory")
     t.add_argument("--width", type=int, default=16)
     t.add_argument("--init", type=Path, help="continue from this refiner.pt")
+    t.add_argument("--scenery", type=Path, help="car-free photographs (data/scenery) the cars are put over")
+    t.add_argument("--composite", type=float, default=0.0, help="share of the photos with the car over scenery")
+    t.add_argument("--min-scale", type=float, default=1.0, help="photos scaled by a random factor from this to 1")
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
@@ -241,8 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     e.add_argument("--json", type=Path)
     e.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("ship")
+    p.add_argument("--refiner", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("streamseg/weights/edges.pt"))
+    p.add_argument("--held-out", default="", help="what it scored on held-out cars, for the checkpoint's metadata")
     args = ap.parse_args(argv)
-    train(args) if args.command == "train" else evaluate(args)
+    {"train": train, "eval": evaluate, "ship": ship}[args.command](args)
 
 
 if __name__ == "__main__":

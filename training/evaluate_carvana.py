@@ -2,11 +2,12 @@
 full resolution, through the path users get.
 
     python -m training.evaluate_carvana --data data/carvana_eval --model default [--model isnet] [--views 1,5,9,13]
-                                        [--backend auto] [--no-refine] [--json OUT.jsonl] [--markdown OUT.md]
+                                        [--backend auto] [--no-refine] [--edges | --both] [--json OUT.jsonl]
+                                        [--markdown OUT.md]
 
 Each photo goes through the backend and compositor that `streamseg run photo.jpg -f matte` uses (the default CPU
-backend with its precision, the full-resolution stage included), and the matte is scored against the hand-made
-mask at 1918x1280:
+backend with its precision and the guided filter; `--edges`: the edge stage too), and the matte is scored against
+the hand-made mask at 1918x1280:
 - Dice of matte >= 0.5;
 - Boundary IoU (Cheng et al., CVPR 2021) with d = 0.5% of the image diagonal (12 px here): the IoU of the two
   masks' inner bands of width d, so it measures the outline alone;
@@ -68,7 +69,8 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
 class UserPath:
     """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement."""
 
-    def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all") -> None:
+    def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all",
+                 edges: bool = False) -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
@@ -82,9 +84,13 @@ class UserPath:
             ensure_gated(resolve_model("isnet-salient"), resolve_model(car), path)
         else:
             path = resolve_model(model)
+        from streamseg.edges import open_edge_stage
+
         self.backend = create_backend(backend, path)
-        self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False)
-        self.label = f"{model}{'' if refine else ' (no refine)'}"
+        # the edge stage (--edges, streamseg.edges); it redraws the guided filter's matte, so only after it
+        self.edges = open_edge_stage(self.backend.name, str(self.backend.device)) if edges and refine else None
+        self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
+        self.label = f"{model}{'' if refine else ' (no refine)'}{' --edges' if self.edges else ''}"
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
@@ -99,6 +105,8 @@ class UserPath:
 
     def close(self) -> None:
         self.backend.close()
+        if self.edges is not None:
+            self.edges.close()
 
 
 def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None) -> list[dict]:
@@ -151,12 +159,15 @@ def main(argv: list[str] | None = None) -> None:
                          "isnet+gate=PATH (kept where that UNet finds a car) or a checkpoint; repeatable")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--no-refine", action="store_true")
+    ap.add_argument("--edges", action="store_true", help="with the full-resolution edge stage (`--edges`)")
+    ap.add_argument("--both", action="store_true", help="each model without and with the edge stage")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
     views = {int(v) for v in args.views.split(",")} if args.views else None
-    paths = [UserPath(m, args.backend, not args.no_refine) for m in (args.model or ["default"])]
+    edges = [False, True] if args.both else [args.edges]
+    paths = [UserPath(m, args.backend, not args.no_refine, edges=e) for m in (args.model or ["default"]) for e in edges]
     try:
         rows = evaluate(args.data, paths, views)
     finally:

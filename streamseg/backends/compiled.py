@@ -21,7 +21,8 @@ class CompiledBackend(Backend):
                  profile: EngineProfile | None = None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         _, self.spec, self.meta = load_checkpoint(model_path)
-        self.profile = profile or EngineProfile(self.spec.input_height, self.spec.input_width)
+        self.profile = profile or EngineProfile(self.spec.input_height, self.spec.input_width,
+                                                channels=self.spec.channels)
         self.precision = precision_for(self.device, fp16=True)
         self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
         path, self.message = ensure_package(Path(model_path), cache_dir or default_cache_dir(), self.device,

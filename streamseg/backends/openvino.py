@@ -56,7 +56,7 @@ def convert(model_path: Path, xml: Path) -> None:
     model, spec, _ = load_checkpoint(model_path)
     with warnings.catch_warnings():  # the tracer's deprecation notices say nothing to a user
         warnings.simplefilter("ignore")
-        example = torch.rand(1, 3, spec.input_height, spec.input_width)
+        example = torch.rand(1, spec.channels, spec.input_height, spec.input_width)
         converted = ov.convert_model(model.eval(), example_input=example)
     with written_whole(xml, keep_suffix=True) as partial:  # the weights (.bin) are written beside it
         ov.save_model(converted, str(partial), compress_to_fp16=False)
@@ -101,7 +101,7 @@ class OpenVinoBackend(Backend):
     def _compile(self, key: tuple[int, int, int]) -> Precision:
         """Compile the model for (batch or -1, height, width); returns the precision OpenVINO runs it in."""
         model = self.model.clone()
-        model.reshape({0: [key[0], 3, key[1], key[2]]})
+        model.reshape({0: [key[0], self.spec.channels, key[1], key[2]]})
         compiled = self.core.compile_model(model, "CPU", self.config)
         self.requests[key] = compiled.create_infer_request()
         hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))  # e.g. "<Type: 'bfloat16'>"

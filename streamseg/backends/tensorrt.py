@@ -40,7 +40,8 @@ class TensorRTBackend(Backend):
                  profile: EngineProfile | None = None) -> None:
         self.device = torch.device(device)
         _, self.spec, self.meta = load_checkpoint(model_path)
-        profile = profile or EngineProfile(self.spec.input_height, self.spec.input_width)
+        profile = profile or EngineProfile(self.spec.input_height, self.spec.input_width,
+                                          channels=self.spec.channels)
         # first, as it raises a clear error where TensorRT or the GPU is missing
         engine_path, self.engine_message = ensure_engine(Path(model_path), cache_dir or default_cache_dir(),
                                                          profile, fp16=True, device=self.device)

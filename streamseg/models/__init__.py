@@ -1,4 +1,4 @@
-"""Every model in one place: the architectures (unet.py, isnet.py), their spec (spec.py), the checkpoint
+"""Every model in one place: the architectures (unet.py, isnet.py, edges.py), their spec (spec.py), the checkpoint
 format they share, and the names a user picks them by (`--model default|isnet|PATH`, names.py)."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ def build_model(spec: ModelSpec) -> nn.Module:
         from streamseg.models.gate import CarGated
 
         return CarGated(build_model(replace(spec, gate=None)), build_model(spec.gate), spec, spec.gate)
+    if spec.arch == "edges":
+        from streamseg.models.edges import EdgeRefiner
+
+        return EdgeRefiner(spec.width)
     if spec.arch == "isnet":
         from streamseg.models.isnet import ISNet
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 LEVELS = 4  # the UNet's pooling steps, so inputs must be a multiple of 2**LEVELS
 SIZE_MULTIPLE = 2**LEVELS
-ARCHS = ("unet", "isnet")
+ARCHS = ("unet", "isnet", "edges")  # edges: the full-resolution edge stage (edges.py)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class ModelSpec:
             raise ValueError("only an IS-Net is gated, and only by a UNet")
         if self.width <= 0:
             raise ValueError(f"width = {self.width} must be > 0")
+
+    @property
+    def channels(self) -> int:
+        """Input channels: the picture's three, and the matte to correct for the edge stage."""
+        return 4 if self.arch == "edges" else 3
 
     @property
     def square(self) -> bool:

@@ -340,6 +340,8 @@ UPLOAD_SCHEMA: dict[str, Any] = {"requestBody": {"required": True, "content": {"
         "plate": {"type": "string", "description": "number plates: blur, colour (dark grey) or #RRGGBB; left out: "
                                                    "as they are"},
         "refine": {"type": "boolean", "default": True},
+        "edges": {"type": "boolean", "default": False,
+                  "description": "studio photographs: the outline redrawn at full resolution"},
         "smooth": {"type": "boolean", "default": True},
         "model": {"type": "string", "description": "must be the model the service was started with"},
         "backend": {"type": "string", "description": "must be the backend the service was started with"}}}}}}}

@@ -1,0 +1,99 @@
+"""The full-resolution edge stage (issue 23): the shipped edge network (models/edges.py, weights/edges.pt) redraws
+the guided-filter matte where it is unsure, at the frame's own size.
+
+Only the uncertain band is worked on: pixels whose matte is neither clearly car nor clearly background, widened
+by GROW px (the coarse outline is up to about 20 px off). The frame is cut into tiles of the network's input size
+less MARGIN on each side; tiles that hold band pixels go through the backend in batches, and the middle of
+each comes back where the band is. The margin gives every pixel the context the network was trained with
+(training/edge_refiner.py trims the same MARGIN from its loss), so tiles meet without seams. On a 1918x1280
+studio photo about a third of the tiles hold band pixels.
+
+It runs through the run's own backend kind (`create_backend`: PyTorch CPU or CUDA, OpenVINO, compiled,
+TensorRT), as the car model does.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from streamseg.backends.base import Backend
+
+LOW = 0.02  # a matte within LOW of 0 or 1 is sure
+GROW = 24  # px the unsure pixels are widened by: the band the stage may change
+MARGIN = 32  # px of context around each tile's middle (the network sees about 70 px)
+CHUNK = 32  # tiles per backend call
+
+
+def edges_model_path() -> Path:
+    return Path(__file__).parent / "weights" / "edges.pt"
+
+
+def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tensor:
+    """alpha [N,1,H,W] 0..1 -> bool [N,1,H,W]: the unsure pixels, widened by `grow` px (a square window, as
+    two one-dimensional passes)."""
+    unsure = ((alpha > low) & (alpha < 1 - low)).float()
+    if grow:
+        k = 2 * grow + 1
+        unsure = F.max_pool2d(F.max_pool2d(unsure, (1, k), 1, (0, grow)), (k, 1), 1, (grow, 0))
+    return unsure > 0
+
+
+class EdgeStage:
+    """frames [N,3,H,W] 0..1 and their full-resolution matte [N,1,H,W] -> the matte with its band redrawn."""
+
+    def __init__(self, backend: Backend) -> None:
+        if backend.spec.arch != "edges" or backend.spec.input_height != backend.spec.input_width:
+            raise ValueError(f"{backend.describe()} does not run a square edge network")
+        self.backend = backend
+        self.tile = backend.spec.input_height - 2 * MARGIN
+
+    def __call__(self, frames: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self._one(frames[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
+
+    def _one(self, frame: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        where = band(alpha)
+        h, w = alpha.shape[-2:]
+        t, m = self.tile, MARGIN
+        down, right = math.ceil(h / t) * t - h, math.ceil(w / t) * t - w
+        active = F.max_pool2d(F.pad(where.float(), (0, right, 0, down)), t)[0, 0].nonzero().tolist()
+        if not active:
+            return alpha
+        device = self.backend.device
+        padded = F.pad(torch.cat([frame, alpha], 1).to(device), (m, right + m, m, down + m), mode="replicate")
+        tiles = torch.cat([padded[:, :, y * t:y * t + t + 2 * m, x * t:x * t + t + 2 * m] for y, x in active])
+        redrawn = torch.cat([self.backend(part) for part in tiles.split(CHUNK)])[:, :, m:m + t, m:m + t]
+        canvas = F.pad(alpha, (0, right, 0, down)).clone()
+        for (y, x), piece in zip(active, redrawn.to(alpha.device, alpha.dtype)):
+            canvas[0, :, y * t:(y + 1) * t, x * t:(x + 1) * t] = piece
+        return torch.where(where, canvas[..., :h, :w], alpha)
+
+    def describe(self) -> str:
+        return f"edge stage: {self.backend.describe()}"
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def open_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
+    """The shipped edge network on the run's own backend kind and device."""
+    from streamseg.backends.registry import create_backend
+
+    return EdgeStage(create_backend(backend_name, edges_model_path(), device))
+
+
+_OPENED = threading.local()  # per thread: {(backend name, device): EdgeStage}
+
+
+def shared_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
+    """The edge stage for this thread, opened once and kept for the process's life (165 KB of weights): a folder
+    of photos does not load it again for each one. Per thread, since a backend runs one call at a time."""
+    opened = _OPENED.__dict__.setdefault("stages", {})
+    key = (backend_name, device)
+    if key not in opened:
+        opened[key] = open_edge_stage(backend_name, device)
+    return opened[key]

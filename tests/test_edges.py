@@ -1,0 +1,138 @@
+"""The full-resolution edge stage (streamseg.edges, `--edges`): it redraws the band and nothing else, its tiles meet
+without seams, every CPU backend runs it alike, and photos, videos, the API and the service take the option."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from streamseg.backends.cpu import CpuBackend
+from streamseg.edges import EdgeStage, band, edges_model_path, open_edge_stage
+from streamseg.models import ModelSpec, save_checkpoint
+from streamseg.models.edges import EdgeRefiner
+from tests.conftest import cli
+
+
+def soft_ellipse(h: int = 300, w: int = 420) -> tuple[torch.Tensor, torch.Tensor]:
+    """A red shape on a grey wall and floor, and a hazy matte of it: frame [1,3,H,W] 0..1, matte [1,1,H,W]."""
+    y, x = np.mgrid[0:h, 0:w]
+    inside = ((x - w / 2) / (w * 0.35)) ** 2 + ((y - h / 2) / (h * 0.25)) ** 2
+    img = np.full((h, w, 3), 170, np.uint8)
+    img[h * 2 // 3:] = 120
+    img[inside <= 1] = (150, 20, 30)
+    matte = np.clip((1.15 - inside) / 0.3, 0, 1).astype(np.float32)  # 0..1 over a band some 10 px wide
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, torch.from_numpy(matte)[None, None]
+
+
+def test_band_is_the_unsure_pixels_widened():
+    alpha = torch.zeros(1, 1, 100, 100)
+    alpha[..., 50:, :] = 1
+    alpha[..., 50, 40] = 0.5
+    where = band(alpha, grow=10)[0, 0]
+    assert where[40:61, 30:51].all() and where.sum() == 21 * 21  # one unsure pixel, grown by 10 each way
+    assert not band(alpha, grow=0)[0, 0, 50, 41]
+
+
+def test_untrained_stage_leaves_the_matte_as_it_is(tmp_path):
+    """A fresh network's correction is zero: any tile put back in the wrong place, or band pixel taken from the
+    wrong tile, would show."""
+    path = tmp_path / "fresh.pt"
+    save_checkpoint(path, EdgeRefiner(8), ModelSpec(arch="edges", width=8, input_height=96, input_width=96))
+    frame, matte = soft_ellipse(203, 301)  # sizes that are no multiple of a tile
+    out = EdgeStage(CpuBackend(path))(frame, matte)
+    assert torch.allclose(out, matte, atol=1e-3)
+
+
+def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
+    stage = open_edge_stage("cpu")
+    frame, matte = soft_ellipse()
+    out = stage(frame, matte)
+    where = band(matte)
+    assert torch.equal(out[~where], matte[~where])  # sure pixels are kept exactly
+    assert (out - matte).abs()[where].max() > 0.2  # it does redraw the band
+    # the whole picture in one convolution: tiles give the same matte (their margin covers the network's reach)
+    whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :296, :416])  # multiples of 4
+    assert (out[..., :296, :416] - whole).abs()[where[..., :296, :416]].max() < 0.02
+
+
+def test_openvino_runs_the_shipped_stage_as_pytorch_does():
+    pytest.importorskip("openvino")
+    frame, matte = soft_ellipse()
+    reference = open_edge_stage("cpu")(frame, matte)
+    assert (open_edge_stage("openvino")(frame, matte) - reference).abs().max() < 0.02
+
+
+def test_the_shipped_network_is_an_edge_network():
+    stage = EdgeStage(CpuBackend(edges_model_path()))
+    assert stage.backend.spec.channels == 4 and stage.tile > 0
+    with pytest.raises(ValueError, match="edge network"):
+        from streamseg.weights import default_model_path
+
+        EdgeStage(CpuBackend(default_model_path()))
+
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory) -> np.ndarray:
+    """A drawn car (the sample clip's first frame), HxWx3 uint8."""
+    import av
+
+    from streamseg.sample import SampleSpec, write_sample
+
+    frames = tmp_path_factory.mktemp("edges") / "car.mp4"
+    write_sample(frames, SampleSpec(width=320, height=192, frames=1, fps=25, seed=4))
+    with av.open(str(frames)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def redrawn(before: np.ndarray, after: np.ndarray) -> bool:
+    """The edge stage moved the outline: many pixels change by more than the compositors' rounding (one level)."""
+    changed = int((np.abs(before.astype(int) - after.astype(int)) > 8).sum())
+    print(f"{changed} pixels redrawn")
+    return changed > 100
+
+
+def test_photos_and_videos_take_the_option(tmp_path, clip, picture):
+    photo = tmp_path / "car.png"
+    Image.fromarray(picture).save(photo)
+    mattes = {}
+    for flags in ((), ("--edges",), ("--edges", "--no-refine")):
+        out = tmp_path / f"matte{len(flags)}.png"
+        r = cli("run", photo, "-o", out, "-f", "matte", "--json", "-q", *flags)
+        assert r.code == 0, r.err
+        assert json.loads(r.out)["edges"] is (flags == ("--edges",))  # it redraws the guided filter's matte only
+        mattes[flags] = np.asarray(Image.open(out).convert("L")).astype(int)
+    assert redrawn(mattes[()], mattes[("--edges",)])
+    for args in ((), ("--edges",)):
+        r = cli("run", clip, "-o", tmp_path / f"clip{len(args)}.mp4", "--json", "-q", *args)
+        assert r.code == 0, r.err
+        assert json.loads(r.out)["edges"] is bool(args)
+
+
+def test_segmenter_and_service_take_the_option(picture):
+    from streamseg.api import OPTIONS, Segmenter
+    from streamseg.serve.runner import parse_options
+
+    assert "edges" in OPTIONS
+    with Segmenter(backend="cpu") as plain, Segmenter(backend="cpu", edges=True) as sharp:
+        assert redrawn(plain.matte(picture), sharp.matte(picture))
+        assert plain.edge_stage is None and sharp.edge_stage is not None
+    assert parse_options({"edges": "true"}, "photo", "default", False)["edges"] is True
+    assert parse_options({}, "photo", "default", False)["edges"] is False
+
+
+def test_the_edge_network_exports_to_onnx_as_it_runs(tmp_path):
+    """The TensorRT path starts from this export (four input channels, any tile count)."""
+    ort = pytest.importorskip("onnxruntime", reason="pip install -e '.[export]'")
+    from streamseg.export import export_onnx
+
+    path = export_onnx(edges_model_path(), tmp_path / "edges.onnx")
+    assert json.loads(path.with_suffix(".onnx.json").read_text())["input"]["shape"][1] == 4
+    frame, matte = soft_ellipse(160, 320)
+    x = torch.cat([frame, matte], 1).reshape(1, 4, 160, 2, 160).permute(0, 3, 1, 2, 4).reshape(2, 4, 160, 160)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert np.abs(out - CpuBackend(edges_model_path())(x).numpy()).max() < 1e-3
