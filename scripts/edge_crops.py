@@ -4,11 +4,15 @@
     python scripts/edge_crops.py --before stage10.pt --after default \
         --labels "stage 10 (the previous default)|stage 11 (the default shipped now)" \
         --images 00087a6bd4dc_06.jpg,eaf9eb0b2293_03.jpg,fa006be8b6d9_13.jpg --out docs/carvana_edges.png
+    python scripts/edge_crops.py --before default --after default+edges \
+        --labels "default|default --edges (the edge stage)" \
+        --images 00087a6bd4dc_02.jpg,0d1a9caf4350_10.jpg,4f0397cf7937_02.jpg --out docs/edge_stage.png
 
 Each row is one photo: the whole photo with the crop marked, then for each model the crop of its cut-out over a
 checkerboard at 1:1 (the matte as `streamseg run photo.jpg -f png` makes it: the default CPU backend, the
 full-resolution stage included) with the true outline drawn in red. The crop is where the first model's matte
-is farthest from the truth, so the picture shows the worst edge, not a chosen good one.
+is farthest from the truth, so the picture shows the worst edge, not a chosen good one. A model named NAME+edges
+runs with the edge stage (`--edges`).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", required=True, help="comma-separated file names in DATA/train")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    paths = [UserPath(m) for m in (args.before, args.after)]
+    paths = [UserPath(m.removesuffix("+edges"), edges=m.endswith("+edges")) for m in (args.before, args.after)]
     labels = args.labels.split("|")
     by_name = {s.image.name: s for s in find_samples(args.data)}
     rows = []

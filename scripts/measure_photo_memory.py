@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-LOOKS = {"default": [], "fit-reflection": ["--fit", "--reflection"], "cut-out": ["-f", "png"]}
+LOOKS = {"default": [], "fit-reflection": ["--fit", "--reflection"], "cut-out": ["-f", "png"], "edges": ["--edges"]}
 
 
 def draw_photo(path: Path, megapixels: float) -> tuple[int, int]:

@@ -3,10 +3,11 @@ the guided-filter matte where it is unsure, at the frame's own size.
 
 Only the uncertain band is worked on: pixels whose matte is neither clearly car nor clearly background, widened
 by GROW px (the coarse outline is up to about 20 px off). The frame is cut into tiles of the network's input size
-less MARGIN on each side; tiles that hold band pixels go through the backend in batches, and the middle of
-each comes back where the band is. The margin gives every pixel the context the network was trained with
-(training/edge_refiner.py trims the same MARGIN from its loss), so tiles meet without seams. On a 1918x1280
-studio photo about a third of the tiles hold band pixels.
+less MARGIN on each side; tiles that hold band pixels go through the backend in batches, and the middle of each
+comes back where the band is, fading into the kept matte over the band's last FEATHER px. The margin gives every
+pixel the context the network was trained with (training/edge_refiner.py trims the same MARGIN from its loss), so
+tiles meet without seams (the same matte as one convolution over the whole picture). On a 1918x1280 studio photo
+about a third of the tiles hold band pixels.
 
 It runs through the run's own backend kind (`create_backend`: PyTorch CPU or CUDA, OpenVINO, compiled,
 TensorRT), as the car model does.
@@ -26,6 +27,7 @@ from streamseg.backends.base import Backend
 LOW = 0.02  # a matte within LOW of 0 or 1 is sure
 GROW = 24  # px the unsure pixels are widened by: the band the stage may change
 MARGIN = 32  # px of context around each tile's middle (the network sees about 70 px)
+FEATHER = 8  # px over which the redrawn matte fades into the kept one at the band's edge
 CHUNK = 32  # tiles per backend call
 
 
@@ -41,6 +43,16 @@ def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tenso
         k = 2 * grow + 1
         unsure = F.max_pool2d(F.max_pool2d(unsure, (1, k), 1, (0, grow)), (k, 1), 1, (grow, 0))
     return unsure > 0
+
+
+def inside(where: torch.Tensor, feather: int = FEATHER) -> torch.Tensor:
+    """bool [N,1,H,W] -> float weights: 1 deeper than `feather` px in the region, falling to 0 at its edge and
+    beyond. The band's edge is straight (a square window widened it), so a redrawn matte cut off there sharply
+    would show a grey rectangle wherever it differs from the kept one."""
+    k = 2 * feather + 1
+    share = F.avg_pool2d(F.avg_pool2d(where.float(), (1, k), 1, (0, feather), count_include_pad=False),
+                         (k, 1), 1, (feather, 0), count_include_pad=False)  # of a square window inside
+    return ((share - 0.5) * 2).clamp_(0, 1) * where
 
 
 class EdgeStage:
@@ -70,7 +82,7 @@ class EdgeStage:
         canvas = F.pad(alpha, (0, right, 0, down)).clone()
         for (y, x), piece in zip(active, redrawn.to(alpha.device, alpha.dtype)):
             canvas[0, :, y * t:(y + 1) * t, x * t:(x + 1) * t] = piece
-        return torch.where(where, canvas[..., :h, :w], alpha)
+        return alpha + (canvas[..., :h, :w] - alpha) * inside(where)
 
     def describe(self) -> str:
         return f"edge stage: {self.backend.describe()}"

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
-from streamseg.edges import EdgeStage, band, edges_model_path, open_edge_stage
+from streamseg.edges import FEATHER, GROW, EdgeStage, band, edges_model_path, inside, open_edge_stage
 from streamseg.models import ModelSpec, save_checkpoint
 from streamseg.models.edges import EdgeRefiner
 from tests.conftest import cli
@@ -56,7 +56,17 @@ def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     assert (out - matte).abs()[where].max() > 0.2  # it does redraw the band
     # the whole picture in one convolution: tiles give the same matte (their margin covers the network's reach)
     whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :296, :416])  # multiples of 4
-    assert (out[..., :296, :416] - whole).abs()[where[..., :296, :416]].max() < 0.02
+    deep = band(matte, grow=GROW - FEATHER)[..., :296, :416]  # where the redrawn matte is taken whole
+    assert (out[..., :296, :416] - whole).abs()[deep].max() < 0.02
+
+
+def test_the_redrawn_band_fades_in_at_its_edge():
+    """No step where the band ends: a matte redrawn to 1 everywhere rises from 0 at the band's edge over FEATHER px."""
+    where = torch.zeros(1, 1, 64, 64, dtype=torch.bool)
+    where[..., 16:48, 16:48] = True
+    w = inside(where)[0, 0]
+    assert w[:, :16].max() == 0 and w[32, 16] < 0.2 and w[32, 16 + FEATHER] == 1
+    assert (w[32, 16:16 + FEATHER].diff() >= 0).all()
 
 
 def test_openvino_runs_the_shipped_stage_as_pytorch_does():
