@@ -126,6 +126,8 @@ MUTATIONS = [
       "            pass",
       ("tests/test_edges.py::test_photos_and_videos_take_the_option",
        "tests/test_edges.py::test_segmenter_and_service_take_the_option")),
+    M("helpers-reopened-per-photo", "streamseg/backends/registry.py", "    if key not in opened:",
+      "    if True:", ("tests/test_edges.py::test_a_folder_of_photos_opens_the_helper_networks_once",)),
     M("git-copy-reads-reserved", "training/git_copy.py", "assert not any(m in where for m in RESERVED_MARKS)",
       "assert True",
       ("tests/test_training.py::test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source",)),

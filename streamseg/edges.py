@@ -16,7 +16,6 @@ TensorRT), as the car model does.
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import torch
@@ -97,15 +96,3 @@ def open_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
 
     return EdgeStage(create_backend(backend_name, edges_model_path(), device))
 
-
-_OPENED = threading.local()  # per thread: {(backend name, device): EdgeStage}
-
-
-def shared_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
-    """The edge stage for this thread, opened once and kept for the process's life (165 KB of weights): a folder
-    of photos does not load it again for each one. Per thread, since a backend runs one call at a time."""
-    opened = _OPENED.__dict__.setdefault("stages", {})
-    key = (backend_name, device)
-    if key not in opened:
-        opened[key] = open_edge_stage(backend_name, device)
-    return opened[key]
