@@ -578,7 +578,7 @@ def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
     gf[..., 10:30, 20:40] = 1.0
     gf[..., 10:30, 19] = 0.5  # one unsure column at the car's left edge
     model = EdgeRefiner(8)
-    assert torch.allclose(model(frame, gf), gf.clamp(1e-3, 1 - 1e-3), atol=1e-6)  # zero-initialised last layer
+    assert torch.allclose(model(torch.cat([frame, gf], 1)), gf.clamp(1e-3, 1 - 1e-3), atol=1e-6)  # zero last layer
     where = band(gf)[0, 0]  # the unsure column widened by 24 px
     assert where[:, :44].all() and not where[:, 44:].any()
     with torch.no_grad():
