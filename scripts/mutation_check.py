@@ -126,8 +126,6 @@ MUTATIONS = [
       "            pass",
       ("tests/test_edges.py::test_photos_and_videos_take_the_option",
        "tests/test_edges.py::test_segmenter_and_service_take_the_option")),
-    M("helpers-reopened-per-photo", "streamseg/backends/registry.py", "    if key not in opened:",
-      "    if True:", ("tests/test_edges.py::test_a_folder_of_photos_opens_the_helper_networks_once",)),
     M("warping-error-without-the-flow", "scripts/measure_footage.py",
       "warped = cv2.remap(alpha[t - 1], mx, my,", "warped = alpha[t - 1] + 0 * cv2.remap(alpha[t - 1], mx, my,",
       ("tests/test_footage_measures.py::test_a_matte_that_moves_with_the_picture_has_a_small_warping_error",)),

@@ -18,11 +18,10 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from streamseg.backends.base import Backend
-from streamseg.backends.registry import shared_backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.composite import Compositor, Layers
-from streamseg.edges import EdgeStage, edges_model_path
+from streamseg.edges import EdgeStage, open_edge_stage
 from streamseg.errors import InputError
 from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
@@ -197,12 +196,17 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     started = time.perf_counter()
     rgb, note, alpha = read_photo(source)
     layers = opts.fmt.layers
-    # the helper networks are this thread's, opened by its first photo and kept for the next (a folder run)
-    device = str(backend.device)
-    plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, device, shared=True)
-    edges = EdgeStage(shared_backend(backend.name, edges_model_path(), device)) if opts.edge_stage else None
-    pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
-                              look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges, name=source.name)
+    plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
+    edges = open_edge_stage(backend.name, str(backend.device)) if opts.edge_stage else None
+    try:
+        pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
+                                  look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges,
+                                  name=source.name)
+    finally:
+        if plates is not None:
+            plates.close()
+        if edges is not None:
+            edges.close()
     picture = Image.fromarray(pixels)
     kind = SAVE_AS[output.suffix.lower()]
     write_whole(output, lambda tmp: picture.save(tmp, format=kind, **save_options(kind)))

@@ -220,13 +220,12 @@ class PlateMasker:
         self.backend.close()
 
 
-def open_plate_masker(how: PlateCover, backend_name: str, device: str | None, shared: bool = False) -> PlateMasker:
-    """The shipped plate detector on `backend_name` (the run's own backend, already resolved) and `device`;
-    `shared`: this thread's copy, kept open for the next photo (close() is then not called)."""
-    from streamseg.backends.registry import create_backend, shared_backend
+def open_plate_masker(how: PlateCover, backend_name: str, device: str | None) -> PlateMasker:
+    """The shipped plate detector on `backend_name` (the run's own backend, already resolved) and `device`."""
+    from streamseg.backends.registry import create_backend
 
     path = plate_model_path()
     if not path.is_file():
         raise InputError(f"the plate detector {path} is missing from this installation",
                          "reinstall streamseg, or leave out --plate")
-    return PlateMasker((shared_backend if shared else create_backend)(backend_name, path, device), how)
+    return PlateMasker(create_backend(backend_name, path, device), how)

@@ -146,26 +146,3 @@ def test_the_edge_network_exports_to_onnx_as_it_runs(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     assert np.abs(out - CpuBackend(edges_model_path())(x).numpy()).max() < 1e-3
-
-
-def test_a_folder_of_photos_opens_the_helper_networks_once(tmp_path, picture, monkeypatch):
-    """The edge network and the plate detector are opened by a thread's first photo and kept for the next."""
-    import threading
-
-    from streamseg.backends import registry
-    from streamseg.io.writer import format_named
-    from streamseg.options import RunOptions
-    from streamseg.photo import run_photo
-    from streamseg.plates import parse_plate
-
-    monkeypatch.setattr(registry, "_SHARED", threading.local())  # what earlier tests opened in this thread
-    opened = []
-    real = registry.create_backend
-    monkeypatch.setattr(registry, "create_backend", lambda *a: opened.append(a[1].name) or real(*a))
-    backend = CpuBackend(edges_model_path().with_name("default.pt"))
-    opts = RunOptions(fmt=format_named("matte"), edges=True, plate=parse_plate("blur"), backend="cpu")
-    for k in range(3):
-        photo = tmp_path / f"car{k}.png"
-        Image.fromarray(picture).save(photo)
-        assert run_photo(photo, tmp_path / f"out{k}.png", opts, backend).edges
-    assert sorted(opened) == ["edges.pt", "plates.pt"]

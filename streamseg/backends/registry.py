@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,20 +123,6 @@ def resolve(name: str) -> BackendName:
 
 def create_backend(name: str, model_path: Path, device: str | None = None) -> Backend:
     return BACKENDS[resolve(name)].create(model_path, device)
-
-
-_SHARED = threading.local()  # per thread: {(backend name, model, device): Backend}
-
-
-def shared_backend(name: str, model_path: Path, device: str | None = None) -> Backend:
-    """A small helper network (the edge stage's, the plate detector's) for this thread, opened once and kept for
-    the process's life: a folder of photos does not load and compile it again for each one. Per thread, since a
-    backend runs one call at a time; never closed by its users."""
-    opened = _SHARED.__dict__.setdefault("backends", {})
-    key = (name, str(model_path), device)
-    if key not in opened:
-        opened[key] = create_backend(name, model_path, device)
-    return opened[key]
 
 
 def parse_devices(text: str | None) -> list[str | None]:
