@@ -154,7 +154,7 @@ class TensorCompositor:
                  shadow_colour: tuple[int, int, int] = (0, 0, 0), edges: EdgeStage | None = None) -> None:
         self.layers, self.refine, self.smoother = layers, refine, smoother
         self.shadow_colour = shadow_colour  # the colour `shade` darkens the backdrop towards
-        self.edges = edges if refine else None  # it redraws the guided filter's matte, so only after it
+        self.edges = edges  # make_compositor hands it over only with refine: it redraws the guided filter's matte
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
                  background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
