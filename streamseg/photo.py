@@ -57,7 +57,7 @@ class PhotoSummary:
     backend: str
     device: str
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
-    edges: bool = False  # the outline was redrawn at full resolution (streamseg.edges)
+    edges: bool = False  # the outline was redrawn at full resolution (streamseg.edges; not on small photos)
     plates: str = ""  # with --plate: whether a plate was covered (streamseg.plates)
 
     def as_dict(self) -> dict:
@@ -215,5 +215,5 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
                         format={"rgb": "composite", "rgba": "cut-out", "matte": "matte"}[layers],
                         width=w, height=h, colour=note, seconds=round(time.perf_counter() - started, 3),
                         backend=backend.describe(), device=str(backend.device), vehicles=vehicles,
-                        edges=edges is not None,
+                        edges=edges is not None and edges.redrawn > 0,
                         plates=plates.describe() if plates is not None else "")

@@ -71,7 +71,7 @@ class RunSummary:
     copied_streams: list = field(default_factory=list)  # its subtitle streams the output carries as they are
     vehicles: str = "every vehicle"  # which vehicles the output holds (streamseg.vehicles)
     plates: str = ""  # with --plate: how many frames had a plate covered (streamseg.plates)
-    edges: bool = False  # the outline was redrawn at full resolution (--edges, streamseg.edges)
+    edges: bool = False  # the outline was redrawn at full resolution (--edges, streamseg.edges; not small frames)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -456,7 +456,7 @@ class Pipeline:
             interlaced=info.interlaced, deinterlaced=info.deinterlaced, dropped_streams=list(info.dropped),
             copied_streams=list(info.copied),
             vehicles=kept(self.filters), plates=self.plates.describe() if self.plates is not None else "",
-            edges=self.edges is not None,
+            edges=self.edges is not None and self.edges.redrawn > 0,
         )
 
 

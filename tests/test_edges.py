@@ -4,6 +4,7 @@ without seams, every CPU backend runs it alike, and photos, videos, the API and 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ import torch
 from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
-from streamseg.edges import FEATHER, GROW, EdgeStage, band, edges_model_path, inside, open_edge_stage
+from streamseg.edges import FEATHER, GROW, MIN_UPSCALE, EdgeStage, band, edges_model_path, inside, open_edge_stage
 from streamseg.models import ModelSpec, save_checkpoint
 from streamseg.models.edges import EdgeRefiner
 from tests.conftest import cli
+
+COARSE = (64, 96)  # the coarse matte's size the tests' 300x420 frames come from: 4.5x, where the stage redraws
 
 
 def soft_ellipse(h: int = 300, w: int = 420) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,14 +46,14 @@ def test_untrained_stage_leaves_the_matte_as_it_is(tmp_path):
     path = tmp_path / "fresh.pt"
     save_checkpoint(path, EdgeRefiner(8), ModelSpec(arch="edges", width=8, input_height=96, input_width=96))
     frame, matte = soft_ellipse(203, 301)  # sizes that are no multiple of a tile
-    out = EdgeStage(CpuBackend(path))(frame, matte)
+    out = EdgeStage(CpuBackend(path))(frame, matte, COARSE)
     assert torch.allclose(out, matte, atol=1e-3)
 
 
 def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     stage = open_edge_stage("cpu")
     frame, matte = soft_ellipse()
-    out = stage(frame, matte)
+    out = stage(frame, matte, COARSE)
     where = band(matte)
     assert torch.equal(out[~where], matte[~where])  # sure pixels are kept exactly
     assert (out - matte).abs()[where].max() > 0.2  # it does redraw the band
@@ -58,6 +61,17 @@ def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :296, :416])  # multiples of 4
     deep = band(matte, grow=GROW - FEATHER)[..., :296, :416]  # where the redrawn matte is taken whole
     assert (out[..., :296, :416] - whole).abs()[deep].max() < 0.02
+
+
+def test_frames_near_the_coarse_size_are_left_as_they_are():
+    """The network learnt to undo a 4.3-5x upsampling; on a frame under MIN_UPSCALE times the coarse matte it made
+    the outline worse, so such frames keep the guided filter's matte, and the stage counts them."""
+    stage = open_edge_stage("cpu")
+    frame, matte = soft_ellipse()
+    near = (round(300 / (MIN_UPSCALE - 0.2)), round(420 / (MIN_UPSCALE - 0.2)))
+    assert torch.equal(stage(frame, matte, near), matte) and (stage.redrawn, stage.left) == (0, 1)
+    far = (round(300 / (MIN_UPSCALE + 0.2)), round(420 / (MIN_UPSCALE + 0.2)))
+    assert not torch.equal(stage(frame, matte, far), matte) and (stage.redrawn, stage.left) == (1, 1)
 
 
 def test_the_redrawn_band_fades_in_at_its_edge():
@@ -72,8 +86,8 @@ def test_the_redrawn_band_fades_in_at_its_edge():
 def test_openvino_runs_the_shipped_stage_as_pytorch_does():
     pytest.importorskip("openvino")
     frame, matte = soft_ellipse()
-    reference = open_edge_stage("cpu")(frame, matte)
-    assert (open_edge_stage("openvino")(frame, matte) - reference).abs().max() < 0.02
+    reference = open_edge_stage("cpu")(frame, matte, COARSE)
+    assert (open_edge_stage("openvino")(frame, matte, COARSE) - reference).abs().max() < 0.02
 
 
 def test_the_shipped_network_is_an_edge_network():
@@ -86,15 +100,21 @@ def test_the_shipped_network_is_an_edge_network():
 
 
 @pytest.fixture(scope="module")
-def picture(tmp_path_factory) -> np.ndarray:
-    """A drawn car (the sample clip's first frame), HxWx3 uint8."""
-    import av
-
+def big_clip(tmp_path_factory) -> Path:
+    """A drawn car, 1344x768 (3x the coarse network's 448x256, where the stage redraws), 2 frames."""
     from streamseg.sample import SampleSpec, write_sample
 
-    frames = tmp_path_factory.mktemp("edges") / "car.mp4"
-    write_sample(frames, SampleSpec(width=320, height=192, frames=1, fps=25, seed=4))
-    with av.open(str(frames)) as c:
+    path = tmp_path_factory.mktemp("edges") / "car.mp4"
+    write_sample(path, SampleSpec(width=1344, height=768, frames=2, fps=25, seed=4))
+    return path
+
+
+@pytest.fixture(scope="module")
+def picture(big_clip) -> np.ndarray:
+    """The big clip's first frame, HxWx3 uint8."""
+    import av
+
+    with av.open(str(big_clip)) as c:
         return next(c.decode(video=0)).to_ndarray(format="rgb24")
 
 
@@ -105,7 +125,7 @@ def redrawn(before: np.ndarray, after: np.ndarray) -> bool:
     return changed > 100
 
 
-def test_photos_and_videos_take_the_option(tmp_path, clip, picture):
+def test_photos_and_videos_take_the_option(tmp_path, clip, big_clip, picture):
     photo = tmp_path / "car.png"
     Image.fromarray(picture).save(photo)
     mattes = {}
@@ -116,10 +136,11 @@ def test_photos_and_videos_take_the_option(tmp_path, clip, picture):
         assert json.loads(r.out)["edges"] is (flags == ("--edges",))  # it redraws the guided filter's matte only
         mattes[flags] = np.asarray(Image.open(out).convert("L")).astype(int)
     assert redrawn(mattes[()], mattes[("--edges",)])
-    for args in ((), ("--edges",)):
-        r = cli("run", clip, "-o", tmp_path / f"clip{len(args)}.mp4", "--json", "-q", *args)
+    # the summary says whether the stage redrew: not on the 256x144 clip (under MIN_UPSCALE times the network)
+    for video, args, drawn in ((big_clip, (), False), (big_clip, ("--edges",), True), (clip, ("--edges",), False)):
+        r = cli("run", video, "-o", tmp_path / f"{video.stem}{len(args)}.mp4", "--json", "-q", *args)
         assert r.code == 0, r.err
-        assert json.loads(r.out)["edges"] is bool(args)
+        assert json.loads(r.out)["edges"] is drawn
 
 
 def test_segmenter_and_service_take_the_option(picture):

@@ -3,7 +3,7 @@ full resolution, through the path users get.
 
     python -m training.evaluate_carvana --data data/carvana_eval --model default [--model isnet] [--views 1,5,9,13]
                                         [--backend auto] [--no-refine] [--edges | --both] [--json OUT.jsonl]
-                                        [--markdown OUT.md]
+                                        [--markdown OUT.md] [--over data/scenery]
 
 Each photo goes through the backend and compositor that `streamseg run photo.jpg -f matte` uses (the default CPU
 backend with its precision and the guided filter; `--edges`: the edge stage too), and the matte is scored against
@@ -14,6 +14,11 @@ the hand-made mask at 1918x1280:
 - far false matte: the share of all pixels with matte >= 0.5 farther than 2% of the diagonal (46 px) from the true
   car (wall lettering, floor reflections, haze), in percent.
 Prints a row per car (mean over its views) and the means; --json writes a row per image.
+
+`--over DIR` scores the same cars out of the studio: each photo's car, cut out by its exact mask, is laid over
+one of DIR's photographs (car-free scenery, `scripts/make_scenery_photos.py`), scaled to cover 1918x1280, the
+i-th photo over the (i mod N)-th. A large photograph that is not a studio, with an exact truth (the edge pixels
+still hold a little of the studio's grey, the car's own shadow is gone).
 """
 
 from __future__ import annotations
@@ -109,14 +114,31 @@ class UserPath:
             self.edges.close()
 
 
-def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None) -> list[dict]:
+def over(rgb: np.ndarray, mask: np.ndarray, backdrop: Path) -> np.ndarray:
+    """The car (`mask` 0..1) cut out of `rgb` and laid over `backdrop`, scaled to cover and centred."""
+    check_not_reserved(backdrop)
+    h, w = mask.shape
+    bg = Image.open(backdrop).convert("RGB")
+    s = max(w / bg.width, h / bg.height)
+    bg = bg.resize((max(w, round(bg.width * s)), max(h, round(bg.height * s))), Image.LANCZOS)
+    x, y = (bg.width - w) // 2, (bg.height - h) // 2
+    back = np.asarray(bg, np.float32)[y:y + h, x:x + w]
+    a = mask[..., None].astype(np.float32)
+    return (rgb * a + back * (1 - a) + 0.5).astype(np.uint8)
+
+
+def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
+             backdrops: list[Path] | None = None) -> list[dict]:
     rows = []
     samples = [s for s in find_samples(data) if views is None or int(s.image.stem.rsplit("_", 1)[1]) in views]
     for i, s in enumerate(samples):
         check_not_reserved(s.image)
         check_not_reserved(s.mask)
         rgb = np.asarray(Image.open(s.image).convert("RGB"))
-        truth = read_mask(s.mask) > 0.5
+        mask = read_mask(s.mask)
+        truth = mask > 0.5
+        if backdrops:
+            rgb = over(rgb, mask, backdrops[i % len(backdrops)])
         for path in paths:
             t = time.perf_counter()
             matte = path(rgb)
@@ -164,12 +186,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--over", type=Path, help="lay each car over these car-free photographs (data/scenery)")
     args = ap.parse_args(argv)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     edges = [False, True] if args.both else [args.edges]
     paths = [UserPath(m, args.backend, not args.no_refine, edges=e) for m in (args.model or ["default"]) for e in edges]
     try:
-        rows = evaluate(args.data, paths, views)
+        backdrops = sorted(args.over.glob("*.jpg")) if args.over else None
+        rows = evaluate(args.data, paths, views, backdrops)
     finally:
         for p in paths:
             p.close()
