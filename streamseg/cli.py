@@ -116,8 +116,8 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
 @click.option("--edges", is_flag=True,
               help="Studio photographs: redraw the car's outline at full resolution with the edge network (trained "
-                   "on studio photos; about 2 s a photo on a CPU), on pictures at least 3x the network's 448x256 "
-                   "(about 1344x768 and up). Off by default: it hurts pictures that are not studio photos.")
+                   "on studio photos; about 2 s a photo on a CPU), on pictures of 0.3 megapixels and more. Off by "
+                   "default: it hurts pictures that are not studio photos.")
 @click.option("--vehicles", default="subject", show_default=True, type=click.Choice(VEHICLES),
               help="subject: only the vehicle the footage is about (large, central, followed through the clip; "
                    "cars parked or passing apart from it are background); all: every vehicle (traffic).")

@@ -163,7 +163,7 @@ class TensorCompositor:
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
         if self.edges is not None:
-            alpha = self.edges(frames, alpha, alpha_lr.shape[-2:])
+            alpha = self.edges(frames, alpha)
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
         back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]

@@ -9,12 +9,11 @@ pixel the context the network was trained with (training/edge_refiner.py trims t
 tiles meet without seams (the same matte as one convolution over the whole picture). On a 1918x1280 studio photo
 about a third of the tiles hold band pixels.
 
-It redraws only frames at least MIN_UPSCALE times the coarse network's input (geometric mean of the two sides;
-1918x1280 and 1080p are 4.2-4.6x). The network learnt to undo the guided filter's 4.3-5x upsampling of a studio
-photo; on pictures close to the coarse network's size the guided filter's outline is already near the
-picture's own pixels, and the stage made them worse (measured on the Carvana evaluation cars, views 2 and 10,
-every other photo: Boundary IoU 0.351 -> 0.332 at 575x384 (1.4x), 0.355 -> 0.434 at 959x640 (2.3x), 0.375 ->
-0.475 at 1343x896 (3.2x); on the real-car set's street photos at 1000x563 (2.2x) 0.70 -> 0.66 Dice).
+It leaves frames under MIN_PIXELS as they are. The network has a fixed reach (about 70 px) and learnt the outline
+of cars photographed at 1918x1280; on much smaller frames it made even studio photos worse. Measured on the Carvana
+evaluation cars shrunk (views 2 and 10, every other photo; default model): Boundary IoU 0.351 -> 0.332 and far
+false matte 0.017 -> 0.125% at 575x384 (0.22 MP), but 0.361 -> 0.406 at 767x512 (0.39 MP), 0.355 -> 0.434 at
+959x640 and 0.375 -> 0.475 at 1343x896.
 
 It runs through the run's own backend kind (`create_backend`: PyTorch CPU or CUDA, OpenVINO, compiled,
 TensorRT), as the car model does.
@@ -23,7 +22,6 @@ TensorRT), as the car model does.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -36,7 +34,7 @@ GROW = 24  # px the unsure pixels are widened by: the band the stage may change
 MARGIN = 32  # px of context around each tile's middle (the network sees about 70 px)
 FEATHER = 8  # px over which the redrawn matte fades into the kept one at the band's edge
 CHUNK = 32  # tiles per backend call
-MIN_UPSCALE = 3.0  # the frame's size over the coarse network's input below which the stage leaves a frame as it is
+MIN_PIXELS = 300_000  # frames smaller than this (about 670x450) are left as they are
 
 
 def edges_model_path() -> Path:
@@ -53,12 +51,6 @@ def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tenso
     return unsure > 0
 
 
-def upscale(frame_size: Sequence[int], coarse_size: Sequence[int]) -> float:
-    """How many times larger the frame (H, W) is than the coarse network's matte (h, w): the geometric mean of the
-    two sides' ratios (the network's input is stretched to its own shape)."""
-    return math.sqrt(frame_size[0] / coarse_size[0] * frame_size[1] / coarse_size[1])
-
-
 def inside(where: torch.Tensor, feather: int = FEATHER) -> torch.Tensor:
     """bool [N,1,H,W] -> float weights: 1 deeper than `feather` px in the region, falling to 0 at its edge and
     beyond. The band's edge is straight (a square window widened it), so a redrawn matte cut off there sharply
@@ -70,9 +62,8 @@ def inside(where: torch.Tensor, feather: int = FEATHER) -> torch.Tensor:
 
 
 class EdgeStage:
-    """frames [N,3,H,W] 0..1 and their full-resolution matte [N,1,H,W], with the coarse matte's size (h, w) ->
-    the matte with its band redrawn (frames under MIN_UPSCALE times the coarse size: as they are). `redrawn` and
-    `left` count the frames each way, for the summaries."""
+    """frames [N,3,H,W] 0..1 and their full-resolution matte [N,1,H,W] -> the matte with its band redrawn (frames
+    under MIN_PIXELS: as they are). `redrawn` and `left` count the frames each way, for the summaries."""
 
     def __init__(self, backend: Backend) -> None:
         if backend.spec.arch != "edges" or backend.spec.input_height != backend.spec.input_width:
@@ -81,8 +72,8 @@ class EdgeStage:
         self.tile = backend.spec.input_height - 2 * MARGIN
         self.redrawn = self.left = 0
 
-    def __call__(self, frames: torch.Tensor, alpha: torch.Tensor, coarse_size: Sequence[int]) -> torch.Tensor:
-        if upscale(alpha.shape[-2:], coarse_size) < MIN_UPSCALE:
+    def __call__(self, frames: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        if alpha.shape[-2] * alpha.shape[-1] < MIN_PIXELS:
             self.left += len(alpha)
             return alpha
         self.redrawn += len(alpha)

@@ -12,15 +12,13 @@ import torch
 from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
-from streamseg.edges import FEATHER, GROW, MIN_UPSCALE, EdgeStage, band, edges_model_path, inside, open_edge_stage
+from streamseg.edges import FEATHER, GROW, MIN_PIXELS, EdgeStage, band, edges_model_path, inside, open_edge_stage
 from streamseg.models import ModelSpec, save_checkpoint
 from streamseg.models.edges import EdgeRefiner
 from tests.conftest import cli
 
-COARSE = (64, 96)  # the coarse matte's size the tests' 300x420 frames come from: 4.5x, where the stage redraws
 
-
-def soft_ellipse(h: int = 300, w: int = 420) -> tuple[torch.Tensor, torch.Tensor]:
+def soft_ellipse(h: int = 480, w: int = 720) -> tuple[torch.Tensor, torch.Tensor]:
     """A red shape on a grey wall and floor, and a hazy matte of it: frame [1,3,H,W] 0..1, matte [1,1,H,W]."""
     y, x = np.mgrid[0:h, 0:w]
     inside = ((x - w / 2) / (w * 0.35)) ** 2 + ((y - h / 2) / (h * 0.25)) ** 2
@@ -45,33 +43,33 @@ def test_untrained_stage_leaves_the_matte_as_it_is(tmp_path):
     wrong tile, would show."""
     path = tmp_path / "fresh.pt"
     save_checkpoint(path, EdgeRefiner(8), ModelSpec(arch="edges", width=8, input_height=96, input_width=96))
-    frame, matte = soft_ellipse(203, 301)  # sizes that are no multiple of a tile
-    out = EdgeStage(CpuBackend(path))(frame, matte, COARSE)
+    frame, matte = soft_ellipse(603, 701)  # sizes that are no multiple of a tile (and above MIN_PIXELS)
+    out = EdgeStage(CpuBackend(path))(frame, matte)
     assert torch.allclose(out, matte, atol=1e-3)
 
 
 def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     stage = open_edge_stage("cpu")
     frame, matte = soft_ellipse()
-    out = stage(frame, matte, COARSE)
+    out = stage(frame, matte)
     where = band(matte)
     assert torch.equal(out[~where], matte[~where])  # sure pixels are kept exactly
     assert (out - matte).abs()[where].max() > 0.2  # it does redraw the band
     # the whole picture in one convolution: tiles give the same matte (their margin covers the network's reach)
-    whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :296, :416])  # multiples of 4
-    deep = band(matte, grow=GROW - FEATHER)[..., :296, :416]  # where the redrawn matte is taken whole
-    assert (out[..., :296, :416] - whole).abs()[deep].max() < 0.02
+    whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :480, :720])  # multiples of 4
+    deep = band(matte, grow=GROW - FEATHER)[..., :480, :720]  # where the redrawn matte is taken whole
+    assert (out[..., :480, :720] - whole).abs()[deep].max() < 0.02
 
 
-def test_frames_near_the_coarse_size_are_left_as_they_are():
-    """The network learnt to undo a 4.3-5x upsampling; on a frame under MIN_UPSCALE times the coarse matte it made
-    the outline worse, so such frames keep the guided filter's matte, and the stage counts them."""
+def test_small_frames_are_left_as_they_are():
+    """The network learnt the outline of cars photographed at 1918x1280; on frames under MIN_PIXELS it made the
+    outline worse, so they keep the guided filter's matte, and the stage counts them."""
     stage = open_edge_stage("cpu")
-    frame, matte = soft_ellipse()
-    near = (round(300 / (MIN_UPSCALE - 0.2)), round(420 / (MIN_UPSCALE - 0.2)))
-    assert torch.equal(stage(frame, matte, near), matte) and (stage.redrawn, stage.left) == (0, 1)
-    far = (round(300 / (MIN_UPSCALE + 0.2)), round(420 / (MIN_UPSCALE + 0.2)))
-    assert not torch.equal(stage(frame, matte, far), matte) and (stage.redrawn, stage.left) == (1, 1)
+    w = MIN_PIXELS // 400
+    small, small_matte = soft_ellipse(400, w - 8)
+    assert torch.equal(stage(small, small_matte), small_matte) and (stage.redrawn, stage.left) == (0, 1)
+    large, large_matte = soft_ellipse(400, w + 8)
+    assert not torch.equal(stage(large, large_matte), large_matte) and (stage.redrawn, stage.left) == (1, 1)
 
 
 def test_the_redrawn_band_fades_in_at_its_edge():
@@ -86,8 +84,8 @@ def test_the_redrawn_band_fades_in_at_its_edge():
 def test_openvino_runs_the_shipped_stage_as_pytorch_does():
     pytest.importorskip("openvino")
     frame, matte = soft_ellipse()
-    reference = open_edge_stage("cpu")(frame, matte, COARSE)
-    assert (open_edge_stage("openvino")(frame, matte, COARSE) - reference).abs().max() < 0.02
+    reference = open_edge_stage("cpu")(frame, matte)
+    assert (open_edge_stage("openvino")(frame, matte) - reference).abs().max() < 0.02
 
 
 def test_the_shipped_network_is_an_edge_network():
@@ -101,11 +99,11 @@ def test_the_shipped_network_is_an_edge_network():
 
 @pytest.fixture(scope="module")
 def big_clip(tmp_path_factory) -> Path:
-    """A drawn car, 1344x768 (3x the coarse network's 448x256, where the stage redraws), 2 frames."""
+    """A drawn car, 768x432 (above MIN_PIXELS, where the stage redraws), 2 frames."""
     from streamseg.sample import SampleSpec, write_sample
 
     path = tmp_path_factory.mktemp("edges") / "car.mp4"
-    write_sample(path, SampleSpec(width=1344, height=768, frames=2, fps=25, seed=4))
+    write_sample(path, SampleSpec(width=768, height=432, frames=2, fps=25, seed=4))
     return path
 
 
@@ -136,7 +134,7 @@ def test_photos_and_videos_take_the_option(tmp_path, clip, big_clip, picture):
         assert json.loads(r.out)["edges"] is (flags == ("--edges",))  # it redraws the guided filter's matte only
         mattes[flags] = np.asarray(Image.open(out).convert("L")).astype(int)
     assert redrawn(mattes[()], mattes[("--edges",)])
-    # the summary says whether the stage redrew: not on the 256x144 clip (under MIN_UPSCALE times the network)
+    # the summary says whether the stage redrew: not on the 256x144 clip (under MIN_PIXELS)
     for video, args, drawn in ((big_clip, (), False), (big_clip, ("--edges",), True), (clip, ("--edges",), False)):
         r = cli("run", video, "-o", tmp_path / f"{video.stem}{len(args)}.mp4", "--json", "-q", *args)
         assert r.code == 0, r.err
