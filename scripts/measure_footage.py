@@ -12,15 +12,16 @@ Extra arguments after `--` go to `streamseg run` as they are (e.g. `-- --no-smoo
 streamseg of another checkout (e.g. a `git worktree` of an older commit), with its own defaults: today's code
 against an older one in one sitting; --vehicles is passed only when given.
 
-Real footage without masks (training.real_footage: `boxes.json` instead of `masks.npz`) is scored by what needs
-none. The warping error (Lai et al., ECCV 2018): the mean of |alpha_t - W(alpha_t-1)| over the pixels where the
-input's optical flow is consistent both ways (Sundaram et al.'s test), W carrying the previous matte along
-the flow from frame t back to t-1, in percent, averaged over the frames: what changes beyond the motion the
-footage shows. The flow is OpenCV's Farneback on the input frames, not the DIS flow the steadier uses, so the
-measure is not the steadier's own. Where the followed car's box is known: the matte's bounding box against it
-(IoU: the car kept whole, nothing else with it), the share of the box the matte covers (about 0.6-0.85 for a
-whole car, less where it is missing or see-through) and the matte outside the box (grown by 10%) as a share of
-the box's area (other cars, road, haze).
+Real footage (training.real_footage: a `boxes.json`) gets IoU, Dice and temporal error where it has masks (CDnet's
+highway: the pixels its truth leaves unmarked do not count; run with the clip's own `vehicles`, all, unless
+--vehicles is given), and otherwise is scored by what needs none. The warping error (Lai et al., ECCV 2018): the
+mean of |alpha_t - W(alpha_t-1)| over the pixels where the input's optical flow is consistent both ways (Sundaram
+et al.'s test), W carrying the previous matte along the flow from frame t back to t-1, in percent, averaged over
+the frames: what changes beyond the motion the footage shows. The flow is OpenCV's Farneback on the input frames,
+not the DIS flow the steadier uses, so the measure is not the steadier's own. Where the followed car's box is
+known: the matte's bounding box against it (IoU: the car kept whole, nothing else with it), the share of the box
+the matte covers (about 0.6-0.85 for a whole car, less where it is missing or see-through) and the matte outside
+the box (grown by 10%) as a share of the box's area (other cars, road, haze).
 """
 
 from __future__ import annotations
@@ -39,15 +40,20 @@ import numpy as np
 from PIL import Image
 
 
-def clip_scores(alpha: np.ndarray, truth: np.ndarray) -> dict:
-    """alpha [T,H,W] float 0..1, truth [T,H,W] bool -> IoU, Dice, temporal error (means over frames)."""
+def clip_scores(alpha: np.ndarray, truth: np.ndarray, scored: np.ndarray | None = None) -> dict:
+    """alpha [T,H,W] float 0..1, truth [T,H,W] bool -> IoU, Dice, temporal error (means over frames); `scored`
+    [T,H,W] bool: the pixels that count (CDnet leaves the outline of its cars unmarked)."""
     pred = alpha >= 0.5
+    if scored is not None:
+        pred, truth = pred & scored, truth & scored
     inter = (pred & truth).sum((1, 2))
     union = (pred | truth).sum((1, 2))
     total = pred.sum((1, 2)) + truth.sum((1, 2))
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     dice = np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
     steady = truth[1:] == truth[:-1]
+    if scored is not None:
+        steady &= scored[1:] & scored[:-1]
     change = (np.abs(alpha[1:] - alpha[:-1]) * steady).sum((1, 2))
     area = np.maximum(truth[1:].sum((1, 2)), 1)
     return {"iou": float(iou.mean()), "dice": float(dice.mean()), "temporal_error": float((change / area).mean()),
@@ -138,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     index = json.loads((args.clips / "clips.json").read_text())["clips"]
-    if not (args.clips / "masks.npz").exists():  # real footage: boxes at most
+    if (args.clips / "boxes.json").exists():  # real footage: boxes, masks for some clips, or nothing
         return real_footage(args, index, extra)
     masks = np.load(args.clips / "masks.npz")
     rows = []
@@ -162,27 +168,39 @@ def main(argv: list[str] | None = None) -> None:
                                          "rows": rows, "mean": mean}, indent=1))
 
 
+def takes_vehicles(code: Path | None) -> bool:
+    """Whether that checkout's `streamseg run` has --vehicles (older code kept every vehicle)."""
+    return code is None or "--vehicles" in (code / "streamseg" / "cli.py").read_text()
+
+
 def real_footage(args, index: list[dict], extra: list[str]) -> None:
     boxes = json.loads((args.clips / "boxes.json").read_text())
+    masks = np.load(args.clips / "masks.npz") if (args.clips / "masks.npz").exists() else {}
+    scored = ("iou", "dice", "temporal_error", "box_iou", "box_covered", "outside_box", "warping_error")
     rows = []
-    print("| clip | what | box IoU | box covered | outside the box | warping error (%) | frames/s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| clip | what | IoU | Dice | temporal error | box IoU | box covered | outside the box | warping error (%) "
+          "| frames/s |")
+    print("|---" * 10 + "|")
     for c in index:
         if args.only and c["clip"] not in args.only.split(","):
             continue
         clip = args.clips / f"{c['clip']}.mp4"
-        alpha, fps = run_clip(clip, args.vehicles, extra, args.code)
-        row = {"clip": c["clip"], "move": c["move"], "warping_error": warping_error(alpha, input_frames(clip)),
-               "fps": fps, **(box_scores(alpha, boxes[c["clip"]]) if c["clip"] in boxes else {})}
+        # a clip's own choice (traffic: all) where the user gave none and the code has the option
+        vehicles = args.vehicles or (c.get("vehicles") if takes_vehicles(args.code) else None)
+        alpha, fps = run_clip(clip, vehicles, extra, args.code)
+        row = {"clip": c["clip"], "move": c["move"], "vehicles": vehicles,
+               "warping_error": warping_error(alpha, input_frames(clip)), "fps": fps,
+               **(box_scores(alpha, boxes[c["clip"]]) if c["clip"] in boxes else {})}
+        if c["clip"] in masks:
+            truth = masks[c["clip"]]
+            row.update({k: v for k, v in clip_scores(alpha, truth == 255, truth != 128).items()
+                        if k != "worst_frame_iou"})
         rows.append(row)
-        cells = [f"{row[k]:.3f}" if k in row else "-" for k in ("box_iou", "box_covered", "outside_box")]
-        print(f"| {row['clip']} | {row['move']} | {' | '.join(cells)} | {row['warping_error']:.3f} | {fps:.1f} |",
-              flush=True)
-    mean = {k: float(np.mean([r[k] for r in rows if k in r])) for k in
-            ("box_iou", "box_covered", "outside_box", "warping_error", "fps") if any(k in r for r in rows)}
+        cells = [f"{row[k]:.3f}" if k in row else "-" for k in scored]
+        print(f"| {row['clip']} | {row['move']} | {' | '.join(cells)} | {fps:.1f} |", flush=True)
+    mean = {k: float(np.mean([r[k] for r in rows if k in r])) for k in (*scored, "fps") if any(k in r for r in rows)}
     print(f"| **mean ({len(rows)} clips)** | | " + " | ".join(
-        f"**{mean[k]:.3f}**" if k in mean else "-" for k in ("box_iou", "box_covered", "outside_box",
-                                                             "warping_error")) + f" | {mean.get('fps', 0):.1f} |")
+        f"**{mean[k]:.3f}**" if k in mean else "-" for k in scored) + f" | {mean.get('fps', 0):.1f} |")
     if args.json:
         args.json.write_text(json.dumps({"args": extra, "vehicles": args.vehicles, "code": str(args.code or "."),
                                          "rows": rows, "mean": mean}, indent=1))

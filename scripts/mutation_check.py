@@ -133,6 +133,8 @@ MUTATIONS = [
     M("warping-error-without-the-flow", "scripts/measure_footage.py",
       "warped = cv2.remap(alpha[t - 1], mx, my,", "warped = alpha[t - 1] + 0 * cv2.remap(alpha[t - 1], mx, my,",
       ("tests/test_footage_measures.py::test_a_matte_that_moves_with_the_picture_has_a_small_warping_error",)),
+    M("unmarked-pixels-counted", "scripts/measure_footage.py", "        pred, truth = pred & scored, truth & scored",
+      "        pass", ("tests/test_footage_measures.py::test_pixels_the_truth_leaves_unmarked_do_not_count",)),
     M("box-iou-of-the-box-alone", "scripts/measure_footage.py", "inter / ((px1 - px0) * (py1 - py0) + area - inter)",
       "inter / area", ("tests/test_footage_measures.py::test_box_measures",)),
     M("git-copy-reads-reserved", "training/git_copy.py", "assert not any(m in where for m in RESERVED_MARKS)",

@@ -1,12 +1,13 @@
-"""The measures scripts/measure_footage.py scores real footage by, where there are no masks (issue 27): the warping
+"""The measures scripts/measure_footage.py scores real footage by (issue 27): where there are no masks, the warping
 error is small for a matte that moves with the picture and large for one that flickers, and the box measures
-tell the followed car from a matte that takes more."""
+tell the followed car from a matte that takes more; where there are masks, pixels the truth leaves unmarked
+(CDnet's car outlines) do not count."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from scripts.measure_footage import box_scores, warping_error
+from scripts.measure_footage import box_scores, clip_scores, warping_error
 
 
 def panning(frames: int = 6, step: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -40,3 +41,18 @@ def test_box_measures():
     alpha[:, 80:95, 0:10] = 1  # a second thing kept with the car
     more = box_scores(alpha, boxes)
     assert more["box_iou"] < 0.7 and more["outside_box"] == 150 / 2000
+
+
+def test_pixels_the_truth_leaves_unmarked_do_not_count():
+    truth = np.zeros((3, 40, 40), bool)
+    truth[:, 10:30, 10:30] = True
+    scored = np.ones_like(truth)
+    scored[:, 8:32, 8:32] = False  # a ring 2 px each side of the outline unmarked
+    scored[:, 12:28, 12:28] = True
+    alpha = truth.astype(np.float32)
+    alpha[:, 8:32, 8:32] = 1  # a matte 2 px wider all round: only the unmarked ring differs
+    alpha[1, 8:10, 8:32] = 0  # and it flickers there alone
+    exact = clip_scores(alpha, truth, scored)
+    assert exact["iou"] == 1 and exact["temporal_error"] == 0, exact
+    counted = clip_scores(alpha, truth)
+    assert counted["iou"] < 0.9 and counted["temporal_error"] > 0, counted

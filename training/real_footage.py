@@ -3,20 +3,25 @@
     python -m training.real_footage --mirrors /work/.mirror --out data/real_footage
     python scripts/measure_footage.py --clips data/real_footage
 
-No public footage of a filmed car with per-frame masks exists outside the reserved sources (searched 2026-12-06,
-see training/camvid_clip.py), so these clips have none. Seven come from object-tracking benchmarks whose
-sequences are committed in tracker repositories, with the followed car's box on every frame (OTB: Wu et al.,
-2013/2015; TLP: Moudgil and Gandhi, 2018); two are demo videos without any truth. They are scored by what needs
-no mask: a warping error (Lai et al., ECCV 2018: the matte against the previous frame's matte carried along the
-input's optical flow, where the flow is consistent both ways) and, where boxes exist, whether the matte is the
-followed car (its bounding box against the true box). None of them is from DAVIS or the other reserved sources
-(GitCopy asserts it on every file it reads).
+Public footage of a filmed car with hand-made per-frame masks is rare outside the reserved sources (searched
+2026-12-06, see training/camvid_clip.py, and again on the second session of that day). One clip has them: CDnet
+2014's `highway` (Goyette et al., changedetection.net; a fixed camera over a motorway, every moving car marked on
+every frame: 255 car, 170 unknown at their outlines, 50 their shadows, 0 the rest), committed whole in a
+frame-differencing repository; it is traffic, so it is run with `--vehicles all` (its `vehicles` in clips.json).
+Seven come from object-tracking benchmarks whose sequences are committed in tracker repositories, with the
+followed car's box on every frame (OTB: Wu et al., 2013/2015; TLP: Moudgil and Gandhi, 2018); two are demo videos
+without any truth. Those are scored by what needs no mask: a warping error (Lai et al., ECCV 2018: the matte
+against the previous frame's matte carried along the input's optical flow, where the flow is consistent both
+ways) and, where boxes exist, whether the matte is the followed car (its bounding box against the true box). None
+of them is from DAVIS or the other reserved sources (GitCopy asserts it on every file it reads).
 
 Each clip: the first FRAMES frames of the sequence, at most WIDTH px wide, as `<clip>.mp4` (x264 CRF 20, 30
 frames/s: the benchmarks give no rate); `boxes.json` holds the true boxes ([x, y, w, h] in the clip's pixels, null
-where the car is marked occluded); `clips.json` lists what each clip shows and where it came from.
+where the car is marked occluded); `masks.npz` the per-frame masks where they exist (uint8: 255 car, 128 not
+scored, 0 background: CDnet's shadows are background, its unknown outline pixels not scored); `clips.json` lists
+what each clip shows and where it came from.
 
-Licences: none of these repositories licenses the footage. OTB and TLP are research benchmarks; TLP's and
+Licences: none of these repositories licenses the footage. CDnet, OTB and TLP are research benchmarks; TLP's and
 Lab4D's clips are cut from YouTube videos whose owners keep the copyright. So they are used only to measure,
 never to train, and never committed: this command rebuilds them from the repositories at the commits below
 (`fetch github:OWNER/NAME` brings each into /work/.mirror).
@@ -41,8 +46,11 @@ FRAMES = 150
 WIDTH = 854
 FPS = 30
 
-# name, repository, commit, path, truth ("otb" x,y,w,h / "tlp" frame,x,y,w,h,occluded / None), what it shows
+# name, repository, commit, path, truth ("otb" x,y,w,h / "tlp" frame,x,y,w,h,occluded / "cdnet" masks / None),
+# what it shows
 SOURCES = (
+    ("cdnet_highway", "ZZZZZZZJJHHH/FrameDifference", "07919e2e14a9e0473d26f4b079b22a7d0949a276", "highway", "cdnet",
+     "a fixed camera over a motorway in sunshine: cars drive through with their hard shadows; traffic, all marked"),
     ("tlp_carchase2", "mishless/kalman-filter-project", "f1308fb0ac3a53dbf187125b008cd3f159bef094",
      "data/TinyTLP/CarChase2", "tlp", "a helicopter follows a silver sedan on a freeway; the car large and central"),
     ("tlp_carchase1", "namansinghal98/Computer-Vision-Object-Tracking", "3b409492f1efdfd6fc278a630492f51713d6bc93",
@@ -81,7 +89,30 @@ def parse_boxes(text: str, kind: str) -> list[list[float] | None]:
     return boxes
 
 
+def cdnet_range(repo: GitCopy, path: str) -> range:
+    """FRAMES consecutive frame numbers within the stretch CDnet marks (temporalROI.txt: first and last): those
+    where the marked cars are largest (highway: 771-920, cars 11% of the picture; its first 150 frames hold
+    only far, small cars, 0.4%)."""
+    first, last = (int(v) for v in repo.read(f"{path}/temporalROI.txt").split())
+    share = np.array([(np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/groundtruth/gt{k:06d}.png")))) == 255).mean()
+                      for k in range(first, last + 1)])
+    start = first + int(np.convolve(share, np.ones(FRAMES), "valid").argmax())
+    return range(start, start + FRAMES)
+
+
+def cdnet_masks(repo: GitCopy, path: str, frames: range) -> np.ndarray:
+    """[T,H,W] uint8: 255 car (CDnet 255, moving), 128 not scored (170, unknown), 0 background (shadows too)."""
+    out = []
+    for k in frames:
+        gt = np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/groundtruth/gt{k:06d}.png"))).convert("L"))
+        out.append(np.where(gt == 255, 255, np.where(gt == 170, 128, 0)).astype(np.uint8))
+    return np.stack(out)
+
+
 def frames_of(repo: GitCopy, path: str, truth: str | None) -> list[np.ndarray]:
+    if truth == "cdnet":
+        return [np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/input/in{k:06d}.jpg"))).convert("RGB"))
+                for k in cdnet_range(repo, path)]
     if truth is None:  # a video file
         with av.open(io.BytesIO(repo.read(path))) as c:
             return [f.to_ndarray(format="rgb24") for _, f in zip(range(FRAMES), c.decode(video=0))]
@@ -91,7 +122,7 @@ def frames_of(repo: GitCopy, path: str, truth: str | None) -> list[np.ndarray]:
 
 def build(mirrors: Path, out: Path, only: set[str] | None = None) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
-    rows, all_boxes = [], {}
+    rows, all_boxes, all_masks = [], {}, {}
     for name, repository, commit, path, truth, what in SOURCES:
         if only and name not in only:
             continue
@@ -103,18 +134,27 @@ def build(mirrors: Path, out: Path, only: set[str] | None = None) -> list[dict]:
         small = [np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS)) if size != (w, h) else f
                  for f in frames]
         write_clip(out / f"{name}.mp4", ((f, np.zeros(1, bool)) for f in small), FPS)  # no masks to keep
-        if truth is not None:
+        if truth == "cdnet":
+            masks = cdnet_masks(repo, path, cdnet_range(repo, path))
+            if size != (w, h):
+                raise ValueError(f"{name}: masks are kept at the footage's own size ({w}x{h})")
+            all_masks[name] = masks
+        elif truth is not None:
             boxes = parse_boxes(repo.read(f"{path}/groundtruth_rect.txt").decode(), truth)[:len(frames)]
             sx, sy = size[0] / w, size[1] / h
             all_boxes[name] = [None if b is None else [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in boxes]
         repo.close()
-        rows.append({"clip": name, "move": what, "car": "the followed car" if truth else "-",
-                     "truth": "boxes" if truth else "none", "frames": len(frames), "width": size[0],
-                     "height": size[1], "source": {"repository": repository, "commit": commit, "path": path}})
+        rows.append({"clip": name, "move": what,
+                     "car": {"cdnet": "every moving car", None: "-"}.get(truth, "the followed car"),
+                     "truth": {"cdnet": "masks", None: "none"}.get(truth, "boxes"),
+                     **({"vehicles": "all"} if truth == "cdnet" else {}),
+                     "frames": len(frames), "width": size[0], "height": size[1],
+                     "source": {"repository": repository, "commit": commit, "path": path}})
         print(json.dumps(rows[-1]), flush=True)
     (out / "boxes.json").write_text(json.dumps(all_boxes))
-    licence = ("none given for the footage: OTB and TLP are research benchmarks, TLP and Lab4D clips are cut from "
-               "YouTube videos; evaluation only, never trained on or committed")
+    np.savez_compressed(out / "masks.npz", **all_masks)
+    licence = ("none given for the footage: CDnet, OTB and TLP are research benchmarks, TLP and Lab4D clips are cut "
+               "from YouTube videos; evaluation only, never trained on or committed")
     (out / "clips.json").write_text(json.dumps({"licence": licence, "clips": rows}, indent=1))
     return rows
 
