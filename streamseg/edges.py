@@ -21,7 +21,6 @@ TensorRT), as the car model does.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -33,7 +32,7 @@ LOW = 0.02  # a matte within LOW of 0 or 1 is sure
 GROW = 24  # px the unsure pixels are widened by: the band the stage may change
 MARGIN = 32  # px of context around each tile's middle (the network sees about 70 px)
 FEATHER = 8  # px over which the redrawn matte fades into the kept one at the band's edge
-CHUNK = 32  # tiles per backend call
+CHUNK = {"cpu": 8, "cuda": 32}  # tiles per backend call: on a CPU, 32 at once held 0.3 GB more for no gain
 MIN_PIXELS = 300_000  # frames smaller than this (about 670x450) are left as they are
 
 
@@ -61,6 +60,15 @@ def inside(where: torch.Tensor, feather: int = FEATHER) -> torch.Tensor:
     return ((share - 0.5) * 2).clamp_(0, 1) * where
 
 
+def window(frame: torch.Tensor, alpha: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
+    """The size x size window at (top, left) of the picture [1,3,H,W] and matte [1,1,H,W] as one [1,4,size,size],
+    the picture's border pixels repeated where the window reaches beyond it (as a replicate-padded frame gives)."""
+    h, w = alpha.shape[-2:]
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + size, h), min(left + size, w)
+    part = torch.cat([frame[..., y0:y1, x0:x1], alpha[..., y0:y1, x0:x1]], 1)
+    return F.pad(part, (x0 - left, left + size - x1, y0 - top, top + size - y1), mode="replicate")
+
+
 class EdgeStage:
     """frames [N,3,H,W] 0..1 and their full-resolution matte [N,1,H,W] -> the matte with its band redrawn (frames
     under MIN_PIXELS: as they are). `redrawn` and `left` count the frames each way, for the summaries."""
@@ -71,6 +79,7 @@ class EdgeStage:
         self.backend = backend
         self.tile = backend.spec.input_height - 2 * MARGIN
         self.redrawn = self.left = 0
+        self.chunk = CHUNK.get(torch.device(backend.device).type, CHUNK["cpu"])
 
     def __call__(self, frames: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         if alpha.shape[-2] * alpha.shape[-1] < MIN_PIXELS:
@@ -80,21 +89,28 @@ class EdgeStage:
         return torch.cat([self._one(frames[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
 
     def _one(self, frame: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        # a chunk of tiles at a time, each cut out and blended back on its own: not the whole frame padded,
+        # redrawn and blended at once (with 32 tiles a call, 8 MP photos peaked 0.5 GB higher)
         where = band(alpha)
         h, w = alpha.shape[-2:]
-        t, m = self.tile, MARGIN
-        down, right = math.ceil(h / t) * t - h, math.ceil(w / t) * t - w
-        active = F.max_pool2d(F.pad(where.float(), (0, right, 0, down)), t)[0, 0].nonzero().tolist()
+        t, m, f = self.tile, MARGIN, FEATHER
+        active = F.max_pool2d(where.float(), t, ceil_mode=True)[0, 0].nonzero().tolist()
         if not active:
             return alpha
-        device = self.backend.device
-        padded = F.pad(torch.cat([frame, alpha], 1).to(device), (m, right + m, m, down + m), mode="replicate")
-        tiles = torch.cat([padded[:, :, y * t:y * t + t + 2 * m, x * t:x * t + t + 2 * m] for y, x in active])
-        redrawn = torch.cat([self.backend(part) for part in tiles.split(CHUNK)])[:, :, m:m + t, m:m + t]
-        canvas = F.pad(alpha, (0, right, 0, down)).clone()
-        for (y, x), piece in zip(active, redrawn.to(alpha.device, alpha.dtype)):
-            canvas[0, :, y * t:(y + 1) * t, x * t:(x + 1) * t] = piece
-        return alpha + (canvas[..., :h, :w] - alpha) * inside(where)
+        out = alpha.clone()
+        for k in range(0, len(active), self.chunk):
+            chunk = active[k:k + self.chunk]
+            tiles = torch.cat([window(frame, alpha, y * t - m, x * t - m, t + 2 * m) for y, x in chunk])
+            redrawn = self.backend(tiles.to(self.backend.device))[:, :, m:m + t, m:m + t].to(alpha.device, alpha.dtype)
+            for (y, x), piece in zip(chunk, redrawn):
+                y0, x0 = y * t, x * t
+                y1, x1 = min(y0 + t, h), min(x0 + t, w)
+                # the fade-in weights see FEATHER px of the band beyond the tile: the same as over the whole frame
+                wy, wx = max(0, y0 - f), max(0, x0 - f)
+                weight = inside(where[..., wy:min(h, y1 + f), wx:min(w, x1 + f)])[..., y0 - wy:y1 - wy, x0 - wx:x1 - wx]
+                kept = alpha[..., y0:y1, x0:x1]
+                out[..., y0:y1, x0:x1] = kept + (piece[:, :y1 - y0, :x1 - x0] - kept) * weight
+        return out
 
     def describe(self) -> str:
         return f"edge stage: {self.backend.describe()}"
