@@ -126,6 +126,8 @@ MUTATIONS = [
       "            pass",
       ("tests/test_edges.py::test_photos_and_videos_take_the_option",
        "tests/test_edges.py::test_segmenter_and_service_take_the_option")),
+    M("edges-run-line-silent", "streamseg/edges.py", 'return "; outline redrawn at full resolution (--edges)"',
+      'return ""', ("tests/test_edges.py::test_photos_and_videos_take_the_option",)),
     M("edge-stage-on-small-frames-too", "streamseg/edges.py",
       "if alpha.shape[-2] * alpha.shape[-1] < MIN_PIXELS:", "if False:",
       ("tests/test_edges.py::test_small_frames_are_left_as_they_are",

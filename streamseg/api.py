@@ -412,6 +412,7 @@ def convert_one(job: Job, opts: RunOptions, segmenter: Segmenter | None, *,
                 progress: Callable[[Progress], None] | None, log: Log, finish: threading.Event | None,
                 cancel: threading.Event | None) -> RunSummary | PhotoSummary:
     """One input to one output, through the same job code as a folder's inputs; raises on failure."""
+    from streamseg.edges import run_note
     from streamseg.io.reader import source_name
     from streamseg.jobs import run_job
     from streamseg.photo import PhotoSummary, is_photo
@@ -449,14 +450,15 @@ def convert_one(job: Job, opts: RunOptions, segmenter: Segmenter | None, *,
         log(f"streamseg: {Path(job.source).name} ({summary.width}x{summary.height}, {summary.colour}) -> "
             f"{job.output} [{summary.format}]; model {describe_model(model_path, engine.spec)}; backend "
             f"{summary.backend}{' (auto)' if opts.auto_backend else ''}{opts.look.describe()}; kept "
-            f"{summary.vehicles}{'; ' + summary.plates if summary.plates else ''}; {summary.seconds:.1f}s")
+            f"{summary.vehicles}{'; ' + summary.plates if summary.plates else ''}"
+            f"{run_note(opts.edge_stage, summary.edges)}; {summary.seconds:.1f}s")
     else:
         extra = f", {summary.dropped} dropped" if summary.dropped else ""
         extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
         extra += f"; {summary.source_end}" if summary.source_end else ""
         log(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
             f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}"
-            f"{'; ' + summary.plates if summary.plates else ''}")
+            f"{'; ' + summary.plates if summary.plates else ''}{run_note(opts.edge_stage, summary.edges)}")
     if progress:
         progress(Progress(job.source, done, total if total is not None else done, 1, 1))
     return summary

@@ -119,6 +119,15 @@ class EdgeStage:
         self.backend.close()
 
 
+def run_note(asked: bool, redrawn: bool) -> str:
+    """For the run line: what --edges did."""
+    if not asked:
+        return ""
+    if redrawn:
+        return "; outline redrawn at full resolution (--edges)"
+    return f"; --edges left the outline as it was (pictures under {MIN_PIXELS / 1e6:.1f} MP are)"
+
+
 def open_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
     """The shipped edge network on the run's own backend kind and device."""
     from streamseg.backends.registry import create_backend

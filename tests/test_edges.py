@@ -139,6 +139,10 @@ def test_photos_and_videos_take_the_option(tmp_path, clip, big_clip, picture):
         r = cli("run", video, "-o", tmp_path / f"{video.stem}{len(args)}.mp4", "--json", "-q", *args)
         assert r.code == 0, r.err
         assert json.loads(r.out)["edges"] is drawn
+    # and the run line says what --edges did
+    for video, said in ((big_clip, "outline redrawn at full resolution"), (clip, "--edges left the outline as it was")):
+        r = cli("run", video, "-o", tmp_path / f"{video.stem}-said.mp4", "--edges")
+        assert r.code == 0 and said in r.err, r.err
 
 
 def test_segmenter_and_service_take_the_option(picture):
