@@ -162,10 +162,10 @@ class TensorCompositor:
         h, w = pixels.shape[1:3]
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
         alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
-        if self.edges is not None:
-            alpha = self.edges(frames, alpha)
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
+        if self.edges is not None:  # after the smoother, as the fused CPU compositor has it
+            alpha = self.edges(pixels, alpha)
         back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]
         if shade is not None and back is not None:
             back = shaded(back, shade, frames.shape[0], h, w, self.shadow_colour)

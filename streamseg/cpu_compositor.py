@@ -24,10 +24,12 @@ import numpy as np
 import torch
 
 from streamseg.composite import Layers
+from streamseg.edges import EdgeStage
 from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
 LAYERS = {"rgb": 0, "rgba": 1, "matte": 2}
+MATTE_ONLY = 3  # the kernel's layers code for the matte alone (before the edge stage redraws it)
 NO_SHADE = np.zeros((0, 1), np.float32)
 CHANNELS = {"rgb": 3, "rgba": 4, "matte": 3}
 # the one function that draws the contact shadow, compiled into the fused loop: a separate pass over the
@@ -134,13 +136,14 @@ def _blend(out, frame, matte, back):  # pragma: no cover (compiled)
 
 @numba.njit(fastmath=True, error_model="numpy", cache=True, nogil=True)
 def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, shadow_rgb, layers, out, alpha_out,
-           first, last):  # pragma: no cover
+           given, first, last):  # pragma: no cover
     """frame uint8 [H,W,3]; wide float32 [5,h,W] (coefficients widened to the frame: a per grey level
     (3), b, stillness, the last read when `smooth`); prev float32 [H,W] (the previous matte, read when
     `smooth`); bg uint8 [1 or H,1 or W,3]; shade float32 [rows,W]: the backdrop's darkening (a contact
     shadow) in rows shade_first.. (rgb only), towards shadow_rgb float32 [3] (0..255); layers 0 rgb / 1 rgba /
-    2 matte.
-    Writes rows first..last-1 of out uint8 [H,W,C] and alpha_out float32 [H,W]."""
+    2 matte / 3 none (the matte alone).
+    Writes rows first..last-1 of out uint8 [H,W,C] and alpha_out float32 [H,W]; with `given`, alpha_out is read
+    instead (a matte redrawn since: the edge stage's) and only out is written."""
     height, width = frame.shape[0], frame.shape[1]
     y0, y1, ty = _taps(height, wide.shape[1])
     half, one, zero, top = np.float32(0.5), np.float32(1), np.float32(0), np.float32(255)
@@ -157,7 +160,9 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, sha
         c0, c1 = wide[3, i0], wide[3, i1]  # b
         s0, s1 = (wide[4, i0], wide[4, i1]) if smooth else (c0, c1)  # stillness (only when smoothing)
         fr, q, p = frame[y], alpha_out[y], prev[y]
-        if smooth:  # the matte, then the smoothing in a loop of its own: each vectorises alone (4 ms less)
+        if given:
+            pass
+        elif smooth:  # the matte, then the smoothing in a loop of its own: each vectorises alone (4 ms less)
             for x in range(width):
                 v = (u * c0[x] + t * c1[x] + (u * r0[x] + t * r1[x]) * np.float32(fr[x, 0])
                      + (u * g0[x] + t * g1[x]) * np.float32(fr[x, 1])
@@ -206,7 +211,7 @@ def _fused(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, sha
             for x in range(width):
                 o[x, 0], o[x, 1], o[x, 2] = fr[x, 0], fr[x, 1], fr[x, 2]
                 o[x, 3] = np.uint8(q[x] * top + half)
-        else:
+        elif layers == 2:
             for x in range(width):
                 m = np.uint8(q[x] * top + half)
                 o[x, 0], o[x, 1], o[x, 2] = m, m, m
@@ -221,7 +226,7 @@ def warm_up() -> None:
     alpha = np.zeros((4, 4), np.float32)
     for smooth in (False, True):
         _fused(frame, wide, smooth, alpha, np.float32(0.5), np.float32(0.2), np.zeros((1, 1, 3), np.uint8),
-               NO_SHADE, 0, np.zeros(3, np.float32), 0, out, np.zeros((4, 4), np.float32), 0, 4)
+               NO_SHADE, 0, np.zeros(3, np.float32), 0, out, np.zeros((4, 4), np.float32), False, 0, 4)
 
 
 _HELPER: ThreadPoolExecutor | None = None
@@ -235,17 +240,31 @@ def _helper() -> ThreadPoolExecutor:
     return _HELPER
 
 
+def _halves(frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, shadow_rgb, layers, out, matte,
+            given) -> None:
+    """_fused over a whole frame, the bottom half in a second thread (the kernel releases the GIL): while the
+    network thread waits for work, both cores composite."""
+    height = frame.shape[0]
+    args = (frame, wide, smooth, prev, strength, tau, bg, shade, shade_first, shadow_rgb, layers, out, matte, given)
+    lower = _helper().submit(_fused, *args, height // 2, height)
+    _fused(*args, 0, height // 2)
+    lower.result()
+
+
 class CpuCompositor:
     """Matte and composite for one run on the CPU; carries the smoother's state from batch to batch."""
 
     def __init__(self, layers: Layers, refine: bool, smoother: TemporalSmoother | None,
-                 shadow_colour: tuple[int, int, int] = (0, 0, 0)) -> None:
+                 shadow_colour: tuple[int, int, int] = (0, 0, 0), edges: EdgeStage | None = None) -> None:
         if layers not in LAYERS:
             raise ValueError(f"layers = {layers!r} must be rgb, rgba or matte")
         self.layers, self.refine, self.smoother = layers, refine, smoother
         self.shadow_rgb = np.asarray(shadow_colour, np.float32)  # the colour `shade` darkens the backdrop towards
         self.prev_alpha: np.ndarray | None = None
         self._spare: np.ndarray | None = None
+        # the edge stage redraws the smoothed matte between two passes: the matte alone, then the blend of the
+        # redrawn one (the tensor compositor's order); make_compositor hands it over only with refine
+        self.edges = edges
         warm_up()
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
@@ -277,12 +296,13 @@ class CpuCompositor:
             args = (frames[k], _widen(coef, width), smooth, self.prev_alpha if smooth else alpha,
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
-                    self.shadow_rgb, LAYERS[self.layers], out[k], alpha)
-            # the bottom half in a second thread (the kernel releases the GIL): while the network thread
-            # waits for work, both cores composite
-            lower = _helper().submit(_fused, *args, height // 2, height)
-            _fused(*args, 0, height // 2)
-            lower.result()
+                    self.shadow_rgb)
+            if self.edges is None:
+                _halves(*args, LAYERS[self.layers], out[k], alpha, False)
+            else:
+                _halves(*args, MATTE_ONLY, out[k], alpha, False)
+                redrawn = self.edges(pixels[k:k + 1], torch.from_numpy(alpha)[None, None])
+                _halves(*args, LAYERS[self.layers], out[k], redrawn[0, 0].contiguous().numpy(), True)
             self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
             self.prev_alpha = alpha
         return torch.from_numpy(out)

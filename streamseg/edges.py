@@ -60,18 +60,20 @@ def inside(where: torch.Tensor, feather: int = FEATHER) -> torch.Tensor:
     return ((share - 0.5) * 2).clamp_(0, 1) * where
 
 
-def window(frame: torch.Tensor, alpha: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
-    """The size x size window at (top, left) of the picture [1,3,H,W] and matte [1,1,H,W] as one [1,4,size,size],
-    the picture's border pixels repeated where the window reaches beyond it (as a replicate-padded frame gives)."""
+def window(pixels: torch.Tensor, alpha: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
+    """The size x size window at (top, left) of the picture [1,H,W,3] uint8 and matte [1,1,H,W] as one
+    [1,4,size,size] (RGB in 0..1), the picture's border pixels repeated where the window reaches beyond it (as a
+    replicate-padded frame gives)."""
     h, w = alpha.shape[-2:]
     y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + size, h), min(left + size, w)
-    part = torch.cat([frame[..., y0:y1, x0:x1], alpha[..., y0:y1, x0:x1]], 1)
+    rgb = pixels[:, y0:y1, x0:x1].permute(0, 3, 1, 2).float().div_(255)  # as composite.to_planar
+    part = torch.cat([rgb, alpha[..., y0:y1, x0:x1].to(rgb.device)], 1)
     return F.pad(part, (x0 - left, left + size - x1, y0 - top, top + size - y1), mode="replicate")
 
 
 class EdgeStage:
-    """frames [N,3,H,W] 0..1 and their full-resolution matte [N,1,H,W] -> the matte with its band redrawn (frames
-    under MIN_PIXELS: as they are). `redrawn` and `left` count the frames each way, for the summaries."""
+    """pixels [N,H,W,3] uint8 and their full-resolution matte [N,1,H,W] 0..1 -> the matte with its band redrawn
+    (frames under MIN_PIXELS: as they are). `redrawn` and `left` count the frames each way, for the summaries."""
 
     def __init__(self, backend: Backend) -> None:
         if backend.spec.arch != "edges" or backend.spec.input_height != backend.spec.input_width:
@@ -81,14 +83,14 @@ class EdgeStage:
         self.redrawn = self.left = 0
         self.chunk = CHUNK.get(torch.device(backend.device).type, CHUNK["cpu"])
 
-    def __call__(self, frames: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    def __call__(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         if alpha.shape[-2] * alpha.shape[-1] < MIN_PIXELS:
             self.left += len(alpha)
             return alpha
         self.redrawn += len(alpha)
-        return torch.cat([self._one(frames[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
+        return torch.cat([self._one(pixels[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
 
-    def _one(self, frame: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    def _one(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         # a chunk of tiles at a time, each cut out and blended back on its own: not the whole frame padded,
         # redrawn and blended at once (with 32 tiles a call, 8 MP photos peaked 0.5 GB higher)
         where = band(alpha)
@@ -100,7 +102,7 @@ class EdgeStage:
         out = alpha.clone()
         for k in range(0, len(active), self.chunk):
             chunk = active[k:k + self.chunk]
-            tiles = torch.cat([window(frame, alpha, y * t - m, x * t - m, t + 2 * m) for y, x in chunk])
+            tiles = torch.cat([window(pixels, alpha, y * t - m, x * t - m, t + 2 * m) for y, x in chunk])
             redrawn = self.backend(tiles.to(self.backend.device))[:, :, m:m + t, m:m + t].to(alpha.device, alpha.dtype)
             for (y, x), piece in zip(chunk, redrawn):
                 y0, x0 = y * t, x * t

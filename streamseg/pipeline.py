@@ -162,16 +162,15 @@ def check_frame_size(info: VideoInfo, name: str) -> None:
 def make_compositor(device: torch.device, layers: Layers, refine: bool = True, smooth: bool = True,
                     shadow_colour: tuple[int, int, int] = (0, 0, 0), edges: EdgeStage | None = None) -> Compositor:
     """The fused CPU compositor for frames on the CPU, the tensor one elsewhere (same results within
-    one grey level: tests/test_cpu_compositor.py) and wherever the edge stage redraws the matte between the
-    guided filter and the blend (the fused kernel does both in one pass)."""
+    one grey level: tests/test_cpu_compositor.py). The edge stage redraws the guided filter's matte, so
+    it is handed over only with refine."""
     smoother = TemporalSmoother() if smooth else None
-    if edges is not None and refine:
-        return composite.TensorCompositor(layers, refine, smoother, shadow_colour, edges)
+    edges = edges if refine else None
     if device.type == "cpu":
         from streamseg.cpu_compositor import CpuCompositor
 
-        return CpuCompositor(layers, refine, smoother, shadow_colour)
-    return composite.TensorCompositor(layers, refine, smoother, shadow_colour)
+        return CpuCompositor(layers, refine, smoother, shadow_colour, edges)
+    return composite.TensorCompositor(layers, refine, smoother, shadow_colour, edges)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from streamseg.backends.cpu import CpuBackend
+from streamseg.composite import to_planar
 from streamseg.edges import FEATHER, GROW, MIN_PIXELS, EdgeStage, band, edges_model_path, inside, open_edge_stage
 from streamseg.models import ModelSpec, save_checkpoint
 from streamseg.models.edges import EdgeRefiner
@@ -19,14 +20,14 @@ from tests.conftest import cli
 
 
 def soft_ellipse(h: int = 480, w: int = 720) -> tuple[torch.Tensor, torch.Tensor]:
-    """A red shape on a grey wall and floor, and a hazy matte of it: frame [1,3,H,W] 0..1, matte [1,1,H,W]."""
+    """A red shape on a grey wall and floor, and a hazy matte of it: pixels [1,H,W,3] uint8, matte [1,1,H,W]."""
     y, x = np.mgrid[0:h, 0:w]
     inside = ((x - w / 2) / (w * 0.35)) ** 2 + ((y - h / 2) / (h * 0.25)) ** 2
     img = np.full((h, w, 3), 170, np.uint8)
     img[h * 2 // 3:] = 120
     img[inside <= 1] = (150, 20, 30)
     matte = np.clip((1.15 - inside) / 0.3, 0, 1).astype(np.float32)  # 0..1 over a band some 10 px wide
-    return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, torch.from_numpy(matte)[None, None]
+    return torch.from_numpy(img)[None], torch.from_numpy(matte)[None, None]
 
 
 def test_band_is_the_unsure_pixels_widened():
@@ -56,7 +57,7 @@ def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     assert torch.equal(out[~where], matte[~where])  # sure pixels are kept exactly
     assert (out - matte).abs()[where].max() > 0.2  # it does redraw the band
     # the whole picture in one convolution: tiles give the same matte (their margin covers the network's reach)
-    whole = stage.backend.model(torch.cat([frame, matte], 1)[..., :480, :720])  # multiples of 4
+    whole = stage.backend.model(torch.cat([to_planar(frame), matte], 1)[..., :480, :720])  # multiples of 4
     deep = band(matte, grow=GROW - FEATHER)[..., :480, :720]  # where the redrawn matte is taken whole
     assert (out[..., :480, :720] - whole).abs()[deep].max() < 0.02
 
@@ -165,7 +166,8 @@ def test_the_edge_network_exports_to_onnx_as_it_runs(tmp_path):
     path = export_onnx(edges_model_path(), tmp_path / "edges.onnx")
     assert json.loads(path.with_suffix(".onnx.json").read_text())["input"]["shape"][1] == 4
     frame, matte = soft_ellipse(160, 320)
-    x = torch.cat([frame, matte], 1).reshape(1, 4, 160, 2, 160).permute(0, 3, 1, 2, 4).reshape(2, 4, 160, 160)
+    x = torch.cat([to_planar(frame), matte], 1).reshape(1, 4, 160, 2, 160)
+    x = x.permute(0, 3, 1, 2, 4).reshape(2, 4, 160, 160)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     assert np.abs(out - CpuBackend(edges_model_path())(x).numpy()).max() < 1e-3
