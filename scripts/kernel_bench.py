@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, bg, shade, smooth in cases:
         ms = millis(lambda bg=bg, shade=shade, smooth=smooth: cc._fused(
             frame, wide, smooth, prev, np.float32(0.5), np.float32(0.2), bg, shade,
-            height - 2 * len(band), 0, out, matte, False, 0, height))
+            height - 2 * len(band), np.zeros(3, np.float32), 0, out, matte, False, 0, height))
         print(f"full-resolution pass at {width}x{height}, {name}: {ms:.2f} ms")
 
 
