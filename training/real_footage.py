@@ -100,19 +100,18 @@ def cdnet_range(repo: GitCopy, path: str) -> range:
     return range(start, start + FRAMES)
 
 
-def cdnet_masks(repo: GitCopy, path: str, frames: range) -> np.ndarray:
-    """[T,H,W] uint8: 255 car (CDnet 255, moving), 128 not scored (170, unknown), 0 background (shadows too)."""
-    out = []
-    for k in frames:
+def cdnet_clip(repo: GitCopy, path: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames of `cdnet_range` and their masks, [T,H,W] uint8: 255 car (CDnet 255, moving), 128 not scored
+    (170, unknown), 0 background (shadows too)."""
+    frames, masks = [], []
+    for k in cdnet_range(repo, path):
+        frames.append(np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/input/in{k:06d}.jpg"))).convert("RGB")))
         gt = np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/groundtruth/gt{k:06d}.png"))).convert("L"))
-        out.append(np.where(gt == 255, 255, np.where(gt == 170, 128, 0)).astype(np.uint8))
-    return np.stack(out)
+        masks.append(np.where(gt == 255, 255, np.where(gt == 170, 128, 0)).astype(np.uint8))
+    return frames, np.stack(masks)
 
 
 def frames_of(repo: GitCopy, path: str, truth: str | None) -> list[np.ndarray]:
-    if truth == "cdnet":
-        return [np.asarray(Image.open(io.BytesIO(repo.read(f"{path}/input/in{k:06d}.jpg"))).convert("RGB"))
-                for k in cdnet_range(repo, path)]
     if truth is None:  # a video file
         with av.open(io.BytesIO(repo.read(path))) as c:
             return [f.to_ndarray(format="rgb24") for _, f in zip(range(FRAMES), c.decode(video=0))]
@@ -127,15 +126,15 @@ def build(mirrors: Path, out: Path, only: set[str] | None = None) -> list[dict]:
         if only and name not in only:
             continue
         repo = GitCopy(mirror_of(mirrors, repository), commit, repository)
-        frames = frames_of(repo, path, truth)
+        # CDnet's frames and masks in one pass (choosing its stretch reads every mask once)
+        frames, masks = cdnet_clip(repo, path) if truth == "cdnet" else (frames_of(repo, path, truth), None)
         h, w = frames[0].shape[:2]
         scale = min(1.0, WIDTH / w)
         size = (round(w * scale / 2) * 2, round(h * scale / 2) * 2)  # even, as yuv420p needs
         small = [np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS)) if size != (w, h) else f
                  for f in frames]
         write_clip(out / f"{name}.mp4", ((f, np.zeros(1, bool)) for f in small), FPS)  # no masks to keep
-        if truth == "cdnet":
-            masks = cdnet_masks(repo, path, cdnet_range(repo, path))
+        if masks is not None:
             if size != (w, h):
                 raise ValueError(f"{name}: masks are kept at the footage's own size ({w}x{h})")
             all_masks[name] = masks
