@@ -3,11 +3,11 @@ the guided-filter matte where it is unsure, at the frame's own size.
 
 Only the uncertain band is worked on: pixels whose matte is neither clearly car nor clearly background, widened
 by GROW px (the coarse outline is up to about 20 px off). The frame is cut into tiles of the network's input size
-less MARGIN on each side; tiles that hold band pixels go through the backend in batches, and the middle of each
-comes back where the band is, fading into the kept matte over the band's last FEATHER px. The margin gives every
-pixel the context the network was trained with (training/edge_refiner.py trims the same MARGIN from its loss), so
-tiles meet without seams (the same matte as one convolution over the whole picture). On a 1918x1280 studio photo
-about a third of the tiles hold band pixels.
+less a margin on each side (models/edges.margin: the network's reach); tiles that hold band pixels go through the
+backend in batches, and the middle of each comes back where the band is, fading into the kept matte over the
+band's last FEATHER px. The margin gives every pixel the context the network was trained with
+(training/edge_refiner.py trims the same margin from its loss), so tiles meet without seams (the same matte as
+one convolution over the whole picture). On a 1918x1280 studio photo about a third of the tiles hold band pixels.
 
 It leaves frames under MIN_PIXELS as they are. The network has a fixed reach (about 70 px) and learnt the outline
 of cars photographed at 1918x1280; on much smaller frames it made even studio photos worse. Measured on the Carvana
@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from streamseg.backends.base import Backend
+from streamseg.models.edges import margin
 
 LOW = 0.02  # a matte within LOW of 0 or 1 is sure
 GROW = 24  # px the unsure pixels are widened by: the band the stage may change
-MARGIN = 32  # px of context around each tile's middle (the network sees about 70 px)
 FEATHER = 8  # px over which the redrawn matte fades into the kept one at the band's edge
 CHUNK = {"cpu": 8, "cuda": 32}  # tiles per backend call: on a CPU, 32 at once held 0.3 GB more for no gain
 MIN_PIXELS = 300_000  # frames smaller than this (about 670x450) are left as they are
@@ -79,7 +79,11 @@ class EdgeStage:
         if backend.spec.arch != "edges" or backend.spec.input_height != backend.spec.input_width:
             raise ValueError(f"{backend.describe()} does not run a square edge network")
         self.backend = backend
-        self.tile = backend.spec.input_height - 2 * MARGIN
+        self.margin = margin(backend.spec.levels)  # px of context around each tile's middle
+        self.tile = backend.spec.input_height - 2 * self.margin
+        if self.tile <= 0:
+            raise ValueError(f"{backend.describe()}: input {backend.spec.input_height} px leaves no tile inside its "
+                             f"{self.margin} px margins")
         self.redrawn = self.left = 0
         self.chunk = CHUNK.get(torch.device(backend.device).type, CHUNK["cpu"])
 
@@ -95,7 +99,7 @@ class EdgeStage:
         # and blended at once, 32 tiles a call, took an 8 MP photo's peak 0.4 GB higher
         where = band(alpha)
         h, w = alpha.shape[-2:]
-        t, m, f = self.tile, MARGIN, FEATHER
+        t, m, f = self.tile, self.margin, FEATHER
         active = F.max_pool2d(where.float(), t, ceil_mode=True)[0, 0].nonzero().tolist()
         if not active:
             return alpha

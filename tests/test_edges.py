@@ -62,6 +62,27 @@ def test_shipped_stage_changes_the_band_only_and_its_tiles_meet():
     assert (out[..., :480, :720] - whole).abs()[deep].max() < 0.02
 
 
+@pytest.mark.parametrize("levels, size", [(3, 96), (4, 272)])
+def test_tiles_of_any_depth_give_one_whole_picture_convolution(tmp_path, levels, size):
+    """A deeper network reaches further: its tiles take a wider margin (models.edges.margin), or their middles
+    would differ from one convolution over the whole picture and show seams. A strong random last layer and a
+    grainy picture, so that what the network sees far off changes what it draws."""
+    torch.manual_seed(levels)
+    net = EdgeRefiner(8, levels)
+    torch.nn.init.normal_(net.head.weight, std=5.0)
+    path = tmp_path / "deep.pt"
+    save_checkpoint(path, net, ModelSpec(arch="edges", width=8, levels=levels, input_height=size, input_width=size))
+    stage = EdgeStage(CpuBackend(path))
+    frame, matte = soft_ellipse()
+    grain = torch.randint(-40, 41, frame.shape, generator=torch.Generator().manual_seed(0))
+    frame = (frame.float() + grain).clamp(0, 255).to(torch.uint8)
+    out = stage(frame, matte)
+    whole = stage.backend.model(torch.cat([to_planar(frame), matte], 1))
+    deep = band(matte, grow=GROW - FEATHER)
+    assert (out - matte).abs()[deep].max() > 0.1  # it does redraw
+    assert (out - whole).abs()[deep].max() < 1e-6  # a margin of 32 px for four levels: 4e-4
+
+
 def test_small_frames_are_left_as_they_are():
     """The network learnt the outline of cars photographed at 1918x1280; on frames under MIN_PIXELS it made the
     outline worse, so they keep the guided filter's matte, and the stage counts them."""

@@ -587,6 +587,25 @@ def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
     assert torch.equal(out[..., ~where], gf[..., ~where]) and (out[..., where] > 0.9).all()
 
 
+def test_a_grown_refiner_starts_as_the_shallower_one_computes(tmp_path):
+    """training.edge_refiner --grow: a fourth level added to a trained three-level refiner changes nothing until
+    training moves it."""
+    from training.edge_refiner import EdgeRefiner, grown
+
+    torch.manual_seed(0)
+    old = EdgeRefiner(8, 3)
+    for p in old.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    torch.save({"width": 8, "levels": 3, "state_dict": old.state_dict()}, tmp_path / "old.pt")
+    new = grown(tmp_path / "old.pt", 4)
+    assert new.levels == 4
+    x = torch.rand(2, 4, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(new(x), old(x), atol=1e-6)
+    with pytest.raises(ValueError, match="levels"):
+        grown(tmp_path / "old.pt", 3)
+
+
 def test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source(tmp_path):
     """training.git_copy: the data builders' reader of fetched repositories."""
     from training.git_copy import GitCopy

@@ -40,13 +40,13 @@ from PIL import Image
 from streamseg.composite import downscale, model_size, normalise, refine
 from streamseg.edges import band
 from streamseg.models import ModelSpec, save_checkpoint
-from streamseg.models.edges import EdgeRefiner
+from streamseg.models.edges import EdgeRefiner, margin
 from training.carvana import check_not_reserved
 from training.dataset import find_samples, read_mask, split
 from training.evaluate_carvana import scores
 
-PATCH = 160  # full-resolution training patch; the loss counts its inner MARGIN-trimmed part (no padding effects)
-MARGIN = 32  # as streamseg.edges runs it: tiles of PATCH - 2 MARGIN with MARGIN of context around
+PATCH = {3: 160, 4: 272}  # full-resolution training patch by depth; the loss counts its inner part, trimmed by
+# models.edges.margin (no padding effects): as streamseg.edges runs it, tiles of patch - 2 margin with the margin around
 
 
 class Coarse:
@@ -74,8 +74,9 @@ def load(sample) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(Image.open(sample.image).convert("RGB")), read_mask(sample.mask) > 0.5
 
 
-def patches(frame: torch.Tensor, gf: torch.Tensor, truth: torch.Tensor, count: int, rng: np.random.Generator):
-    """`count` PATCH-sized windows (frame float, matte, truth), half centred on pixels where the guided-filter
+def patches(frame: torch.Tensor, gf: torch.Tensor, truth: torch.Tensor, count: int, rng: np.random.Generator,
+            patch: int = PATCH[3], edge: int = margin(3)):
+    """`count` patch-sized windows (frame float, matte, truth), half centred on pixels where the guided-filter
     matte is wrong, half where it is unsure; each flipped left-right at random."""
     h, w = truth.shape
     wrong = ((gf[0, 0] > 127) != truth).nonzero()
@@ -86,11 +87,11 @@ def patches(frame: torch.Tensor, gf: torch.Tensor, truth: torch.Tensor, count: i
         if not len(where):
             break
         y, x = (int(v) for v in where[rng.integers(0, len(where))])
-        y += int(rng.integers(-MARGIN, MARGIN + 1))
-        x += int(rng.integers(-MARGIN, MARGIN + 1))
-        y0, x0 = min(max(0, y - PATCH // 2), h - PATCH), min(max(0, x - PATCH // 2), w - PATCH)
-        win = (slice(None), slice(None), slice(y0, y0 + PATCH), slice(x0, x0 + PATCH))
-        cut = truth[None, None, y0:y0 + PATCH, x0:x0 + PATCH]
+        y += int(rng.integers(-edge, edge + 1))
+        x += int(rng.integers(-edge, edge + 1))
+        y0, x0 = min(max(0, y - patch // 2), h - patch), min(max(0, x - patch // 2), w - patch)
+        win = (slice(None), slice(None), slice(y0, y0 + patch), slice(x0, x0 + patch))
+        cut = truth[None, None, y0:y0 + patch, x0:x0 + patch]
         parts = (frame[win].float() / 255, gf[win].float() / 255, cut.float())
         out.append(tuple(t.flip(-1) for t in parts) if rng.random() < 0.5 else parts)
     return out
@@ -140,17 +141,22 @@ def train(args) -> None:
                       torch.from_numpy(truth)))
         print(f"\rcoarse matte {i + 1}/{len(chosen)} ({time.time() - t:.0f} s)", end="", flush=True)
     print()
-    model = load_refiner(args.init).train() if args.init else EdgeRefiner(args.width)
+    if args.grow:
+        model = grown(args.grow, args.levels).train()
+    else:
+        model = load_refiner(args.init).train() if args.init else EdgeRefiner(args.width, args.levels)
+    patch, edge = PATCH[model.levels], margin(model.levels)
+    shape = {"width": model.head.in_channels, "levels": model.levels}
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
     log = open(args.out / "log.jsonl", "a")
-    inner = (slice(None), slice(None), slice(MARGIN, -MARGIN), slice(MARGIN, -MARGIN))
+    inner = (slice(None), slice(None), slice(edge, -edge), slice(edge, -edge))
     for step in range(1, args.steps + 1):
         batch = []
         for k in rng.integers(0, len(cache), args.batch // 4):
             frame, gf, truth = cache[k]
-            batch += patches(frame, gf, truth, 4, rng)
+            batch += patches(frame, gf, truth, 4, rng, patch, edge)
         rgb, gf, y = (torch.cat(parts) for parts in zip(*batch))
         pred = model(torch.cat([rgb, gf], 1))
         loss = F.binary_cross_entropy(pred[inner], y[inner]) + (pred[inner] - y[inner]).abs().mean()
@@ -165,14 +171,34 @@ def train(args) -> None:
             log.write(json.dumps(entry) + "\n")
             log.flush()
             if step % 100 == 0:
-                torch.save({"width": args.width, "state_dict": model.state_dict()}, args.out / f"refiner-{step}.pt")
-            torch.save({"width": args.width, "state_dict": model.state_dict(), "coarse": args.coarse,
+                torch.save({**shape, "state_dict": model.state_dict()}, args.out / f"refiner-{step}.pt")
+            torch.save({**shape, "state_dict": model.state_dict(), "coarse": args.coarse,
                         "steps": step, "images": len(cache)}, args.out / "refiner.pt")
+
+
+def grown(path: Path, levels: int) -> EdgeRefiner:
+    """A deeper refiner that starts as the shallower one at `path` computes: the shared levels keep their weights,
+    and each new decoder passes the level below's features straight through (the new deepest level's input is
+    zero-weighted until training finds a use for it)."""
+    old = load_refiner(path)
+    if levels <= old.levels:
+        raise ValueError(f"{path} has {old.levels} levels already; --levels must be more to grow it")
+    new = EdgeRefiner(old.head.in_channels, levels)
+    new.load_state_dict(old.state_dict(), strict=False)
+    with torch.no_grad():
+        for k in range(old.levels - 1, levels - 1):
+            conv = new.get_submodule(f"dec{k}")[0]
+            below = conv.in_channels - conv.out_channels  # the upsampled deeper features come first, then the skip
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for c in range(conv.out_channels):
+                conv.weight[c, below + c, 1, 1] = 1.0  # the skip's features, unchanged (they are past a ReLU)
+    return new
 
 
 def load_refiner(path: Path) -> EdgeRefiner:
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = EdgeRefiner(blob["width"])
+    model = EdgeRefiner(blob["width"], blob.get("levels", 3))
     model.load_state_dict(blob["state_dict"])
     return model.eval()
 
@@ -180,9 +206,10 @@ def load_refiner(path: Path) -> EdgeRefiner:
 @torch.inference_mode()
 def refined(model: EdgeRefiner, frame: torch.Tensor, gf: torch.Tensor) -> torch.Tensor:
     """The refiner's matte on the band, the guided filter's elsewhere (the whole picture, padded to a
-    multiple of 4)."""
+    multiple of its pooling)."""
     h, w = gf.shape[-2:]
-    pad = (0, -w % 4, 0, -h % 4)
+    step = 2 ** (model.levels - 1)
+    pad = (0, -w % step, 0, -h % step)
     out = model(F.pad(torch.cat([frame, gf], 1), pad, mode="replicate"))[..., :h, :w]
     return torch.where(band(gf), out, gf)
 
@@ -191,8 +218,8 @@ def ship(args) -> None:
     """The refiner as a streamseg model checkpoint (FP16) that every backend loads: streamseg/weights/edges.pt."""
     blob = torch.load(args.refiner, map_location="cpu", weights_only=True)
     model = load_refiner(args.refiner)
-    size = PATCH  # the tile the runtime feeds it: its training patch
-    spec = ModelSpec(arch="edges", width=blob["width"], input_height=size, input_width=size)
+    size = PATCH[model.levels]  # the tile the runtime feeds it: its training patch
+    spec = ModelSpec(arch="edges", width=blob["width"], levels=model.levels, input_height=size, input_width=size)
     meta = {"trained": {k: blob[k] for k in ("coarse", "steps", "images") if k in blob},
             "from": str(args.refiner), "held_out": args.held_out,
             "data": "Carvana training cars (training.carvana's split; Kaggle competition data, no licence given in "
@@ -239,7 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--batch", type=int, default=16, help="patches per step")
     t.add_argument("--images", type=int, default=240, help="training photos held in memory")
     t.add_argument("--width", type=int, default=16)
+    t.add_argument("--levels", type=int, default=3, choices=sorted(PATCH),
+                   help="depth: 3 sees about 60 px, 4 about 140")
     t.add_argument("--init", type=Path, help="continue from this refiner.pt")
+    t.add_argument("--grow", type=Path, help="start from this shallower refiner.pt, deepened to --levels")
     t.add_argument("--scenery", type=Path, help="car-free photographs (data/scenery) the cars are put over")
     t.add_argument("--composite", type=float, default=0.0, help="share of the photos with the car over scenery")
     t.add_argument("--min-scale", type=float, default=1.0, help="photos scaled by a random factor from this to 1")

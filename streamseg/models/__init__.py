@@ -26,7 +26,7 @@ def build_model(spec: ModelSpec) -> nn.Module:
     if spec.arch == "edges":
         from streamseg.models.edges import EdgeRefiner
 
-        return EdgeRefiner(spec.width)
+        return EdgeRefiner(spec.width, spec.levels)
     if spec.arch == "isnet":
         from streamseg.models.isnet import ISNet
 

@@ -22,27 +22,45 @@ def _convs(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
                          nn.Conv2d(cout, cout, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True))
 
 
+MARGINS = {3: 32, 4: 72}  # px the network reaches each side (30 and 70, measured by gradient), rounded up
+
+
+def margin(levels: int) -> int:
+    """px of context each side of a tile the network needs: the stage cuts its tiles with this margin and training
+    trims it from the loss, so a tile's middle is what one convolution over the whole picture gives."""
+    if levels not in MARGINS:
+        raise ValueError(f"levels = {levels}: the edge network comes with {sorted(MARGINS)} levels")
+    return MARGINS[levels]
+
+
 class EdgeRefiner(nn.Module):
     """x [N,4,H,W]: the picture (RGB 0..1) and the guided-filter matte (0..1) -> refined matte [N,1,H,W] 0..1.
-    H and W must be multiples of 4."""
+    H and W must be multiples of 2**(levels - 1). `levels` sizes the reach: a UNet at full, 1/2, 1/4 ... size,
+    dilated from 1/4 on (three levels: about 60 px across; four: about 130)."""
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, levels: int = 3) -> None:
         super().__init__()
-        w = width
-        self.enc0, self.enc1, self.enc2 = _convs(4, w), _convs(w, 2 * w), _convs(2 * w, 3 * w, dilation=2)
-        self.dec1 = nn.Sequential(nn.Conv2d(5 * w, 2 * w, 3, padding=1), nn.ReLU(inplace=True))
-        self.dec0 = nn.Sequential(nn.Conv2d(3 * w, w, 3, padding=1), nn.ReLU(inplace=True))
-        self.head = nn.Conv2d(w, 1, 3, padding=1)
+        margin(levels)  # a depth with a known reach
+        self.levels = levels
+        chans = [width * (k + 1) for k in range(levels)]  # w, 2w, 3w, ...
+        for k in range(levels):  # enc0, enc1, ...; dec0, dec1, ... (the names of the three-level weights)
+            setattr(self, f"enc{k}", _convs(chans[k - 1] if k else 4, chans[k], dilation=2 if k >= 2 else 1))
+        for k in range(levels - 1):
+            setattr(self, f"dec{k}", nn.Sequential(nn.Conv2d(chans[k + 1] + chans[k], chans[k], 3, padding=1),
+                                                   nn.ReLU(inplace=True)))
+        self.head = nn.Conv2d(width, 1, 3, padding=1)
         assert self.head.bias is not None
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = x[:, 3:4]
-        e0 = self.enc0(x - 0.5)
-        e1 = self.enc1(F.max_pool2d(e0, 2))
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        d1 = self.dec1(torch.cat([F.interpolate(e2, scale_factor=2.0, mode="bilinear"), e1], 1))
-        d0 = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="bilinear"), e0], 1))
+        skips = [self.get_submodule("enc0")(x - 0.5)]
+        for k in range(1, self.levels):
+            skips.append(self.get_submodule(f"enc{k}")(F.max_pool2d(skips[-1], 2)))
+        d = skips.pop()
+        for k in range(self.levels - 2, -1, -1):
+            up = F.interpolate(d, scale_factor=2.0, mode="bilinear")
+            d = self.get_submodule(f"dec{k}")(torch.cat([up, skips[k]], 1))
         a = alpha.clamp(1e-3, 1 - 1e-3)
-        return torch.sigmoid(torch.log(a / (1 - a)) + self.head(d0))  # the logit, written out for every exporter
+        return torch.sigmoid(torch.log(a / (1 - a)) + self.head(d))  # the logit, written out for every exporter

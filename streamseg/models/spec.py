@@ -19,6 +19,7 @@ class ModelSpec:
     input_width: int = 256
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)  # on RGB in [0, 1]
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    levels: int = 3  # edges: the edge network's depth, which sets its reach (edges.margin)
     gate: ModelSpec | None = None  # IS-Net: the car-aware UNet its matte is gated by (gate.py)
 
     def __post_init__(self) -> None:
