@@ -186,9 +186,10 @@ def test_the_edge_network_exports_to_onnx_as_it_runs(tmp_path):
 
     path = export_onnx(edges_model_path(), tmp_path / "edges.onnx")
     assert json.loads(path.with_suffix(".onnx.json").read_text())["input"]["shape"][1] == 4
-    frame, matte = soft_ellipse(160, 320)
-    x = torch.cat([to_planar(frame), matte], 1).reshape(1, 4, 160, 2, 160)
-    x = x.permute(0, 3, 1, 2, 4).reshape(2, 4, 160, 160)
+    size = CpuBackend(edges_model_path()).spec.input_height  # the tile the stage feeds it
+    frame, matte = soft_ellipse(size, 2 * size)
+    x = torch.cat([to_planar(frame), matte], 1).reshape(1, 4, size, 2, size)
+    x = x.permute(0, 3, 1, 2, 4).reshape(2, 4, size, size)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     assert np.abs(out - CpuBackend(edges_model_path())(x).numpy()).max() < 1e-3

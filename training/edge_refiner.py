@@ -1,27 +1,32 @@
-"""A learned full-resolution edge stage, measured on exact Carvana edges before it is built into the runtime (issue 23).
+"""The full-resolution edge stage's training (issue 23): trained on exact Carvana edges, shipped as weights/edges.pt.
 
     python -m training.edge_refiner train --data data/carvana --out runs/edge2 --steps 1200 --images 320 --lr 1e-3
     python -m training.edge_refiner train --data data/carvana --out runs/edge3 --steps 1500 --images 480 --lr 5e-4 \
-        --seed 1 --init runs/edge2/refiner.pt  # stopped at step 700: checkpoints/edge-refiner-v2-step1900.pt
+        --seed 1 --init runs/edge2/refiner.pt  # stopped at step 700: edge-refiner-v2-step1900.pt (three levels)
+    python -m training.edge_refiner train --data data/carvana --out runs/edge5 --levels 4 --grow V2 --batch 8 \
+        --steps 1500 --images 480 --lr 5e-4 --seed 5 --scenery data/scenery --composite 0.2 --min-scale 0.8
+        # -> checkpoints/edge-refiner-v3-step1500.pt (four levels), shipped since 2026-12-06 (third session)
     python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3
     python -m training.edge_refiner ship --refiner REFINER.pt  # -> streamseg/weights/edges.pt, the runtime's
 
-Today's full-resolution stage is a colour guided filter (streamseg.composite.refine): it moves the coarse
-network's outline onto the frame's colour edges, but it cannot decide anything the coarse matte left
-undecided, so a haze of 0.3-0.7 around the car stays a haze. This stage follows BackgroundMattingV2's
-refiner (Lin et al., CVPR 2021): a small CNN at full resolution that sees the frame and the guided-filter
-matte and corrects the matte's logit, trained on the exact 1918x1280 Carvana masks, on patches where the
-guided-filter matte is uncertain or wrong; at inference it runs only on such pixels (`band`). Its last layer
-starts at zero, so an untrained refiner is the guided filter exactly.
+V2 is `git show 32fa9d0:training/checkpoints/edge-refiner-v2-step1900.pt`. The guided filter that brings the
+coarse matte to full size (streamseg.composite.refine) moves the coarse network's outline onto the frame's colour
+edges, but it cannot decide anything the coarse matte left undecided, so a haze of 0.3-0.7 around the car stays a
+haze. This stage follows BackgroundMattingV2's refiner (Lin et al., CVPR 2021): a small CNN at full resolution that
+sees the frame and the guided-filter matte and corrects the matte's logit, trained on the exact 1918x1280 Carvana
+masks, on patches where the guided-filter matte is uncertain or wrong; at inference it runs only on such pixels
+(`band`). Its last layer starts at zero, so an untrained refiner is the guided filter exactly.
 
 `eval` scores the guided filter alone and with the refiner on the same photos (training.evaluate_carvana's
 Dice, Boundary IoU and far false matte), in PyTorch FP32: a measurement to choose by, not the shipped path.
 
-Measured on view 3 of the 32 evaluation cars behind the stage-11 default (2026-12-05): guided filter alone Dice
-0.9796 / Boundary IoU 0.398 / far false 0.012%; the first refiner (17 px receptive field, 300 steps) +0.01
-Boundary IoU; this one (a three-level UNet, about 70 px) after 1,200 steps 0.9838 / 0.450 / 0.0003%, after 1,900
-0.9831 / 0.458 / 0.001%, about 7 s a photo as a whole-image convolution on 2 cores. A real gain, far from the
-issue's 0.70: not built into the runtime.
+Measured on view 3 of the 32 evaluation cars behind the stage-11 default: guided filter alone Dice 0.9796 /
+Boundary IoU 0.398 / far false 0.012%; the first refiner (17 px receptive field, 300 steps) +0.01 Boundary IoU;
+v2 (a three-level UNet, about 60 px) after 1,200 steps 0.9838 / 0.450 / 0.0003%, after 1,900 0.9831 / 0.458 /
+0.001%; v3 (v2 grown to four levels, about 140 px, a fifth of its photos over scenery) 0.411 after 300 steps,
+0.456 after 700, 0.463 after 1,100, 0.9845 / 0.470 / 0.003% after 1,500 (the stage's tiles, PyTorch). A real gain,
+far from the issue's 0.70: nearly every wrong pixel lies in the band the stage may change (with the true mask put
+in the band, Boundary IoU 0.997), so the limit is what the network can tell there, not where it looks.
 """
 
 from __future__ import annotations
