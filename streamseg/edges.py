@@ -9,11 +9,11 @@ band's last FEATHER px. The margin gives every pixel the context the network was
 (training/edge_refiner.py trims the same margin from its loss), so tiles meet without seams (the same matte as
 one convolution over the whole picture). On a 1918x1280 studio photo about a third of the tiles hold band pixels.
 
-It leaves frames under MIN_PIXELS as they are. The network has a fixed reach (about 70 px) and learnt the outline
-of cars photographed at 1918x1280; on much smaller frames it made even studio photos worse. Measured on the Carvana
-evaluation cars shrunk (views 2 and 10, every other photo; default model): Boundary IoU 0.351 -> 0.332 and far
-false matte 0.017 -> 0.125% at 575x384 (0.22 MP), but 0.361 -> 0.406 at 767x512 (0.39 MP), 0.355 -> 0.434 at
-959x640 and 0.375 -> 0.475 at 1343x896.
+It leaves frames under MIN_PIXELS as they are. The network has a fixed reach (about 140 px) and learnt the
+outline of cars photographed at 1918x1280; on much smaller frames it made even studio photos worse. Measured on
+the Carvana evaluation cars shrunk (views 2 and 10, every other photo; default model; v2, the three-level
+network): Boundary IoU 0.351 -> 0.332 and far false matte 0.017 -> 0.125% at 575x384 (0.22 MP), but 0.361 ->
+0.406 at 767x512 (0.39 MP), 0.355 -> 0.434 at 959x640 and 0.375 -> 0.475 at 1343x896.
 
 It runs through the run's own backend kind (`create_backend`: PyTorch CPU or CUDA, OpenVINO, compiled,
 TensorRT), as the car model does.

@@ -4,8 +4,9 @@ The coarse network sees the frame at 256x448, so on a 1918x1280 photo its outlin
 20 px off the true one (scripts/matte_bounds.py); the guided filter that brings its matte to full size moves the
 outline onto colour edges but cannot decide what the coarse matte left undecided. This network follows
 BackgroundMattingV2's refiner (Lin et al., CVPR 2021): a small CNN that sees the full-resolution picture and
-the guided-filter matte around an uncertain pixel (about 70 px: a three-level UNet at full, 1/2 and 1/4 size,
-dilated at 1/4) and corrects the matte's logit. Trained on the exact 1918x1280 Carvana masks
+the guided-filter matte around an uncertain pixel (the shipped one about 140 px across: a four-level UNet at
+full, 1/2, 1/4 and 1/8 size, dilated from 1/4 on; the earlier three-level one saw about 60 px) and corrects the
+matte's logit. Trained on the exact 1918x1280 Carvana masks
 (training/edge_refiner.py); its last layer starts at zero, so an untrained one is the guided filter exactly.
 streamseg.edges runs it on tiles of the uncertain band only.
 """
@@ -36,7 +37,7 @@ def margin(levels: int) -> int:
 class EdgeRefiner(nn.Module):
     """x [N,4,H,W]: the picture (RGB 0..1) and the guided-filter matte (0..1) -> refined matte [N,1,H,W] 0..1.
     H and W must be multiples of 2**(levels - 1). `levels` sizes the reach: a UNet at full, 1/2, 1/4 ... size,
-    dilated from 1/4 on (three levels: about 60 px across; four: about 130)."""
+    dilated from 1/4 on (three levels: about 60 px across; four: about 140)."""
 
     def __init__(self, width: int = 16, levels: int = 3) -> None:
         super().__init__()
