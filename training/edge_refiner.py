@@ -80,9 +80,10 @@ def load(sample) -> tuple[np.ndarray, np.ndarray]:
 
 
 def patches(frame: torch.Tensor, gf: torch.Tensor, truth: torch.Tensor, count: int, rng: np.random.Generator,
-            patch: int = PATCH[3], edge: int = margin(3)):
-    """`count` patch-sized windows (frame float, matte, truth), half centred on pixels where the guided-filter
-    matte is wrong, half where it is unsure; each flipped left-right at random."""
+            patch: int, edge: int):
+    """`count` windows of `patch` px (frame float, matte, truth), half centred within `edge` px (the network's
+    margin) of pixels where the guided-filter matte is wrong, half where it is unsure; each flipped left-right at
+    random."""
     h, w = truth.shape
     wrong = ((gf[0, 0] > 127) != truth).nonzero()
     unsure = band(gf.float() / 255, grow=0)[0, 0].nonzero()
