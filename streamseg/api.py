@@ -153,7 +153,7 @@ class Segmenter:
     """
 
     def __init__(self, model: str | Path = "default", backend: str = "auto", device: str | None = None, *,
-                 refine: bool = True, edges: bool = False, vehicles: str = "subject") -> None:
+                 refine: bool = True, edges: bool = True, vehicles: str = "subject") -> None:
         from streamseg.backends.registry import resolve
         from streamseg.models.names import resolve_model
         from streamseg.vehicles import VEHICLES
@@ -165,7 +165,7 @@ class Segmenter:
         self.lock = threading.Lock()
         self.backend = SerializedBackend(open_backend(self.backend_name, self.model_path, device), self.lock)
         self.plate_detector: SerializedBackend | None = None  # opened by the first call with a plate option
-        self.edges = edges and refine  # the full-resolution edge stage for studio photographs (streamseg.edges)
+        self.edges = edges and refine  # the full-resolution edge stage, on by default as for a photo (streamseg.edges)
         self.edge_stage: EdgeStage | None = None  # opened by the first picture
         self.edge_backend: Backend | None = None  # its network, which the Segmenter closes
 
@@ -202,7 +202,7 @@ class Segmenter:
         # a tracker of its own for each picture: pictures stand alone
         masker = None if plates is None or self.plate_detector is None else PlateMasker(self.plate_detector, plates)
         pixels, _ = render(rgb, alpha, layers, self.backend, background=bg, refine=self.refine, look=look,
-                           vehicles=self.vehicles, plates=masker, edges=self._edges(), name="the picture")
+                           vehicles=self.vehicles, plates=masker, edges=self._edges(*rgb.shape[:2]), name="the picture")
         return picture_out(pixels, kind, layers)
 
     def _plates(self, plate: str | Path | None) -> PlateCover | None:
@@ -217,9 +217,12 @@ class Segmenter:
                     self.plate_detector = SerializedBackend(detector, self.lock)
         return how
 
-    def _edges(self) -> EdgeStage | None:
-        """The edge stage, opened by the first picture (its network runs under the Segmenter's lock)."""
-        if self.edges:
+    def _edges(self, height: int, width: int) -> EdgeStage | None:
+        """The edge stage, opened by the first picture large enough for it (its network runs under the Segmenter's
+        lock)."""
+        from streamseg.edges import redraws
+
+        if self.edges and redraws(height, width):
             with self.lock:
                 if self.edge_stage is None:
                     from streamseg.edges import EdgeStage, open_edge_stage
@@ -299,7 +302,7 @@ def picture_out(pixels: np.ndarray, kind: str, layers: Layers) -> Any:
 def convert(src: str | Path | Sequence[str | Path], out: str | Path | None = None, *,
             segmenter: Segmenter | None = None, bg: str | Path = "studio", fmt: str | None = None,
             model: str | Path = "default", backend: str = "auto", refine: bool = True,
-            edges: bool = False, smooth: bool = True, vehicles: str = "subject", plate: str | Path | None = None,
+            edges: bool | None = None, smooth: bool = True, vehicles: str = "subject", plate: str | Path | None = None,
             shadow: bool | None = None, reflection: bool = False, fit: bool = False,
             size: tuple[int, int] | str | None = None, overwrite: bool = False, resume: bool = False,
             manifest: str | Path | None = None, devices: str | None = None, ray: str | None = None,
@@ -451,14 +454,14 @@ def convert_one(job: Job, opts: RunOptions, segmenter: Segmenter | None, *,
             f"{job.output} [{summary.format}]; model {describe_model(model_path, engine.spec)}; backend "
             f"{summary.backend}{' (auto)' if opts.auto_backend else ''}{opts.look.describe()}; kept "
             f"{summary.vehicles}{'; ' + summary.plates if summary.plates else ''}"
-            f"{run_note(opts.edge_stage, summary.edges)}; {summary.seconds:.1f}s")
+            f"{run_note(opts.edges and opts.refine, summary.edges)}; {summary.seconds:.1f}s")
     else:
         extra = f", {summary.dropped} dropped" if summary.dropped else ""
         extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
         extra += f"; {summary.source_end}" if summary.source_end else ""
         log(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
             f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}"
-            f"{'; ' + summary.plates if summary.plates else ''}{run_note(opts.edge_stage, summary.edges)}")
+            f"{'; ' + summary.plates if summary.plates else ''}{run_note(opts.edges and opts.refine, summary.edges)}")
     if progress:
         progress(Progress(job.source, done, total if total is not None else done, 1, 1))
     return summary

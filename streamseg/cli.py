@@ -114,10 +114,10 @@ def parse_batch_size(text: str) -> int | None:
 @click.option("--batch-size", default="auto", show_default=True, callback=lambda ctx, p, v: parse_batch_size(v),
               help="Frames per inference call, 1-256; auto: 1 on the CPU (fastest there), 8 on a GPU.")
 @click.option("--no-refine", is_flag=True, help="Plain bilinear upsampling of the matte, no edge refinement.")
-@click.option("--edges", is_flag=True,
-              help="Studio photographs: redraw the car's outline at full resolution with the edge network (trained "
-                   "on studio photos; about 2 s a photo on a CPU), on pictures of 0.3 megapixels and more. Off by "
-                   "default: it hurts pictures that are not studio photos.")
+@click.option("--edges/--no-edges", default=None,
+              help="Redraw the car's outline at full resolution with the edge network (trained on studio photos of "
+                   "real cars), on pictures of 0.3 megapixels and more. Default: on for photos (a few seconds a "
+                   "photo on a CPU), off for videos (it costs frames/s).")
 @click.option("--vehicles", default="subject", show_default=True, type=click.Choice(VEHICLES),
               help="subject: only the vehicle the footage is about (large, central, followed through the clip; "
                    "cars parked or passing apart from it are background); all: every vehicle (traffic).")
@@ -153,7 +153,7 @@ def parse_batch_size(text: str) -> int | None:
 @user_errors
 def run(sources: tuple[str, ...], background: str, output: str | None, format_name: str | None, backend: str,
         decoder: Decoder, deinterlace: Deinterlace, model: str, batch_size: int | None, no_refine: bool,
-        edges: bool, vehicles: Vehicles, plate: str | None, smooth: bool,
+        edges: bool | None, vehicles: Vehicles, plate: str | None, smooth: bool,
         shadow: bool | None, reflection: bool, fit: bool, out_size: tuple[int, int] | None, overwrite: bool,
         max_latency_ms: float | None, realtime: bool, reconnects: int, timeout: float,
         manifest: Path | None, resume: bool, devices: str | None,

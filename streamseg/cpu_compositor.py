@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from streamseg.composite import Layers
-from streamseg.edges import EdgeStage
+from streamseg.edges import EdgeStage, redraws
 from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
@@ -297,8 +297,10 @@ class CpuCompositor:
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
                     self.shadow_rgb)
-            if self.edges is None:
+            if self.edges is None or not redraws(height, width):  # one pass where there is no outline to redraw
                 _halves(*args, LAYERS[self.layers], out[k], alpha, False)
+                if self.edges is not None:
+                    self.edges.left += 1
             else:
                 _halves(*args, MATTE_ONLY, out[k], alpha, False)
                 redrawn = self.edges(pixels[k:k + 1], torch.from_numpy(alpha)[None, None])

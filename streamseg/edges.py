@@ -32,10 +32,16 @@ from streamseg.models.edges import margin
 LOW = 0.02  # a matte within LOW of 0 or 1 is sure
 GROW = 24  # px the unsure pixels are widened by: the band the stage may change
 FEATHER = 8  # px over which the redrawn matte fades into the kept one at the band's edge
-# tile pixels per backend call (8 and 32 tiles of 160x160): on a CPU, 32 at once held 0.3 GB more for no gain, and
-# 8 of the four-level network's 272x272 tiles 0.2 GB more than 3 for no gain
-CHUNK = {"cpu": 8 * 160 * 160, "cuda": 32 * 160 * 160}
+# tiles per backend call. A CPU takes one: the batch every backend compiles first; with more, OpenVINO compiles the
+# network a second time (for any batch) and held 0.11 GB more for no speed (272x272 tiles, 3 a call against 1).
+# A GPU takes about 0.8 MP of tiles a call (32 of 160x160, 11 of 272x272).
+GPU_CHUNK_PIXELS = 32 * 160 * 160
 MIN_PIXELS = 300_000  # frames smaller than this (about 670x450) are left as they are
+
+
+def redraws(height: int, width: int) -> bool:
+    """Whether the stage works on a frame of this size (else it leaves the matte as it is)."""
+    return height * width >= MIN_PIXELS
 
 
 def edges_model_path() -> Path:
@@ -45,7 +51,8 @@ def edges_model_path() -> Path:
 def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tensor:
     """alpha [N,1,H,W] 0..1 -> bool [N,1,H,W]: the unsure pixels, widened by `grow` px (a square window, as
     two one-dimensional passes)."""
-    unsure = ((alpha > low) & (alpha < 1 - low)).float()
+    # bytes on a CPU (an 8 MP photo's peak: float planes took 0.1 GB more); floats elsewhere, as every GPU pools them
+    unsure = ((alpha > low) & (alpha < 1 - low)).to(torch.uint8 if alpha.device.type == "cpu" else alpha.dtype)
     if grow:
         k = 2 * grow + 1
         unsure = F.max_pool2d(F.max_pool2d(unsure, (1, k), 1, (0, grow)), (k, 1), 1, (grow, 0))
@@ -87,11 +94,11 @@ class EdgeStage:
             raise ValueError(f"{backend.describe()}: input {backend.spec.input_height} px leaves no tile inside its "
                              f"{self.margin} px margins")
         self.redrawn = self.left = 0
-        pixels = CHUNK.get(torch.device(backend.device).type, CHUNK["cpu"])
-        self.chunk = max(1, round(pixels / backend.spec.input_height ** 2))  # tiles per call
+        on_gpu = torch.device(backend.device).type == "cuda"
+        self.chunk = max(1, round(GPU_CHUNK_PIXELS / backend.spec.input_height ** 2)) if on_gpu else 1  # tiles a call
 
     def __call__(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        if alpha.shape[-2] * alpha.shape[-1] < MIN_PIXELS:
+        if not redraws(*alpha.shape[-2:]):
             self.left += len(alpha)
             return alpha
         self.redrawn += len(alpha)
@@ -103,7 +110,8 @@ class EdgeStage:
         where = band(alpha)
         h, w = alpha.shape[-2:]
         t, m, f = self.tile, self.margin, FEATHER
-        active = F.max_pool2d(where.float(), t, ceil_mode=True)[0, 0].nonzero().tolist()
+        cells = where.to(torch.uint8 if where.device.type == "cpu" else torch.float)  # as band's planes
+        active = F.max_pool2d(cells, t, ceil_mode=True)[0, 0].nonzero().tolist()
         if not active:
             return alpha
         out = alpha.clone()
@@ -128,13 +136,14 @@ class EdgeStage:
         self.backend.close()
 
 
-def run_note(asked: bool, redrawn: bool) -> str:
-    """For the run line: what --edges did."""
-    if not asked:
-        return ""
+def run_note(asked: bool | None, redrawn: bool) -> str:
+    """For the run line: what the stage did. `asked`: --edges (True), --no-edges (False) or neither (None: the
+    default, which runs it on photos)."""
     if redrawn:
-        return "; outline redrawn at full resolution (--edges)"
-    return f"; --edges left the outline as it was (pictures under {MIN_PIXELS / 1e6:.1f} MP are)"
+        return f"; outline redrawn at full resolution ({'--edges' if asked else 'edge stage; --no-edges skips it'})"
+    if asked:
+        return f"; --edges left the outline as it was (pictures under {MIN_PIXELS / 1e6:.1f} MP are)"
+    return ""
 
 
 def open_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:

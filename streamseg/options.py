@@ -30,7 +30,7 @@ class RunOptions:
     background: str = "studio"
     batch_size: int | None = None  # None: auto_batch_size for the device
     refine: bool = True
-    edges: bool = False  # the full-resolution edge stage for studio photographs (streamseg.edges)
+    edges: bool | None = None  # the full-resolution edge stage (streamseg.edges); None: on photos, not on videos
     smooth: bool = True  # temporal smoothing of the matte (streamseg.temporal)
     vehicles: Vehicles = "subject"  # the subject vehicle only, or all (streamseg.vehicles)
     plate: PlateCover | None = None  # number plates blurred, filled or covered by a logo (streamseg.plates)
@@ -49,10 +49,11 @@ class RunOptions:
     model_path: Path | None = None  # the checkpoint; None: the shipped model
     overwrite: bool = False  # replace existing outputs
 
-    @property
-    def edge_stage(self) -> bool:
-        """Whether the edge stage runs: asked for, and after the guided filter whose matte it redraws."""
-        return self.edges and self.refine
+    def edge_stage(self, photo: bool) -> bool:
+        """Whether the edge stage runs on a photo (`photo`) or a video: asked for, or by default on a photo (a
+        photo is looked at still and at full size; a video's frames/s keep it off), and only after the guided
+        filter whose matte it redraws."""
+        return (photo if self.edges is None else self.edges) and self.refine
 
     def model(self) -> Path:
         """The checkpoint to run."""

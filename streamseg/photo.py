@@ -21,7 +21,7 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.composite import Compositor, Layers
-from streamseg.edges import EdgeStage, open_edge_stage
+from streamseg.edges import EdgeStage, open_edge_stage, redraws
 from streamseg.errors import InputError
 from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
@@ -197,7 +197,9 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     rgb, note, alpha = read_photo(source)
     layers = opts.fmt.layers
     plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
-    edges = open_edge_stage(backend.name, str(backend.device)) if opts.edge_stage else None
+    # the edge stage (on by default for photos) is opened only for a photo large enough for it to work on
+    stage = opts.edge_stage(photo=True) and redraws(*rgb.shape[:2])
+    edges = open_edge_stage(backend.name, str(backend.device)) if stage else None
     try:
         pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
                                   look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges,

@@ -43,7 +43,7 @@ def test_isnet_alone_cuts_out_a_car_that_is_the_subject(realcar_set):
     assert n == 9 and dice >= 0.95, s[SUBJECT]  # measured 0.973
 
 
-def user_path_scores(data, model: str, edges: bool = False) -> dict:
+def user_path_scores(data, model: str, edges: bool = True) -> dict:
     """Mean Dice per group through the path `streamseg run` takes: the auto CPU backend with its precision, the
     compositor and the full-resolution refinement (training.evaluate_carvana.UserPath), not PyTorch FP32. One
     vehicle: the default `--vehicles subject`; street scenes, where the truth marks every vehicle: `all`."""

@@ -2,11 +2,12 @@
 full resolution, through the path users get.
 
     python -m training.evaluate_carvana --data data/carvana_eval --model default [--model isnet] [--views 1,5,9,13]
-                                        [--backend auto] [--no-refine] [--edges | --both] [--json OUT.jsonl]
+                                        [--backend auto] [--no-refine] [--no-edges | --both] [--json OUT.jsonl]
                                         [--markdown OUT.md] [--over data/scenery]
 
 Each photo goes through the backend and compositor that `streamseg run photo.jpg -f matte` uses (the default CPU
-backend with its precision and the guided filter; `--edges`: the edge stage too), and the matte is scored against
+backend with its precision, the guided filter and the edge stage; `--no-edges`: without it, as `streamseg run
+--no-edges` and videos), and the matte is scored against
 the hand-made mask at 1918x1280:
 - Dice of matte >= 0.5;
 - Boundary IoU (Cheng et al., CVPR 2021) with d = 0.5% of the image diagonal (12 px here): the IoU of the two
@@ -72,10 +73,11 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
 
 
 class UserPath:
-    """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement."""
+    """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement and
+    (as for a photo, unless `edges` is False) the edge stage."""
 
     def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all",
-                 edges: bool = False) -> None:
+                 edges: bool = True) -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
@@ -92,10 +94,10 @@ class UserPath:
         from streamseg.edges import open_edge_stage
 
         self.backend = create_backend(backend, path)
-        # the edge stage (--edges, streamseg.edges); it redraws the guided filter's matte, so only after it
+        # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
         self.edges = open_edge_stage(self.backend.name, str(self.backend.device)) if edges and refine else None
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
-        self.label = f"{model}{'' if refine else ' (no refine)'}{' --edges' if self.edges else ''}"
+        self.label = f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
@@ -181,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
                          "isnet+gate=PATH (kept where that UNet finds a car) or a checkpoint; repeatable")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--no-refine", action="store_true")
-    ap.add_argument("--edges", action="store_true", help="with the full-resolution edge stage (`--edges`)")
+    ap.add_argument("--edges", action=argparse.BooleanOptionalAction, default=True,
+                    help="with the full-resolution edge stage, as a photo's default (--no-edges: without)")
     ap.add_argument("--both", action="store_true", help="each model without and with the edge stage")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")

@@ -340,8 +340,9 @@ UPLOAD_SCHEMA: dict[str, Any] = {"requestBody": {"required": True, "content": {"
         "plate": {"type": "string", "description": "number plates: blur, colour (dark grey) or #RRGGBB; left out: "
                                                    "as they are"},
         "refine": {"type": "boolean", "default": True},
-        "edges": {"type": "boolean", "default": False,
-                  "description": "studio photographs: the outline redrawn at full resolution"},
+        "edges": {"type": "boolean",
+                  "description": "the outline redrawn at full resolution by the edge network; left out: on photos "
+                                 "of 0.3 megapixels and more, not on videos"},
         "smooth": {"type": "boolean", "default": True},
         "model": {"type": "string", "description": "must be the model the service was started with"},
         "backend": {"type": "string", "description": "must be the backend the service was started with"}}}}}}}

@@ -90,7 +90,7 @@ def parse_options(fields: Mapping[str, str], kind: str, model: str, backdrop: bo
     options["shadow"] = parse_bool("shadow", text["shadow"]) if "shadow" in text else None
     for name, default in (("reflection", False), ("fit", False), ("refine", True), ("smooth", True)):
         options[name] = parse_bool(name, text[name]) if name in text else default
-    options["edges"] = parse_bool("edges", text["edges"]) if "edges" in text else False
+    options["edges"] = parse_bool("edges", text["edges"]) if text.get("edges") else None  # None: photos only
     if fmt in ALPHA_FORMATS and (options["shadow"] or options["reflection"]):
         raise UploadError(400, f"shadow and reflection are drawn on the backdrop, and fmt={fmt} has none",
                           "leave them out, or choose a composite (fmt=auto or mp4)")

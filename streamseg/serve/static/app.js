@@ -51,7 +51,8 @@ function chosenOptions() {
   if (bg === "colour") fields.append("bg", document.getElementById("bg-colour").value);
   else if (bg !== "image") fields.append("bg", bg);
   for (const name of ["fmt", "shadow", "vehicles", "plate"]) fields.append(name, form.elements[name].value);
-  for (const name of ["reflection", "fit", "refine", "edges", "smooth"]) fields.append(name, String(form.elements[name].checked));
+  if (form.elements.edges.value) fields.append("edges", form.elements.edges.value);  // else: photos only
+  for (const name of ["reflection", "fit", "refine", "smooth"]) fields.append(name, String(form.elements[name].checked));
   const size = form.elements.size.value.trim();
   if (size) fields.append("size", size);
   return fields;
