@@ -24,7 +24,8 @@ Measured on view 3 of the 32 evaluation cars behind the stage-11 default: guided
 Boundary IoU 0.398 / far false 0.012%; the first refiner (17 px receptive field, 300 steps) +0.01 Boundary IoU;
 v2 (a three-level UNet, about 60 px) after 1,200 steps 0.9838 / 0.450 / 0.0003%, after 1,900 0.9831 / 0.458 /
 0.001%; v3 (v2 grown to four levels, about 140 px, a fifth of its photos over scenery) 0.411 after 300 steps,
-0.456 after 700, 0.463 after 1,100, 0.9845 / 0.470 / 0.003% after 1,500 (the stage's tiles, PyTorch). A real gain,
+0.456 after 700, 0.463 after 1,100, 0.9845 / 0.470 / 0.003% after 1,500 (the stage's tiles, PyTorch); 1,200 steps
+more over 900 photos instead of 480, 0.473 (not kept: more of the same data is not what it lacks). A real gain,
 far from the issue's 0.70: nearly every wrong pixel lies in the band the stage may change (with the true mask put
 in the band, Boundary IoU 0.997), so the limit is what the network can tell there, not where it looks.
 """

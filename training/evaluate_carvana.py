@@ -3,7 +3,7 @@ full resolution, through the path users get.
 
     python -m training.evaluate_carvana --data data/carvana_eval --model default [--model isnet] [--views 1,5,9,13]
                                         [--backend auto] [--no-refine] [--no-edges | --both] [--json OUT.jsonl]
-                                        [--markdown OUT.md] [--over data/scenery]
+                                        [--markdown OUT.md] [--over data/scenery] [--width 767]
 
 Each photo goes through the backend and compositor that `streamseg run photo.jpg -f matte` uses (the default CPU
 backend with its precision, the guided filter and the edge stage; `--no-edges`: without it, as `streamseg run
@@ -129,8 +129,17 @@ def over(rgb: np.ndarray, mask: np.ndarray, backdrop: Path) -> np.ndarray:
     return (rgb * a + back * (1 - a) + 0.5).astype(np.uint8)
 
 
+def shrunk(rgb: np.ndarray, mask: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo and its mask as a smaller photo of the same car: `width` px wide (antialiased, as a camera or
+    an editor would give it)."""
+    h, w = mask.shape
+    size = (width, round(h * width / w))
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+    return small, np.asarray(Image.fromarray(mask.astype(np.float32)).resize(size, Image.Resampling.BOX))
+
+
 def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
-             backdrops: list[Path] | None = None) -> list[dict]:
+             backdrops: list[Path] | None = None, width: int | None = None) -> list[dict]:
     rows = []
     samples = [s for s in find_samples(data) if views is None or int(s.image.stem.rsplit("_", 1)[1]) in views]
     for i, s in enumerate(samples):
@@ -141,6 +150,9 @@ def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
         truth = mask > 0.5
         if backdrops:
             rgb = over(rgb, mask, backdrops[i % len(backdrops)])
+        if width:
+            rgb, mask = shrunk(rgb, mask, width)
+            truth = mask > 0.5
         for path in paths:
             t = time.perf_counter()
             matte = path(rgb)
@@ -190,13 +202,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--over", type=Path, help="lay each car over these car-free photographs (data/scenery)")
+    ap.add_argument("--width", type=int, help="score the photos shrunk to this width (the scores' distances with "
+                                              "them): how the stage does on smaller photos")
     args = ap.parse_args(argv)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     edges = [False, True] if args.both else [args.edges]
     paths = [UserPath(m, args.backend, not args.no_refine, edges=e) for m in (args.model or ["default"]) for e in edges]
     try:
         backdrops = sorted(args.over.glob("*.jpg")) if args.over else None
-        rows = evaluate(args.data, paths, views, backdrops)
+        rows = evaluate(args.data, paths, views, backdrops, args.width)
     finally:
         for p in paths:
             p.close()
