@@ -137,12 +137,17 @@ class Compositor(Protocol):
     batch to batch. Both implementations give the same pixels within one grey level
     (tests/test_cpu_compositor.py)."""
 
+    edges: EdgeStage | None  # the full-resolution edge stage, if it runs
+
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+                 background: torch.Tensor | None, shade: list[Shade] | None = None,
+                 filmed: torch.Tensor | None = None) -> torch.Tensor:
         """pixels [N,H,W,3] uint8, small [N,3,h,w] float 0..1 (the model's input picture), alpha_lr
         [N,1,h,w] 0..1 (the network's matte), background [N or 1, H or 1, W or 1, 3] uint8 (rgb only;
         background.Background.batch) -> [N,H,W,C] uint8. `shade`: per frame, the contact shadow to draw on
-        the background (studio.Studio.shade), or None."""
+        the background (studio.Studio.shade), or None. `filmed`: the frames before their number plates were
+        covered on `pixels`, for the matte to be drawn from (the edge stage reaches 70 px: a covered plate
+        moved the outline around it); None: `pixels`."""
         ...
 
 
@@ -157,15 +162,17 @@ class TensorCompositor:
         self.edges = edges  # make_compositor hands it over only with refine: it redraws the guided filter's matte
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+                 background: torch.Tensor | None, shade: list[Shade] | None = None,
+                 filmed: torch.Tensor | None = None) -> torch.Tensor:
         """As Compositor.__call__."""
         h, w = pixels.shape[1:3]
         frames = to_planar(pixels)  # [N,3,H,W] float 0..1
-        alpha = refine(alpha_lr, small, frames) if self.refine else upsample(alpha_lr, (h, w))
+        guide = frames if filmed is None else to_planar(filmed)  # the matte is drawn from the frame as filmed
+        alpha = refine(alpha_lr, small, guide) if self.refine else upsample(alpha_lr, (h, w))
         if self.smoother is not None:
             alpha = self.smoother(alpha, small)
         if self.edges is not None:  # after the smoother, as the fused CPU compositor has it
-            alpha = self.edges(pixels, alpha)
+            alpha = self.edges(pixels if filmed is None else filmed, alpha)
         back = to_planar(background) if background is not None else None  # [N or 1,3,H or 1,W or 1]
         if shade is not None and back is not None:
             back = shaded(back, shade, frames.shape[0], h, w, self.shadow_colour)

@@ -268,7 +268,8 @@ class CpuCompositor:
         warm_up()
 
     def __call__(self, pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tensor,
-                 background: torch.Tensor | None, shade: list[Shade] | None = None) -> torch.Tensor:
+                 background: torch.Tensor | None, shade: list[Shade] | None = None,
+                 filmed: torch.Tensor | None = None) -> torch.Tensor:
         """As composite.Compositor.__call__: what composite.compose(...) after composite.refine(...) and
         TemporalSmoother would give."""
         n, height, width = pixels.shape[:3]
@@ -302,8 +303,9 @@ class CpuCompositor:
                 if self.edges is not None:
                     self.edges.left += 1
             else:
-                _halves(*args, MATTE_ONLY, out[k], alpha, False)
-                redrawn = self.edges(pixels[k:k + 1], torch.from_numpy(alpha)[None, None])
+                seen = pixels if filmed is None else filmed  # the matte is drawn from the frame as filmed
+                _halves(seen[k].numpy(), *args[1:], MATTE_ONLY, out[k], alpha, False)
+                redrawn = self.edges(seen[k:k + 1], torch.from_numpy(alpha)[None, None])
                 _halves(*args, LAYERS[self.layers], out[k], redrawn[0, 0].contiguous().numpy(), True)
             self._spare = self.prev_alpha  # two mattes alternate: no fresh 8 MB per 1080p frame
             self.prev_alpha = alpha

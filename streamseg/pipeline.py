@@ -204,17 +204,20 @@ def composite_batch(x: Inferred, background: Background | None, compositor: Comp
     and the shadow see the matte they leave. With a studio stage, the compositor draws its shadow
     (`shade`), or hands it the cut-out to place and lay over the backdrop (`lay_out`); both measure the
     shadow on the same matte, the one the compositor gets."""
+    filmed = None  # the frames as filmed, where the edge stage draws the outline from them (Compositor.__call__)
     if plates is not None:
+        if compositor.edges is not None:
+            filmed = x.pixels.clone()  # the plates are covered in place on the CPU
         x = replace(x, pixels=plates(x.pixels))
     for f in filters:
         x = replace(x, alpha_lr=f(x.alpha_lr, x.small))
     bg = background.batch(len(x.batch)) if background is not None else None
     if studio is None:
-        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg), x.batch.alpha, bg)
+        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, filmed=filmed), x.batch.alpha, bg)
     else:
         h, w = x.pixels.shape[1:3]
         shade = studio.shade(x.alpha_lr, x.batch.pts, w, h)
-        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade), x.batch.alpha, bg)
+        images = keep_transparency(compositor(x.pixels, x.small, x.alpha_lr, bg, shade, filmed), x.batch.alpha, bg)
         images = studio.lay_out(images, bg, x.batch.pts, x.alpha_lr)
     if images.device.type != "cuda":
         return images

@@ -80,6 +80,26 @@ def test_fused_cpu_path_with_the_edge_stage_matches_tensor_path(layers):
             assert not redrawn[~band(matte)[0, 0]].any()
 
 
+def test_both_compositors_draw_the_matte_from_the_frame_as_filmed():
+    """A number plate covered on the frame (--plate) must not move the outline: given the frame as filmed, each
+    compositor draws its matte (guided filter and edge stage) from that one, and takes the colours from the
+    covered one."""
+    from streamseg.edges import open_edge_stage
+
+    filmed = scene_frames(1, 480, 720)
+    small, alpha_lr = model_inputs(filmed)
+    covered = filmed.clone()
+    covered[:, 200:260, 300:420] = 40  # a dark fill where the car is
+    stage = open_edge_stage("cpu")
+    for make in (composite.TensorCompositor, CpuCompositor):
+        matte = make("matte", True, None, edges=stage)
+        want = matte(filmed, small, alpha_lr, None)
+        assert not torch.equal(matte(covered, small, alpha_lr, None), want)  # the fill would move it
+        assert torch.equal(matte(covered, small, alpha_lr, None, filmed=filmed), want), make
+        rgba = make("rgba", True, None, edges=stage)(covered, small, alpha_lr, None, filmed=filmed)
+        assert torch.equal(rgba[..., 3], want[..., 0]) and (rgba[0, 200:260, 300:420, :3] == 40).all()
+
+
 def test_fused_cpu_path_batches_like_single_frames():
     pixels = scene_frames(3, 120, 208)
     small, alpha_lr = model_inputs(pixels, (64, 112))

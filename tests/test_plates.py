@@ -168,6 +168,8 @@ def test_the_shipped_detector_fills_a_plate_in_a_photo_and_nothing_else(plate_ph
     assert plain[plate][:, :3].mean() > 150  # without --plate the white plate is there
     far = ~plate_area(corners, filled.shape, grow=24)
     assert np.abs(filled[far] - plain[far]).max() <= 2  # and nothing else changed
+    # the matte is drawn from the photo as taken (the edge stage, on for photos, reaches 70 px around the plate)
+    assert np.array_equal(filled[..., 3], plain[..., 3])
 
 
 def test_a_plate_is_blurred_in_every_frame_of_a_video_through_the_api(tmp_path):
