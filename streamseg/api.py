@@ -449,19 +449,20 @@ def convert_one(job: Job, opts: RunOptions, segmenter: Segmenter | None, *,
         summary = run_job(job, engine, opts, progress=frames, announce=announce, finish=finish, cancel=cancel)
     finally:
         engine.close()
+    asked = opts.edges and opts.refine  # --edges, --no-edges or neither, for the run line
     if isinstance(summary, PhotoSummary):
         log(f"streamseg: {Path(job.source).name} ({summary.width}x{summary.height}, {summary.colour}) -> "
             f"{job.output} [{summary.format}]; model {describe_model(model_path, engine.spec)}; backend "
             f"{summary.backend}{' (auto)' if opts.auto_backend else ''}{opts.look.describe()}; kept "
             f"{summary.vehicles}{'; ' + summary.plates if summary.plates else ''}"
-            f"{run_note(opts.edges and opts.refine, summary.edges)}; {summary.seconds:.1f}s")
+            f"{run_note(asked, summary.edges)}; {summary.seconds:.1f}s")
     else:
         extra = f", {summary.dropped} dropped" if summary.dropped else ""
         extra += f", {summary.reconnects} reconnects" if summary.reconnects else ""
         extra += f"; {summary.source_end}" if summary.source_end else ""
         log(f"streamseg: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f}s "
             f"({summary.fps:.1f} frames/s{extra}); kept {summary.vehicles}"
-            f"{'; ' + summary.plates if summary.plates else ''}{run_note(opts.edges and opts.refine, summary.edges)}")
+            f"{'; ' + summary.plates if summary.plates else ''}{run_note(asked, summary.edges)}")
     if progress:
         progress(Progress(job.source, done, total if total is not None else done, 1, 1))
     return summary

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from streamseg.composite import Layers
-from streamseg.edges import EdgeStage, redraws
+from streamseg.edges import EdgeStage
 from streamseg.studio import Shade, darken
 from streamseg.temporal import TemporalSmoother
 
@@ -298,10 +298,8 @@ class CpuCompositor:
                     np.float32(smoother.strength if smoother and smooth else 0),
                     np.float32(smoother.alpha_tau if smoother and smooth else 1), bg, band, shade_first,
                     self.shadow_rgb)
-            if self.edges is None or not redraws(height, width):  # one pass where there is no outline to redraw
+            if self.edges is None or not self.edges.takes(height, width):  # one pass: no outline to redraw
                 _halves(*args, LAYERS[self.layers], out[k], alpha, False)
-                if self.edges is not None:
-                    self.edges.left += 1
             else:
                 seen = pixels if filmed is None else filmed  # the matte is drawn from the frame as filmed
                 _halves(seen[k].numpy(), *args[1:], MATTE_ONLY, out[k], alpha, False)

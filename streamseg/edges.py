@@ -44,6 +44,12 @@ def redraws(height: int, width: int) -> bool:
     return height * width >= MIN_PIXELS
 
 
+def poolable(mask: torch.Tensor) -> torch.Tensor:
+    """A bool mask as planes max_pool2d takes: bytes on a CPU (an 8 MP photo's float planes took 0.1 GB more),
+    floats elsewhere, as every GPU pools them."""
+    return mask.to(torch.uint8 if mask.device.type == "cpu" else torch.float)
+
+
 def edges_model_path() -> Path:
     return Path(__file__).parent / "weights" / "edges.pt"
 
@@ -51,8 +57,7 @@ def edges_model_path() -> Path:
 def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tensor:
     """alpha [N,1,H,W] 0..1 -> bool [N,1,H,W]: the unsure pixels, widened by `grow` px (a square window, as
     two one-dimensional passes)."""
-    # bytes on a CPU (an 8 MP photo's peak: float planes took 0.1 GB more); floats elsewhere, as every GPU pools them
-    unsure = ((alpha > low) & (alpha < 1 - low)).to(torch.uint8 if alpha.device.type == "cpu" else alpha.dtype)
+    unsure = poolable((alpha > low) & (alpha < 1 - low))
     if grow:
         k = 2 * grow + 1
         unsure = F.max_pool2d(F.max_pool2d(unsure, (1, k), 1, (0, grow)), (k, 1), 1, (grow, 0))
@@ -97,9 +102,15 @@ class EdgeStage:
         on_gpu = torch.device(backend.device).type == "cuda"
         self.chunk = max(1, round(GPU_CHUNK_PIXELS / backend.spec.input_height ** 2)) if on_gpu else 1  # tiles a call
 
+    def takes(self, height: int, width: int, frames: int = 1) -> bool:
+        """Whether it redraws frames of this size (`redraws`); the frames it leaves are counted here."""
+        if redraws(height, width):
+            return True
+        self.left += frames
+        return False
+
     def __call__(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        if not redraws(*alpha.shape[-2:]):
-            self.left += len(alpha)
+        if not self.takes(alpha.shape[-2], alpha.shape[-1], len(alpha)):
             return alpha
         self.redrawn += len(alpha)
         return torch.cat([self._one(pixels[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
@@ -110,8 +121,7 @@ class EdgeStage:
         where = band(alpha)
         h, w = alpha.shape[-2:]
         t, m, f = self.tile, self.margin, FEATHER
-        cells = where.to(torch.uint8 if where.device.type == "cpu" else torch.float)  # as band's planes
-        active = F.max_pool2d(cells, t, ceil_mode=True)[0, 0].nonzero().tolist()
+        active = F.max_pool2d(poolable(where), t, ceil_mode=True)[0, 0].nonzero().tolist()
         if not active:
             return alpha
         out = alpha.clone()
