@@ -7,12 +7,17 @@
     python scripts/edge_crops.py --before default --after default+edges \
         --labels "default|default --edges (the edge stage)" \
         --images 00087a6bd4dc_02.jpg,0d1a9caf4350_10.jpg,4f0397cf7937_02.jpg --out docs/edge_stage.png
+    python -m training.edge_refiner ship --refiner training/checkpoints/edge-refiner-v3-step1500.pt --out v3.pt
+    python scripts/edge_crops.py --before isnet+edges=v3.pt --after isnet+edges \
+        --labels "--model isnet, the UNet's edge network (v3, until now)|--model isnet, its own (edges-isnet.pt)" \
+        --images 4a4364d7fc6d_10.jpg,d22e6a2ca6df_10.jpg,6d21aad248e4_10.jpg,42b3feca1993_10.jpg \
+        --out docs/isnet_edges.png
 
 Each row is one photo: the whole photo with the crop marked, then for each model the crop of its cut-out over a
 checkerboard at 1:1 (the matte as `streamseg run photo.jpg -f png` makes it: the default CPU backend, the
 full-resolution stage included) with the true outline drawn in red. The crop is where the first model's matte
 is farthest from the truth, so the picture shows the worst edge, not a chosen good one. A model named NAME+edges
-runs with the edge stage (`--edges`).
+runs with the edge stage (`--edges`), NAME+edges=WEIGHTS with that edge network instead of the shipped one.
 """
 
 from __future__ import annotations
@@ -53,6 +58,12 @@ def worst_window(matte: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     return int(y), int(x)
 
 
+def user_path(model: str) -> UserPath:
+    """NAME, NAME+edges (with the shipped edge stage) or NAME+edges=WEIGHTS (with that edge network)."""
+    name, edges, weights = model.partition("+edges")
+    return UserPath(name, edges=bool(edges), edge_weights=Path(weights[1:]) if weights.startswith("=") else None)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/carvana_eval"))
@@ -62,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", required=True, help="comma-separated file names in DATA/train")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    paths = [UserPath(m.removesuffix("+edges"), edges=m.endswith("+edges")) for m in (args.before, args.after)]
+    paths = [user_path(m) for m in (args.before, args.after)]
     labels = args.labels.split("|")
     by_name = {s.image.name: s for s in find_samples(args.data)}
     rows = []

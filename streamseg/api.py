@@ -227,7 +227,8 @@ class Segmenter:
                 if self.edge_stage is None:
                     from streamseg.edges import EdgeStage, open_edge_stage
 
-                    self.edge_backend = open_edge_stage(self.backend_name, str(self.backend.device)).backend
+                    self.edge_backend = open_edge_stage(self.backend_name, str(self.backend.device),
+                                                        self.backend.spec.arch).backend
                     self.edge_stage = EdgeStage(SerializedBackend(self.edge_backend, self.lock))
         return self.edge_stage
 

@@ -50,8 +50,11 @@ def poolable(mask: torch.Tensor) -> torch.Tensor:
     return mask.to(torch.uint8 if mask.device.type == "cpu" else torch.float)
 
 
-def edges_model_path() -> Path:
-    return Path(__file__).parent / "weights" / "edges.pt"
+def edges_model_path(coarse: str = "unet") -> Path:
+    """The edge network trained on the mattes of the coarse network of arch `coarse`. IS-Net has its own: its matte
+    is crisp but keeps what is salient and not car (wall lettering touching the car, which the UNet's gate lets
+    through), and one network trained on both kinds of matte drew the UNet's outline a little worse (MODEL_CARD)."""
+    return Path(__file__).parent / "weights" / ("edges-isnet.pt" if coarse == "isnet" else "edges.pt")
 
 
 def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tensor:
@@ -156,9 +159,9 @@ def run_note(asked: bool | None, redrawn: bool) -> str:
     return ""
 
 
-def open_edge_stage(backend_name: str, device: str | None = None) -> EdgeStage:
-    """The shipped edge network on the run's own backend kind and device."""
+def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet") -> EdgeStage:
+    """The shipped edge network for the coarse network of arch `coarse`, on the run's own backend kind and device."""
     from streamseg.backends.registry import create_backend
 
-    return EdgeStage(create_backend(backend_name, edges_model_path(), device))
+    return EdgeStage(create_backend(backend_name, edges_model_path(coarse), device))
 

@@ -214,3 +214,29 @@ def test_the_edge_network_exports_to_onnx_as_it_runs(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     assert np.abs(out - CpuBackend(edges_model_path())(x).numpy()).max() < 1e-3
+
+
+def test_isnet_is_redrawn_by_its_own_edge_network(tmp_path, big_clip, picture, isnet_onnx, monkeypatch):
+    """`--model isnet` redraws with the network trained on IS-Net's mattes (edges-isnet.pt: it also takes out the wall
+    lettering IS-Net keeps), the UNet with edges.pt: in a photo, a video with --edges and the Segmenter alike."""
+    from streamseg.api import Segmenter
+    from streamseg.backends import registry
+
+    opened: list[str] = []
+    create = registry.create_backend
+
+    def recording(name, path, *args, **kwargs):
+        if Path(path).name.startswith("edges"):
+            opened.append(Path(path).name)
+        return create(name, path, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "create_backend", recording)
+    assert edges_model_path("isnet") != edges_model_path() and edges_model_path("isnet").is_file()
+    photo = tmp_path / "car.png"
+    Image.fromarray(picture).save(photo)
+    for source, args in ((photo, ()), (photo, ("--model", "isnet")), (big_clip, ("--model", "isnet", "--edges"))):
+        r = cli("run", source, "-o", tmp_path / f"out{len(opened)}{source.suffix}", "--backend", "cpu", "-q", *args)
+        assert r.code == 0, r.err
+    with Segmenter("isnet", backend="cpu") as segmenter:
+        segmenter.matte(picture)
+    assert opened == ["edges.pt", "edges-isnet.pt", "edges-isnet.pt", "edges-isnet.pt"]

@@ -606,6 +606,17 @@ def test_a_grown_refiner_starts_as_the_shallower_one_computes(tmp_path):
         grown(tmp_path / "old.pt", 3)
 
 
+def test_edge_refiner_takes_its_coarse_networks_with_their_shares():
+    """training.edge_refiner --coarse NAME[:SHARE]: which coarse networks draw the mattes the stage learns to correct,
+    and on what share of the photos (a checkpoint's path may hold a colon)."""
+    from training.edge_refiner import coarse_share
+
+    assert coarse_share("default") == ("default", 1.0)
+    assert coarse_share("isnet:0.4") == ("isnet", 0.4)
+    assert coarse_share("isnet+gate=runs/a.pt:2") == ("isnet+gate=runs/a.pt", 2.0)
+    assert coarse_share("C:/models/unet.pt") == ("C:/models/unet.pt", 1.0)
+
+
 def test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source(tmp_path):
     """training.git_copy: the data builders' reader of fetched repositories."""
     from training.git_copy import GitCopy

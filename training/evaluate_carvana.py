@@ -77,7 +77,7 @@ class UserPath:
     (as for a photo, unless `edges` is False) the edge stage."""
 
     def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all",
-                 edges: bool = True) -> None:
+                 edges: bool = True, edge_weights: Path | None = None) -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
@@ -95,7 +95,14 @@ class UserPath:
 
         self.backend = create_backend(backend, path)
         # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
-        self.edges = open_edge_stage(self.backend.name, str(self.backend.device)) if edges and refine else None
+        self.edges = (open_edge_stage(self.backend.name, str(self.backend.device), self.backend.spec.arch)
+                      if edges and refine else None)
+        if self.edges is not None and edge_weights is not None:  # another edge network than the shipped one
+            from streamseg.backends.registry import create_backend as create
+            from streamseg.edges import EdgeStage
+
+            self.edges.close()
+            self.edges = EdgeStage(create(self.backend.name, edge_weights, str(self.backend.device)))
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
         self.label = f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
