@@ -225,10 +225,9 @@ class Segmenter:
         if self.edges and redraws(height, width):
             with self.lock:
                 if self.edge_stage is None:
-                    from streamseg.edges import EdgeStage, open_edge_stage
+                    from streamseg.edges import EdgeStage, edge_stage_for
 
-                    self.edge_backend = open_edge_stage(self.backend_name, str(self.backend.device),
-                                                        self.backend.spec.arch).backend
+                    self.edge_backend = edge_stage_for(self.backend).backend
                     self.edge_stage = EdgeStage(SerializedBackend(self.edge_backend, self.lock))
         return self.edge_stage
 

@@ -165,3 +165,9 @@ def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = 
 
     return EdgeStage(create_backend(backend_name, edges_model_path(coarse), device))
 
+
+def edge_stage_for(coarse: Backend) -> EdgeStage:
+    """The edge stage that goes with a coarse model's backend: the same backend kind and device, and the edge network
+    trained on that model's mattes (the one place that ties the three together for photos, videos and the API)."""
+    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch)
+

@@ -21,7 +21,7 @@ from streamseg.backends.base import Backend
 from streamseg.background import Background
 from streamseg.batching import FrameBatch
 from streamseg.composite import Compositor, Layers
-from streamseg.edges import EdgeStage, open_edge_stage, redraws
+from streamseg.edges import EdgeStage, edge_stage_for, redraws
 from streamseg.errors import InputError
 from streamseg.files import check_target, write_whole
 from streamseg.io.animated import is_animated_picture
@@ -199,7 +199,7 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
     # the edge stage (on by default for photos) is opened only for a photo large enough for it to work on
     stage = opts.edge_stage(photo=True) and redraws(*rgb.shape[:2])
-    edges = open_edge_stage(backend.name, str(backend.device), backend.spec.arch) if stage else None
+    edges = edge_stage_for(backend) if stage else None
     try:
         pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
                                   look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges,

@@ -26,7 +26,7 @@ from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
 from streamseg.composite import Compositor, Layers
-from streamseg.edges import EdgeStage, open_edge_stage
+from streamseg.edges import EdgeStage, edge_stage_for
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import SidePacket, VideoInfo
 from streamseg.io.source import Source
@@ -326,7 +326,7 @@ class Pipeline:
         self.side: queue.Queue = queue.Queue()  # audio, subtitle packets: small, bounded by the input's interleaving
         layers = "rgba" if self.studio is not None and self.studio.cutout else opts.fmt.layers
         if opts.edge_stage(photo=False):
-            self.edges = open_edge_stage(self.backend.name, str(dev), self.backend.spec.arch)
+            self.edges = edge_stage_for(self.backend)
         self.compositor = make_compositor(dev, layers, opts.refine, opts.smooth, look.shadow_colour, self.edges)
         self.filters = matte_filters(opts.smooth, opts.vehicles)
         if opts.plate is not None:

@@ -91,18 +91,14 @@ class UserPath:
             ensure_gated(resolve_model("isnet-salient"), resolve_model(car), path)
         else:
             path = resolve_model(model)
-        from streamseg.edges import open_edge_stage
+        from streamseg.edges import EdgeStage, edge_stage_for
 
         self.backend = create_backend(backend, path)
         # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
-        self.edges = (open_edge_stage(self.backend.name, str(self.backend.device), self.backend.spec.arch)
-                      if edges and refine else None)
-        if self.edges is not None and edge_weights is not None:  # another edge network than the shipped one
-            from streamseg.backends.registry import create_backend as create
-            from streamseg.edges import EdgeStage
-
-            self.edges.close()
-            self.edges = EdgeStage(create(self.backend.name, edge_weights, str(self.backend.device)))
+        self.edges: EdgeStage | None = None
+        if edges and refine:  # `edge_weights`: another edge network than the one shipped for this model
+            self.edges = (edge_stage_for(self.backend) if edge_weights is None
+                          else EdgeStage(create_backend(self.backend.name, edge_weights, str(self.backend.device))))
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
         self.label = f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
