@@ -178,7 +178,7 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None, layers: Layers, backend: B
         compositor: Compositor = make_compositor(backend.device, layers_made, refine, smooth=False,
                                                  shadow_colour=look.shadow_colour, edges=edges)
         filters = matte_filters(smooth=False, vehicles=vehicles)  # one frame: nothing to steady
-        image = process_batch(batch, backend, bg, compositor, studio, filters, plates)
+        image = process_batch(batch, backend, bg, compositor, studio, filters, plates, still=True)
     finally:
         if bg is not None:
             bg.close()

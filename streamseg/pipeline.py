@@ -25,8 +25,9 @@ from streamseg import composite
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
+from streamseg.closer import closer_look
 from streamseg.composite import Compositor, Layers
-from streamseg.edges import EdgeStage, edge_stage_for
+from streamseg.edges import EdgeStage, edge_stage_for, redraws
 from streamseg.errors import InputError, Interrupted, StreamsegError
 from streamseg.io.reader import SidePacket, VideoInfo
 from streamseg.io.source import Source
@@ -248,9 +249,20 @@ def keep_transparency(images: torch.Tensor, alpha: torch.Tensor | None, bg: torc
 
 def process_batch(batch: FrameBatch, backend: Backend, background: Background | None, compositor: Compositor,
                   studio: StudioStage | None = None, filters: Sequence[MatteFilter] = (),
-                  plates: PlateMasker | None = None) -> torch.Tensor:
-    """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8."""
-    return composite_batch(infer_batch(batch, backend), background, compositor, studio, filters, plates)
+                  plates: PlateMasker | None = None, still: bool = False) -> torch.Tensor:
+    """One batch through the model and the compositor, in this thread: [N,H,W,3] uint8 -> [N,H,W,C] uint8.
+    `still`: a photo, where a UNet takes a second look at the car before the edge stage redraws its outline."""
+    x = infer_batch(batch, backend)
+    if still and looks_closer(backend, compositor, *x.pixels.shape[1:3]):
+        small, alpha_lr = closer_look(x.pixels, x.small, x.alpha_lr, backend, backend.spec)
+        x = replace(x, small=small, alpha_lr=alpha_lr)
+    return composite_batch(x, background, compositor, studio, filters, plates)
+
+
+def looks_closer(backend: Backend, compositor: Compositor, height: int, width: int) -> bool:
+    """Whether a photo gets the second look at its car (streamseg.closer): where the edge stage redraws the
+    outline, behind a UNet (IS-Net sees 1024x1024 already, and its edge network learnt its first look)."""
+    return compositor.edges is not None and redraws(height, width) and backend.spec.arch == "unet"
 
 
 def run(opts: RunOptions, backend: Backend, progress: Callable[[int], None] | None = None,

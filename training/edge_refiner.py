@@ -11,6 +11,8 @@
         --lr 3e-4 --seed 8 --scenery data/scenery --composite 0.2 --min-scale 0.8
         # -> checkpoints/edge-refiner-isnet-step1000.pt, shipped as edges-isnet.pt since 2026-12-06 (fifth session)
     python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3 [--coarse isnet]
+    python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3 --closer
+        # the UNet's matte with the photo path's second look at the car (streamseg.closer), as photos get it
     python -m training.edge_refiner ship --refiner REFINER.pt  # -> streamseg/weights/edges.pt, the runtime's
     python -m training.edge_refiner ship --refiner REFINER.pt --out streamseg/weights/edges-isnet.pt  # --model isnet's
 
@@ -54,6 +56,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from streamseg.closer import closer_look
 from streamseg.composite import downscale, model_size, normalise, refine
 from streamseg.edges import band
 from streamseg.models import ModelSpec, save_checkpoint
@@ -69,11 +72,13 @@ PATCH = {3: 160, 4: 272}  # full-resolution training patch by depth; the loss co
 class Coarse:
     """The coarse network and today's guided filter, as the pipeline runs them (PyTorch FP32)."""
 
-    def __init__(self, checkpoint: str) -> None:
+    def __init__(self, checkpoint: str, closer: bool = False) -> None:
         from streamseg.models import load_checkpoint
         from streamseg.models.names import resolve_model
 
         self.model, self.spec, _ = load_checkpoint(resolve_model(checkpoint))
+        # the photo path's second look at the car (streamseg.closer), which a UNet gets
+        self.closer = closer and self.spec.arch == "unet"
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,8 +86,14 @@ class Coarse:
         frames = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]  # a writable copy
         small = downscale(frames, model_size(rgb.shape[0], rgb.shape[1], self.spec))
         alpha_lr = self.model(normalise(small, self.spec)).float()
+        if self.closer:
+            small, alpha_lr = closer_look(frames.permute(0, 2, 3, 1), small, alpha_lr, self.network, self.spec)
         frame = frames.float() / 255
         return frame, refine(alpha_lr, small, frame)
+
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """The coarse network as a backend is called: the normalised picture -> its matte."""
+        return self.model(x).float()
 
 
 def load(sample) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +157,7 @@ def train(args) -> None:
 
     torch.set_num_threads(args.threads)
     names, shares = zip(*(coarse_share(c) for c in args.coarse or ["default"]))
-    coarses = [Coarse(name) for name in names]
+    coarses = [Coarse(name, args.closer) for name in names]
     samples, _ = split(find_samples(args.data), 0.1)
     rng = np.random.default_rng(args.seed)
     chosen = [samples[i] for i in rng.choice(len(samples), min(args.images, len(samples)), replace=False)]
@@ -260,7 +271,7 @@ def ship(args) -> None:
 
 def evaluate(args) -> None:
     torch.set_num_threads(args.threads)
-    coarse = Coarse(args.coarse)
+    coarse = Coarse(args.coarse, args.closer)
     model = load_refiner(args.refiner)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     rows = []
@@ -294,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="the coarse network the refiner corrects (default); repeatable as NAME:SHARE, each "
                         "photo's matte drawn by one of them (isnet:0.4: IS-Net's on 40%% of the photos, so the stage "
                         "learns to take out what IS-Net keeps and is not car, such as wall lettering)")
+    t.add_argument("--closer", action="store_true",
+                   help="a UNet's matte with the photo path's second look at the car (streamseg.closer)")
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--batch", type=int, default=16, help="patches per step")
@@ -312,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     e = sub.add_parser("eval")
     e.add_argument("--data", type=Path, default=Path("data/carvana_eval"))
     e.add_argument("--coarse", default="default")
+    e.add_argument("--closer", action="store_true", help="as train's --closer")
     e.add_argument("--refiner", type=Path, required=True)
     e.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     e.add_argument("--json", type=Path)

@@ -111,7 +111,8 @@ class UserPath:
         from streamseg.pipeline import matte_filters
 
         filters = matte_filters(smooth=False, vehicles=self.vehicles)
-        return process_batch(batch, self.backend, None, self.compositor, None, filters)[0, ..., 0].cpu().numpy()
+        return process_batch(batch, self.backend, None, self.compositor, None, filters,
+                             still=True)[0, ..., 0].cpu().numpy()
 
     def close(self) -> None:
         self.backend.close()
