@@ -177,7 +177,7 @@ MUTATIONS = [
     M("closer-look-finer-than-the-photo", "streamseg/closer.py", "size = max(bh, bw * h / w, h / max_zoom)",
       "size = max(bh, bw * h / w)", ("tests/test_closer.py::test_window_frames_the_car_at_the_grids_aspect",)),
     M("closer-look-decides-what-is-car", "streamseg/closer.py",
-      "weight = weight * near_outline(alpha[..., y0:y0 + h, x0:x0 + w])", "pass",
+      "weight = weight * near_outline(part)", "pass",
       ("tests/test_closer.py::test_second_look_moves_the_outline_only",)),
     M("closer-look-behind-isnet-too", "streamseg/pipeline.py",
       'redraws(height, width) and backend.spec.arch == "unet"', "redraws(height, width)",

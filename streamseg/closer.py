@@ -69,24 +69,25 @@ def closer_look(pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tenso
     second = net(normalise(finer[..., y0:y0 + h, x0:x0 + w], spec)).to(alpha_lr.dtype)
     alpha = F.interpolate(alpha_lr, size=grid, mode="bilinear", align_corners=False)
     # fade over FEATHER px where the window ends inside the picture (its edge lacks context); not at the border
-    ramp = torch.arange(1, FEATHER + 1, dtype=alpha.dtype, device=alpha.device) / (FEATHER + 1)
-    wy = torch.ones(h, dtype=alpha.dtype, device=alpha.device)
-    wx = torch.ones(w, dtype=alpha.dtype, device=alpha.device)
-    if y0 > 0:
-        wy[:FEATHER] = ramp
-    if y0 + h < grid[0]:
-        wy[-FEATHER:] = torch.minimum(wy[-FEATHER:], ramp.flip(0))
-    if x0 > 0:
-        wx[:FEATHER] = ramp
-    if x0 + w < grid[1]:
-        wx[-FEATHER:] = torch.minimum(wx[-FEATHER:], ramp.flip(0))
-    weight = wy[:, None] * wx[None, :]
+    weight = fade(h, y0 > 0, y0 + h < grid[0], alpha)[:, None] * fade(w, x0 > 0, x0 + w < grid[1], alpha)[None, :]
+    part = alpha[..., y0:y0 + h, x0:x0 + w]
     # the second look moves the outline; what is car is the first look's (which saw the car at the scale it was
     # trained on): zoomed in, the network now and then lost a dark bumper or a door whole (Dice 0.98 -> 0.94)
-    weight = weight * near_outline(alpha[..., y0:y0 + h, x0:x0 + w])
-    part = alpha[..., y0:y0 + h, x0:x0 + w]
+    weight = weight * near_outline(part)
     alpha[..., y0:y0 + h, x0:x0 + w] = part + (second - part) * weight
     return finer, alpha
+
+
+def fade(n: int, start: bool, end: bool, like: torch.Tensor) -> torch.Tensor:
+    """[n] weights: 1, rising from 0 over FEATHER px at the start and falling over FEATHER px at the end where
+    asked (dtype and device of `like`)."""
+    ramp = torch.arange(1, FEATHER + 1, dtype=like.dtype, device=like.device) / (FEATHER + 1)
+    out = torch.ones(n, dtype=like.dtype, device=like.device)
+    if start:
+        out[:FEATHER] = ramp
+    if end:
+        out[-FEATHER:] = torch.minimum(out[-FEATHER:], ramp.flip(0))
+    return out
 
 
 def near_outline(alpha: torch.Tensor, reach: int = REACH) -> torch.Tensor:
