@@ -4,11 +4,13 @@ full resolution, through the path users get.
     python -m training.evaluate_carvana --data data/carvana_eval --model default [--model isnet] [--views 1,5,9,13]
                                         [--backend auto] [--no-refine] [--no-edges | --both] [--json OUT.jsonl]
                                         [--markdown OUT.md] [--over data/scenery] [--width 767]
+                                        [--vehicles subject|all]
 
 Each photo goes through the backend and compositor that `streamseg run photo.jpg -f matte` uses (the default CPU
 backend with its precision, the guided filter and the edge stage; `--no-edges`: without it, as `streamseg run
---no-edges` and videos), and the matte is scored against
-the hand-made mask at 1918x1280:
+--no-edges` and videos), keeping the vehicles `streamseg run` keeps by default (`--vehicles subject`: the car and
+what lies near it; `all`: whatever the network calls car), and the matte is scored against the hand-made mask at
+1918x1280:
 - Dice of matte >= 0.5;
 - Boundary IoU (Cheng et al., CVPR 2021) with d = 0.5% of the image diagonal (12 px here): the IoU of the two
   masks' inner bands of width d, so it measures the outline alone;
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from streamseg.vehicles import Vehicles
+from streamseg.vehicles import VEHICLES, Vehicles
 from training.carvana import car_of, check_not_reserved
 from training.dataset import find_samples, read_mask
 
@@ -74,9 +76,9 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
 
 class UserPath:
     """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement and
-    (as for a photo, unless `edges` is False) the edge stage."""
+    (as for a photo, unless `edges` is False) the edge stage, keeping the subject vehicle unless `vehicles` is all."""
 
-    def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "all",
+    def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "subject",
                  edges: bool = True, edge_weights: Path | None = None) -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
@@ -100,17 +102,17 @@ class UserPath:
             self.edges = (edge_stage_for(self.backend) if edge_weights is None
                           else EdgeStage(create_backend(self.backend.name, edge_weights, str(self.backend.device))))
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
-        self.label = f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
+        self.label = (f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
+                      f"{' --vehicles all' if vehicles == 'all' else ''}")
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, vehicles: Vehicles | None = None) -> np.ndarray:
+        """HxWx3 uint8 -> its matte, HxW uint8; `vehicles` for this photo instead of the path's own."""
         from streamseg.batching import FrameBatch
-        from streamseg.pipeline import process_batch
+        from streamseg.pipeline import matte_filters, process_batch
 
         batch = FrameBatch(torch.from_numpy(np.array(rgb))[None], [0], [time.monotonic()], 0)  # writable
-        from streamseg.pipeline import matte_filters
-
-        filters = matte_filters(smooth=False, vehicles=self.vehicles)
+        filters = matte_filters(smooth=False, vehicles=vehicles or self.vehicles)
         return process_batch(batch, self.backend, None, self.compositor, None, filters,
                              still=True)[0, ..., 0].cpu().numpy()
 
@@ -208,10 +210,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--over", type=Path, help="lay each car over these car-free photographs (data/scenery)")
     ap.add_argument("--width", type=int, help="score the photos shrunk to this width (the scores' distances with "
                                               "them): how the stage does on smaller photos")
+    ap.add_argument("--vehicles", choices=VEHICLES, default="subject",
+                    help="which vehicles the matte keeps, as `streamseg run --vehicles` (its default: subject)")
     args = ap.parse_args(argv)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     edges = [False, True] if args.both else [args.edges]
-    paths = [UserPath(m, args.backend, not args.no_refine, edges=e) for m in (args.model or ["default"]) for e in edges]
+    paths = [UserPath(m, args.backend, not args.no_refine, args.vehicles, edges=e)
+             for m in (args.model or ["default"]) for e in edges]
     try:
         backdrops = sorted(args.over.glob("*.jpg")) if args.over else None
         rows = evaluate(args.data, paths, views, backdrops, args.width)

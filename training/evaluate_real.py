@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,11 +89,13 @@ def load_models(choices: list[str], device: torch.device) -> list[tuple[str, nn.
     return models
 
 
-def evaluate(data: Path, models: list[tuple[str, nn.Module, ModelSpec]]) -> list[dict]:
-    """One row per image with ground truth: name, source, single_vehicle and {model: (dice, iou)}."""
+def evaluate(data: Path, models: list[tuple[str, nn.Module, ModelSpec]],
+             where: Callable[[dict], bool] | None = None) -> list[dict]:
+    """One row per image with ground truth (and, given `where`, whose index entry it accepts): name, source,
+    single_vehicle and {model: (dice, iou)}."""
     rows = []
     for e in load_index(data):
-        if not e["has_truth"]:
+        if not e["has_truth"] or (where is not None and not where(e)):
             continue
         rgb = np.asarray(Image.open(data / e["image"]).convert("RGB"))
         truth = np.asarray(Image.open(data / e["mask"]).convert("L")) > 127
@@ -102,11 +105,16 @@ def evaluate(data: Path, models: list[tuple[str, nn.Module, ModelSpec]]) -> list
     return rows
 
 
+def main_subject(entry: dict) -> bool:
+    """Whether an index entry (or a row of `evaluate`) is a single vehicle that is the picture's main subject."""
+    return bool(entry["single_vehicle"]) and entry.get("scene") != "salient"
+
+
 def means(rows: list[dict], labels: list[str]) -> dict[str, dict[str, tuple[float, float, int]]]:
     """{group: {model: (dice, iou, n)}} over the rows with truth. The headline group is single vehicles
     that are the picture's main subject; those beside a more salient object are reported apart."""
     single = [r for r in rows if r["single_vehicle"]]
-    groups = {"single vehicle, main subject": [r for r in single if r.get("scene") != "salient"],
+    groups = {"single vehicle, main subject": [r for r in rows if main_subject(r)],
               "single vehicle beside a more salient object": [r for r in single if r.get("scene") == "salient"],
               "all": rows}
     out: dict[str, dict[str, tuple[float, float, int]]] = {}
