@@ -184,6 +184,8 @@ MUTATIONS = [
       ("tests/test_closer.py::test_only_photos_behind_a_unet_where_the_edge_stage_redraws",)),
     M("photos-look-once", "streamseg/photo.py", "filters, plates, still=True)", "filters, plates)",
       ("tests/test_closer.py::test_photos_take_it_videos_do_not",)),
+    M("street-photos-scored-as-subjects", "training/evaluate_carvana.py", "vehicles=vehicles or self.vehicles)",
+      "vehicles=self.vehicles)", ("tests/test_real_quality.py::test_default_model_on_real_cars_as_users_get_it",)),
     M("edge-refiner-mixes-no-coarse-networks", "training/edge_refiner.py",
       "return (name, float(share)) if name else (text, 1.0)", "return (text, 1.0)",
       ("tests/test_training.py::test_edge_refiner_takes_its_coarse_networks_with_their_shares",)),
