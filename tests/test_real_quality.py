@@ -18,7 +18,7 @@ from training.evaluate_real import evaluate, main_subject, means
 
 SUBJECT = "single vehicle, main subject"
 BESIDE = "single vehicle beside a more salient object"
-STREET = "street photos, every vehicle marked"
+STREET = "several vehicles, every one marked"  # the street photos
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +62,7 @@ def user_path_scores(data, model: str, edges: bool = True) -> dict:
         matte = path(rgb, vehicles="subject" if e["single_vehicle"] else "all")
         rows.append({**e, "scores": {model: dice_iou(matte >= 128, truth)}})
     path.close()
-    street = [r["scores"][model][0] for r in rows if not r["single_vehicle"]]  # scored with --vehicles all
-    return {group: by_model[model] for group, by_model in means(rows, [model]).items()} | {
-        STREET: (float(np.mean(street)), len(street))}
+    return {group: by_model[model] for group, by_model in means(rows, [model]).items()}
 
 
 def test_isnet_with_the_edge_stage_on_real_cars_as_users_get_it(realcar_set):
@@ -74,7 +72,7 @@ def test_isnet_with_the_edge_stage_on_real_cars_as_users_get_it(realcar_set):
     s = user_path_scores(realcar_set, "isnet", edges=True)
     # measured 0.936, 0.800 and 0.847 (without --edges 0.937, 0.800 and 0.801); the 6 street photos 0.761
     assert s[SUBJECT][2] == 9 and s[SUBJECT][0] >= 0.92 and s[BESIDE][0] >= 0.77 and s["all"][0] >= 0.82, s
-    assert s[STREET][1] == 6 and s[STREET][0] >= 0.74, s
+    assert s[STREET][2] == 6 and s[STREET][0] >= 0.74, s
 
 
 def test_default_model_on_real_cars_as_users_get_it(realcar_set):
@@ -85,4 +83,4 @@ def test_default_model_on_real_cars_as_users_get_it(realcar_set):
     assert s[SUBJECT][2] == 9 and s[SUBJECT][0] >= 0.82, s
     assert s[BESIDE][0] >= 0.77 and s["all"][0] >= 0.74, s
     # the street photos, every vehicle kept: measured 0.584 (0.558 when they kept only their subject)
-    assert s[STREET][1] == 6 and s[STREET][0] >= 0.57, s
+    assert s[STREET][2] == 6 and s[STREET][0] >= 0.57, s

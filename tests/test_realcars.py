@@ -73,6 +73,7 @@ def test_means_and_table():
     m = means(rows, ["m"])
     assert m["single vehicle, main subject"]["m"] == (1.0, 1.0, 1)
     assert m["single vehicle beside a more salient object"]["m"] == (0.2, 0.1, 1)
+    assert m["several vehicles, every one marked"]["m"] == (0.5, 0.25, 1)
     assert m["all"]["m"][2] == 3 and abs(m["all"]["m"][0] - 1.7 / 3) < 1e-9
     text = table(rows, ["m"])
     assert "| a | s | yes | subject | 1.000 | 1.000 |" in text and "**0.567**" in text

@@ -112,10 +112,12 @@ def main_subject(entry: dict) -> bool:
 
 def means(rows: list[dict], labels: list[str]) -> dict[str, dict[str, tuple[float, float, int]]]:
     """{group: {model: (dice, iou, n)}} over the rows with truth. The headline group is single vehicles
-    that are the picture's main subject; those beside a more salient object are reported apart."""
+    that are the picture's main subject; those beside a more salient object and the pictures of several vehicles
+    (street photos, every vehicle marked) are reported apart."""
     single = [r for r in rows if r["single_vehicle"]]
     groups = {"single vehicle, main subject": [r for r in rows if main_subject(r)],
               "single vehicle beside a more salient object": [r for r in single if r.get("scene") == "salient"],
+              "several vehicles, every one marked": [r for r in rows if not r["single_vehicle"]],
               "all": rows}
     out: dict[str, dict[str, tuple[float, float, int]]] = {}
     for group, rs in groups.items():
@@ -129,7 +131,7 @@ def means(rows: list[dict], labels: list[str]) -> dict[str, dict[str, tuple[floa
 
 
 def table(rows: list[dict], labels: list[str]) -> str:
-    """A markdown table: the rows, then the two means."""
+    """A markdown table: the rows, then the means of `means`' groups."""
     head = ["image", "source", "single", "scene"] + [f"{m} {k}" for m in labels for k in ("Dice", "IoU")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
