@@ -481,6 +481,32 @@ def test_whole_frame_crops_show_the_frame_as_inference_does(tmp_path):
     assert max(areas) > frame.sum() * 1.2, areas
 
 
+def test_crops_of_a_larger_frame_show_the_car_at_that_frames_scale(tmp_path):
+    """training.train --frame HxW: crops are cut from the image scaled to cover HxW (then zoomed 1.0-1.6x), so the
+    network learns cars as large as a frame of HxW shows them; without it, as large as the crop's own frame."""
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    squares = (np.indices((16, 16)).sum(0) % 2 * 255).astype(np.uint8)
+    mask = np.kron(squares, np.ones((4, 4), np.uint8))  # a checkerboard of 4 px squares
+    Image.fromarray(np.stack([mask] * 3, -1)).save(root / "images" / "a.png")
+    Image.fromarray(mask).save(root / "masks" / "a.png")
+    samples = find_samples(root)
+
+    def square_side(frame: tuple[int, int] | None) -> float:
+        """The checkerboard's squares, measured along the crops' rows: 4 px times the scale the crop was cut at."""
+        ds = SegmentationDataset(samples, crop=(32, 32), augment=True, frame=frame)
+        runs = []
+        for _ in range(8):
+            row = ds[0][1][0, 16].numpy() >= 0.5
+            changes = np.flatnonzero(row[1:] != row[:-1])
+            runs += list(np.diff(changes))
+        return float(np.median(runs))
+
+    assert 16 <= square_side((256, 256)) <= 26  # scale 4-6.4: 256 / 64 times the zoom
+    assert square_side(None) <= 4  # scaled to cover the 32 px crop: 0.5-0.8 times, squares 2-3 px
+
+
 def test_scenery_carving_finds_every_image_in_a_resource_bundle():
     """scripts/make_scenery_photos.py cuts JPEG, PNG and WebP files out of a Qt resource bundle in stored
     order, each whole (it decodes to the picture that went in)."""

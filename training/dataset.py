@@ -78,14 +78,15 @@ class SegmentationDataset(Dataset):
     without, the whole image resized to `resize` (h, w), as the model sees a frame at inference.
     `whole`: the share of training crops that are the whole image resized to `crop` (the frame as the
     pipeline shows it) instead of a zoomed-in window; the zoom alone shows every car 1.0-1.6x (1.3x on
-    average) larger than inference does.
+    average) larger than inference does. `frame` (h, w): the size the image is scaled to cover before that zoom
+    and the crop (default: the crop's own), so a network can learn cars larger than its crop shows them whole.
     """
 
     def __init__(self, samples: list[Sample], crop: tuple[int, int] = (256, 256),
                  resize: tuple[int, int] | None = None, augment: bool = True, seed: int = 0,
-                 recolour: float = 0.0, whole: float = 0.0) -> None:
+                 recolour: float = 0.0, whole: float = 0.0, frame: tuple[int, int] | None = None) -> None:
         self.samples, self.crop, self.resize, self.augment = samples, crop, resize, augment
-        self.seed, self.recolour, self.whole = seed, recolour, whole
+        self.seed, self.recolour, self.whole, self.frame = seed, recolour, whole, frame or crop
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -113,7 +114,8 @@ class SegmentationDataset(Dataset):
         if self.whole and rng.random() < self.whole:
             img, mask = img.resize((cw, ch), Image.BILINEAR), mask.resize((cw, ch), Image.BILINEAR)
         else:
-            scale = max(ch / h, cw / w) * rng.uniform(1.0, 1.6)
+            fh, fw = self.frame
+            scale = max(fh / h, fw / w, ch / h, cw / w) * rng.uniform(1.0, 1.6)
             nw, nh = max(cw, round(w * scale)), max(ch, round(h * scale))
             img, mask = img.resize((nw, nh), Image.BILINEAR), mask.resize((nw, nh), Image.BILINEAR)
             x0, y0 = int(rng.integers(0, nw - cw + 1)), int(rng.integers(0, nh - ch + 1))

@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--whole", type=float, default=0.0,
                     help="share of training crops that are the whole image at the crop size, as inference sees a "
                          "frame (the others zoom in 1.0-1.6x)")
+    ap.add_argument("--frame", type=parse_size,
+                    help="HxW the image is scaled to cover before the zoom and the crop (default: the crop): "
+                         "crops of a frame larger than they are, to teach the car at a larger scale")
     ap.add_argument("--edge-weight", type=float, default=0.0,
                     help="count pixels within 2 of the true outline 1+W times in the BCE (a sharper outline)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         train_samples += part
         weights += [weight] * len(part)
     train_ds = SegmentationDataset(train_samples, crop=args.crop, augment=True, recolour=args.recolour,
-                                   whole=args.whole)
+                                   whole=args.whole, frame=args.frame)
     loader = DataLoader(train_ds, batch_size=args.batch, num_workers=args.workers, drop_last=True,
                         sampler=WeightedRandomSampler(weights, num_samples=args.steps * args.batch, replacement=True),
                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
 
     meta = {"command": "python -m training.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "data": args.data, "init": args.init, "train_images": len(train_samples), "device": str(device),
-            "amp": str(amp_dtype), "recolour": args.recolour, "whole": args.whole,
+            "amp": str(amp_dtype), "recolour": args.recolour, "whole": args.whole, "frame": args.frame,
             "edge_weight": args.edge_weight,
             "torch": str(torch.__version__)}
     log = open(args.out / "log.jsonl", "a")
