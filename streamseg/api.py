@@ -168,6 +168,7 @@ class Segmenter:
         self.edges = edges and refine  # the full-resolution edge stage, on by default as for a photo (streamseg.edges)
         self.edge_stage: EdgeStage | None = None  # opened by the first picture
         self.edge_backend: Backend | None = None  # its network, which the Segmenter closes
+        self.outline_backend: Backend | None = None  # and the outline network that looks before it
 
     def matte(self, img: Picture | list[Picture]) -> Any:
         """The matte: grey, 255 on the car (PIL "L", HxW uint8, or PNG bytes)."""
@@ -227,8 +228,11 @@ class Segmenter:
                 if self.edge_stage is None:
                     from streamseg.edges import EdgeStage, edge_stage_for
 
-                    self.edge_backend = edge_stage_for(self.backend).backend
-                    self.edge_stage = EdgeStage(SerializedBackend(self.edge_backend, self.lock))
+                    opened = edge_stage_for(self.backend, photos=True)
+                    self.edge_backend, self.outline_backend = opened.backend, opened.outline
+                    self.edge_stage = EdgeStage(SerializedBackend(self.edge_backend, self.lock),
+                                                None if opened.outline is None
+                                                else SerializedBackend(opened.outline, self.lock))
         return self.edge_stage
 
     def describe(self) -> str:
@@ -238,6 +242,8 @@ class Segmenter:
         self.backend.inner.close()
         if self.edge_backend is not None:
             self.edge_backend.close()
+        if self.outline_backend is not None:
+            self.outline_backend.close()
         if self.plate_detector is not None:
             self.plate_detector.inner.close()
 

@@ -92,10 +92,11 @@ class EdgeStage:
     """pixels [N,H,W,3] uint8 and their full-resolution matte [N,1,H,W] 0..1 -> the matte with its band redrawn
     (frames under MIN_PIXELS: as they are). `redrawn` and `left` count the frames each way, for the summaries."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, outline: Backend | None = None) -> None:
         if backend.spec.arch != "edges" or backend.spec.input_height != backend.spec.input_width:
             raise ValueError(f"{backend.describe()} does not run a square edge network")
         self.backend = backend
+        self.outline = outline  # photos behind a UNet: the outline network's look before the stage (closer.py)
         self.margin = margin(backend.spec.levels)  # px of context around each tile's middle
         self.tile = backend.spec.input_height - 2 * self.margin
         if self.tile <= 0:
@@ -147,6 +148,8 @@ class EdgeStage:
 
     def close(self) -> None:
         self.backend.close()
+        if self.outline is not None:
+            self.outline.close()
 
 
 def run_note(asked: bool | None, redrawn: bool) -> str:
@@ -159,15 +162,25 @@ def run_note(asked: bool | None, redrawn: bool) -> str:
     return ""
 
 
-def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet") -> EdgeStage:
-    """The shipped edge network for the coarse network of arch `coarse`, on the run's own backend kind and device."""
+def outline_model_path() -> Path:
+    """The outline network: the default UNet trained on cars twice as large, for photos' third look (closer.py)."""
+    return Path(__file__).parent / "weights" / "outline.pt"
+
+
+def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet",
+                    photos: bool = False) -> EdgeStage:
+    """The shipped edge network for the coarse network of arch `coarse`, on the run's own backend kind and device;
+    for `photos` behind a UNet, with the outline network that looks at the car before it."""
     from streamseg.backends.registry import create_backend
 
-    return EdgeStage(create_backend(backend_name, edges_model_path(coarse), device))
+    stage = EdgeStage(create_backend(backend_name, edges_model_path(coarse), device))
+    if photos and coarse == "unet":
+        stage.outline = create_backend(backend_name, outline_model_path(), device)
+    return stage
 
 
-def edge_stage_for(coarse: Backend) -> EdgeStage:
+def edge_stage_for(coarse: Backend, photos: bool = False) -> EdgeStage:
     """The edge stage that goes with a coarse model's backend: the same backend kind and device, and the edge network
-    trained on that model's mattes (the one place that ties the three together for photos, videos and the API)."""
-    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch)
-
+    trained on that model's mattes (the one place that ties the three together for photos, videos and the API);
+    `photos`: with the outline network too (videos do not take the closer looks)."""
+    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch, photos)

@@ -199,7 +199,7 @@ def run_photo(source: Path, output: Path, opts: RunOptions, backend: Backend) ->
     plates = None if opts.plate is None else open_plate_masker(opts.plate, backend.name, str(backend.device))
     # the edge stage (on by default for photos) is opened only for a photo large enough for it to work on
     stage = opts.edge_stage(photo=True) and redraws(*rgb.shape[:2])
-    edges = edge_stage_for(backend) if stage else None
+    edges = edge_stage_for(backend, photos=True) if stage else None
     try:
         pixels, vehicles = render(rgb, alpha, layers, backend, background=opts.background, refine=opts.refine,
                                   look=opts.look, vehicles=opts.vehicles, plates=plates, edges=edges,

@@ -25,7 +25,7 @@ from streamseg import composite
 from streamseg.backends.base import Backend, compute_threads
 from streamseg.background import Background
 from streamseg.batching import Batcher, FrameBatch
-from streamseg.closer import closer_look
+from streamseg.closer import closer_looks
 from streamseg.composite import Compositor, Layers
 from streamseg.edges import EdgeStage, edge_stage_for, redraws
 from streamseg.errors import InputError, Interrupted, StreamsegError
@@ -254,7 +254,8 @@ def process_batch(batch: FrameBatch, backend: Backend, background: Background | 
     `still`: a photo, where a UNet takes a second look at the car before the edge stage redraws its outline."""
     x = infer_batch(batch, backend)
     if still and looks_closer(backend, compositor, *x.pixels.shape[1:3]):
-        small, alpha_lr = closer_look(x.pixels, x.small, x.alpha_lr, backend, backend.spec)
+        outline = compositor.edges.outline if compositor.edges is not None else None
+        small, alpha_lr = closer_looks(x.pixels, x.small, x.alpha_lr, backend, outline)
         x = replace(x, small=small, alpha_lr=alpha_lr)
     return composite_batch(x, background, compositor, studio, filters, plates)
 

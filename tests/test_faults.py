@@ -301,7 +301,9 @@ def test_animated_webp_and_gif_are_videos_alone_and_in_folders(tmp_path):
 def test_a_large_photo_costs_far_less_than_57_bytes_a_pixel(tmp_path):
     """Peak resident memory of real `streamseg run` processes (the kernel's figure, wait4): a 12 MP photo over
     the studio backdrop against a 1 MP one, per added pixel. 33 bytes a pixel before backdrops became uint8
-    pixels and the photo was decoded with one copy (57 when the issue was filed); about 16 after."""
+    pixels and the photo was decoded with one copy (57 when the issue was filed); about 16 after. The edge stage
+    and the closer look, on for photos since, took it to 24.0 on the 2-core AMD machine (7ba2278), and the outline
+    network's look to 26.4 (2026-12-07): the bound is 30, which a float copy of the backdrop (+12) still crosses."""
     import importlib.util
 
     script = Path(__file__).parents[1] / "scripts" / "measure_photo_memory.py"
@@ -315,7 +317,7 @@ def test_a_large_photo_costs_far_less_than_57_bytes_a_pixel(tmp_path):
     base, _ = measure.peak_mb(small, [], tmp_path / "out.jpg", None)
     peak, _ = measure.peak_mb(large, [], tmp_path / "out.jpg", None)
     per_pixel = (peak - base) * 2 ** 20 / 11e6
-    assert per_pixel < 24, f"{per_pixel:.1f} bytes a pixel ({base:.0f} MB at 1 MP, {peak:.0f} MB at 12 MP)"
+    assert per_pixel < 30, f"{per_pixel:.1f} bytes a pixel ({base:.0f} MB at 1 MP, {peak:.0f} MB at 12 MP)"
 
 
 # 5. transparent photos

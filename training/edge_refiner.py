@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from streamseg.closer import closer_look
+from streamseg.closer import closer_look, outline_look
 from streamseg.composite import downscale, model_size, normalise, refine
 from streamseg.edges import band
 from streamseg.models import ModelSpec, save_checkpoint
@@ -81,13 +81,16 @@ PATCH = {3: 160, 4: 272}  # full-resolution training patch by depth; the loss co
 class Coarse:
     """The coarse network and today's guided filter, as the pipeline runs them (PyTorch FP32)."""
 
-    def __init__(self, checkpoint: str, closer: bool = False) -> None:
+    def __init__(self, checkpoint: str, closer: bool = False, outline: bool = False) -> None:
+        from streamseg.edges import outline_model_path
         from streamseg.models import load_checkpoint
         from streamseg.models.names import resolve_model
 
         self.model, self.spec, _ = load_checkpoint(resolve_model(checkpoint))
-        # the photo path's second look at the car (streamseg.closer), which a UNet gets
+        # the photo path's second look at the car (streamseg.closer), which a UNet gets, and (`outline`) the
+        # outline network's third
         self.closer = closer and self.spec.arch == "unet"
+        self.outline = load_checkpoint(outline_model_path())[:2] if outline and self.closer else None
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,6 +100,10 @@ class Coarse:
         alpha_lr = self.model(normalise(small, self.spec)).float()
         if self.closer:
             small, alpha_lr = closer_look(frames.permute(0, 2, 3, 1), small, alpha_lr, self.network, self.spec)
+        if self.outline is not None:
+            net, spec = self.outline
+            small, alpha_lr = outline_look(frames.permute(0, 2, 3, 1), small, alpha_lr, lambda x: net(x).float(), spec,
+                                           self.spec)
         frame = frames.float() / 255
         return frame, refine(alpha_lr, small, frame)
 
@@ -166,7 +173,7 @@ def train(args) -> None:
 
     torch.set_num_threads(args.threads)
     names, shares = zip(*(coarse_share(c) for c in args.coarse or ["default"]))
-    coarses = [Coarse(name, args.closer) for name in names]
+    coarses = [Coarse(name, args.closer, args.outline) for name in names]
     samples, _ = split(find_samples(args.data), 0.1)
     rng = np.random.default_rng(args.seed)
     chosen = [samples[i] for i in rng.choice(len(samples), min(args.images, len(samples)), replace=False)]
@@ -214,7 +221,8 @@ def train(args) -> None:
             if step % 100 == 0:
                 torch.save({**shape, "state_dict": model.state_dict()}, args.out / f"refiner-{step}.pt")
             torch.save({**shape, "state_dict": model.state_dict(), "coarse": ",".join(args.coarse or ["default"]),
-                        "closer": args.closer, "steps": step, "images": len(cache)}, args.out / "refiner.pt")
+                        "closer": args.closer, "outline": args.outline, "steps": step, "images": len(cache)},
+                       args.out / "refiner.pt")
 
 
 def coarse_share(text: str) -> tuple[str, float]:
@@ -270,7 +278,7 @@ def ship(args) -> None:
     model = load_refiner(args.refiner)
     size = PATCH[model.levels]  # the tile the runtime feeds it: its training patch
     spec = ModelSpec(arch="edges", width=blob["width"], levels=model.levels, input_height=size, input_width=size)
-    meta = {"trained": {k: blob[k] for k in ("coarse", "closer", "steps", "images") if k in blob},
+    meta = {"trained": {k: blob[k] for k in ("coarse", "closer", "outline", "steps", "images") if k in blob},
             "from": str(args.refiner), "held_out": args.held_out,
             "data": "Carvana training cars (training.carvana's split; Kaggle competition data, no licence given in "
                     "the repository it came from)"}
@@ -280,7 +288,7 @@ def ship(args) -> None:
 
 def evaluate(args) -> None:
     torch.set_num_threads(args.threads)
-    coarse = Coarse(args.coarse, args.closer)
+    coarse = Coarse(args.coarse, args.closer, args.outline)
     model = load_refiner(args.refiner)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     rows = []
@@ -316,6 +324,8 @@ def main(argv: list[str] | None = None) -> None:
                         "learns to take out what IS-Net keeps and is not car, such as wall lettering)")
     t.add_argument("--closer", action="store_true",
                    help="a UNet's matte with the photo path's second look at the car (streamseg.closer)")
+    t.add_argument("--outline", action="store_true",
+                   help="with --closer: and the outline network's third look (weights/outline.pt), as photos get it")
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--batch", type=int, default=16, help="patches per step")
@@ -335,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--data", type=Path, default=Path("data/carvana_eval"))
     e.add_argument("--coarse", default="default")
     e.add_argument("--closer", action="store_true", help="as train's --closer")
+    e.add_argument("--outline", action="store_true", help="as train's --outline")
     e.add_argument("--refiner", type=Path, required=True)
     e.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     e.add_argument("--json", type=Path)

@@ -99,7 +99,7 @@ class UserPath:
         # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
         self.edges: EdgeStage | None = None
         if edges and refine:  # `edge_weights`: another edge network than the one shipped for this model
-            self.edges = (edge_stage_for(self.backend) if edge_weights is None
+            self.edges = (edge_stage_for(self.backend, photos=True) if edge_weights is None
                           else EdgeStage(create_backend(self.backend.name, edge_weights, str(self.backend.device))))
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
         self.label = (f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
