@@ -12,12 +12,18 @@
         --labels "--model isnet, the UNet's edge network (v3, until now)|--model isnet, its own (edges-isnet.pt)" \
         --images 4a4364d7fc6d_10.jpg,d22e6a2ca6df_10.jpg,6d21aad248e4_10.jpg,42b3feca1993_10.jpg \
         --out docs/isnet_edges.png
+    git show cf40db9:streamseg/weights/default.pt > cf40db9.pt   # the default when issue 23 was filed
+    python scripts/edge_crops.py --before cf40db9.pt --after default+edges \
+        --labels "cf40db9, when issue 23 was filed (no edge stage)|now: closer looks, outline network, edge stage" \
+        --images 00087a6bd4dc_02.jpg,0d1a9caf4350_10.jpg,4f0397cf7937_02.jpg,d22e6a2ca6df_02.jpg \
+        --out docs/issue23_edges.png
 
 Each row is one photo: the whole photo with the crop marked, then for each model the crop of its cut-out over a
 checkerboard at 1:1 (the matte as `streamseg run photo.jpg -f png` makes it: the default CPU backend, the
 full-resolution stage included) with the true outline drawn in red. The crop is where the first model's matte
 is farthest from the truth, so the picture shows the worst edge, not a chosen good one. A model named NAME+edges
-runs with the edge stage (`--edges`), NAME+edges=WEIGHTS with that edge network instead of the shipped one.
+runs with the edge stage (`--edges`), NAME+edges=WEIGHTS with that edge network instead of the shipped one;
+NAME+edges-outline without a photo's third look (the outline network).
 """
 
 from __future__ import annotations
@@ -59,9 +65,12 @@ def worst_window(matte: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
 
 
 def user_path(model: str) -> UserPath:
-    """NAME, NAME+edges (with the shipped edge stage) or NAME+edges=WEIGHTS (with that edge network)."""
-    name, edges, weights = model.partition("+edges")
-    return UserPath(name, edges=bool(edges), edge_weights=Path(weights[1:]) if weights.startswith("=") else None)
+    """NAME, NAME+edges (with the shipped edge stage) or NAME+edges=WEIGHTS (with that edge network); a trailing
+    -outline leaves a photo's third look out (the outline network, streamseg/closer.py)."""
+    outline = not model.endswith("-outline")
+    name, edges, weights = model.removesuffix("-outline").partition("+edges")
+    return UserPath(name, edges=bool(edges), edge_weights=Path(weights[1:]) if weights.startswith("=") else None,
+                    outline=outline)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -662,3 +662,35 @@ def test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source(tm
     with pytest.raises(AssertionError, match="reserved source"):
         copy.read("DAVIS/JPEGImages/00000.jpg")
     copy.close()
+
+
+def test_carvana_user_path_measures_the_candidate_networks_it_is_given(tmp_path, monkeypatch):
+    """training.evaluate_carvana --edge-weights / --outline-weights run a candidate network where the shipped one
+    runs, keeping the other shipped one (a candidate edge network measured without the outline network scores a path
+    no user gets); --no-outline leaves a photo's third look out."""
+    from streamseg.backends import registry
+    from streamseg.edges import edges_model_path, outline_model_path
+    from training.evaluate_carvana import UserPath
+
+    opened: dict[int, str] = {}  # backend -> the file it runs
+    create = registry.create_backend
+
+    def recording(name, path, *args, **kwargs):
+        backend = create(name, path, *args, **kwargs)
+        opened[id(backend)] = Path(path).name
+        return backend
+
+    monkeypatch.setattr(registry, "create_backend", recording)
+    edges, outline = tmp_path / "edges-candidate.pt", tmp_path / "outline-candidate.pt"
+    edges.write_bytes(edges_model_path().read_bytes())
+    outline.write_bytes(outline_model_path().read_bytes())
+    cases = [({}, ("edges.pt", "outline.pt")),
+             ({"edge_weights": edges}, ("edges-candidate.pt", "outline.pt")),
+             ({"outline_weights": outline}, ("edges.pt", "outline-candidate.pt")),
+             ({"outline": False}, ("edges.pt", None))]
+    for kwargs, running in cases:
+        path = UserPath("default", backend="cpu", **kwargs)
+        stage = path.edges
+        assert stage is not None
+        assert (opened[id(stage.backend)], stage.outline and opened[id(stage.outline)]) == running, kwargs
+        path.close()

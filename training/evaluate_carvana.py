@@ -76,10 +76,13 @@ def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
 
 class UserPath:
     """A checkpoint as `streamseg run photo -f matte` runs it: the chosen backend, the compositor, refinement and
-    (as for a photo, unless `edges` is False) the edge stage, keeping the subject vehicle unless `vehicles` is all."""
+    (as for a photo, unless `edges` is False) the edge stage, keeping the subject vehicle unless `vehicles` is all.
+    `edge_weights`, `outline_weights`: another edge or outline network than the shipped one (a candidate to measure);
+    `outline` False: a photo's third look left out (closer.py), to see what it adds."""
 
     def __init__(self, model: str, backend: str = "auto", refine: bool = True, vehicles: Vehicles = "subject",
-                 edges: bool = True, edge_weights: Path | None = None) -> None:
+                 edges: bool = True, edge_weights: Path | None = None, outline_weights: Path | None = None,
+                 outline: bool = True) -> None:
         from streamseg.backends.registry import create_backend
         from streamseg.models.names import resolve_model
         from streamseg.pipeline import make_compositor
@@ -98,11 +101,18 @@ class UserPath:
         self.backend = create_backend(backend, path)
         # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
         self.edges: EdgeStage | None = None
-        if edges and refine:  # `edge_weights`: another edge network than the one shipped for this model
-            self.edges = (edge_stage_for(self.backend, photos=True) if edge_weights is None
-                          else EdgeStage(create_backend(self.backend.name, edge_weights, str(self.backend.device))))
+        if edges and refine:
+            device = str(self.backend.device)
+            self.edges = edge_stage_for(self.backend, photos=outline)
+            if edge_weights is not None:
+                self.edges.backend.close()
+                self.edges = EdgeStage(create_backend(self.backend.name, edge_weights, device), self.edges.outline)
+            if outline_weights is not None and self.edges.outline is not None:
+                self.edges.outline.close()
+                self.edges.outline = create_backend(self.backend.name, outline_weights, device)
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
         self.label = (f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
+                      f"{'' if outline or not self.edges else ' (no third look)'}"
                       f"{' --vehicles all' if vehicles == 'all' else ''}")
         self.vehicles = vehicles  # "subject": each photo keeps its subject vehicle only (streamseg.vehicles)
 
@@ -203,6 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-refine", action="store_true")
     ap.add_argument("--edges", action=argparse.BooleanOptionalAction, default=True,
                     help="with the full-resolution edge stage, as a photo's default (--no-edges: without)")
+    ap.add_argument("--edge-weights", type=Path, help="this edge network instead of the shipped one (a candidate)")
+    ap.add_argument("--outline-weights", type=Path,
+                    help="this outline network (photos' third look) instead of the shipped one (a candidate)")
+    ap.add_argument("--no-outline", action="store_true", help="without photos' third look (closer.py)")
     ap.add_argument("--both", action="store_true", help="each model without and with the edge stage")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
     ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")
@@ -215,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     edges = [False, True] if args.both else [args.edges]
-    paths = [UserPath(m, args.backend, not args.no_refine, args.vehicles, edges=e)
+    paths = [UserPath(m, args.backend, not args.no_refine, args.vehicles, edges=e, edge_weights=args.edge_weights,
+                      outline_weights=args.outline_weights, outline=not args.no_outline)
              for m in (args.model or ["default"]) for e in edges]
     try:
         backdrops = sorted(args.over.glob("*.jpg")) if args.over else None
