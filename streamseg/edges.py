@@ -167,20 +167,23 @@ def outline_model_path() -> Path:
     return Path(__file__).parent / "weights" / "outline.pt"
 
 
-def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet",
-                    photos: bool = False) -> EdgeStage:
+def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet", photos: bool = False,
+                    edge_weights: Path | None = None, outline_weights: Path | None = None) -> EdgeStage:
     """The shipped edge network for the coarse network of arch `coarse`, on the run's own backend kind and device;
-    for `photos` behind a UNet, with the outline network that looks at the car before it."""
+    for `photos` behind a UNet, with the outline network that looks at the car before it. `edge_weights`,
+    `outline_weights`: another network in the shipped one's place (a candidate that training.evaluate_carvana
+    measures)."""
     from streamseg.backends.registry import create_backend
 
-    stage = EdgeStage(create_backend(backend_name, edges_model_path(coarse), device))
+    stage = EdgeStage(create_backend(backend_name, edge_weights or edges_model_path(coarse), device))
     if photos and coarse == "unet":
-        stage.outline = create_backend(backend_name, outline_model_path(), device)
+        stage.outline = create_backend(backend_name, outline_weights or outline_model_path(), device)
     return stage
 
 
-def edge_stage_for(coarse: Backend, photos: bool = False) -> EdgeStage:
+def edge_stage_for(coarse: Backend, photos: bool = False, edge_weights: Path | None = None,
+                   outline_weights: Path | None = None) -> EdgeStage:
     """The edge stage that goes with a coarse model's backend: the same backend kind and device, and the edge network
     trained on that model's mattes (the one place that ties the three together for photos, videos and the API);
-    `photos`: with the outline network too (videos do not take the closer looks)."""
-    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch, photos)
+    `photos`: with the outline network too (videos do not take the closer looks). The weights: open_edge_stage's."""
+    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch, photos, edge_weights, outline_weights)

@@ -102,14 +102,7 @@ class UserPath:
         # the edge stage (streamseg.edges; a photo's default); it redraws the guided filter's matte, so only after it
         self.edges: EdgeStage | None = None
         if edges and refine:
-            device = str(self.backend.device)
-            self.edges = edge_stage_for(self.backend, photos=outline)
-            if edge_weights is not None:
-                self.edges.backend.close()
-                self.edges = EdgeStage(create_backend(self.backend.name, edge_weights, device), self.edges.outline)
-            if outline_weights is not None and self.edges.outline is not None:
-                self.edges.outline.close()
-                self.edges.outline = create_backend(self.backend.name, outline_weights, device)
+            self.edges = edge_stage_for(self.backend, outline, edge_weights, outline_weights)
         self.compositor = make_compositor(self.backend.device, "matte", refine, smooth=False, edges=self.edges)
         self.label = (f"{model}{'' if refine else ' (no refine)'}{'' if self.edges else ' --no-edges'}"
                       f"{'' if outline or not self.edges else ' (no third look)'}"
