@@ -134,8 +134,12 @@ def closer_looks(pixels: torch.Tensor, small: torch.Tensor, alpha_lr: torch.Tens
     0.03 Dice), and a picture under twice the closer look's grid not the third (the street photos, 1000x563: it
     would see the car smaller than it was trained to, and no finer than the closer look did; 0.584 -> 0.577)."""
     finer, alpha = closer_look(pixels, small, alpha_lr, net, net.spec)
+    net.release()  # the first network's last call on this photo
     if outline is None or finer is small:  # no outline network (videos), or the closer look did not zoom in
         return finer, alpha
     if pixels.shape[1] < outline.spec.input_height / net.spec.input_height * finer.shape[-2]:
         return finer, alpha  # the picture holds the car smaller than the outline network's scale
-    return outline_look(pixels, finer, alpha, outline, outline.spec, net.spec)
+    try:
+        return outline_look(pixels, finer, alpha, outline, outline.spec, net.spec)
+    finally:
+        outline.release()  # one look a photo: its buffers would otherwise sit under the edge stage's peak

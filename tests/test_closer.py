@@ -117,23 +117,27 @@ def test_the_outline_network_looks_only_where_the_closer_look_zoomed_in():
             calls.append(self.name)
             return redness(x)
 
+        def release(self) -> None:
+            calls.append(f"{self.name} released")
+
     net, outline = Backend("first", SPEC), Backend("outline", ModelSpec(input_height=128, input_width=224))
     pixels, _ = red_car()
     small = downscale(pixels.permute(0, 3, 1, 2), (64, 112))
     finer, alpha = closer_looks(pixels, small, redness(normalise(small, SPEC)), net, outline)
-    assert calls == ["first", "outline"] and alpha.shape[-2] > 128
+    # each network's buffers freed after its last call on the photo, before the full-resolution stages
+    assert calls == ["first", "first released", "outline", "outline released"] and alpha.shape[-2] > 128
     calls.clear()
     filled = torch.full_like(pixels, 128)
     filled[..., 0] = 200  # red everywhere: the car fills the picture
     small = downscale(filled.permute(0, 3, 1, 2), (64, 112))
     first = redness(normalise(small, SPEC))
     finer, alpha = closer_looks(filled, small, first, net, outline)
-    assert calls == [] and finer is small and alpha is first
+    assert "outline" not in calls and finer is small and alpha is first
     calls.clear()
     pixels, _ = red_car(300, 450)  # the same car in a smaller picture: zoomed in, but not twice over
     small = downscale(pixels.permute(0, 3, 1, 2), (64, 112))
     finer, alpha = closer_looks(pixels, small, redness(normalise(small, SPEC)), net, outline)
-    assert calls == ["first"] and finer is not small and 2 * finer.shape[-2] > 300, finer.shape
+    assert calls == ["first", "first released"] and finer is not small and 2 * finer.shape[-2] > 300, finer.shape
 
 
 def test_second_look_moves_the_outline_only():

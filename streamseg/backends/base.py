@@ -35,6 +35,10 @@ class Backend(ABC):
     def close(self) -> None:
         """Release device resources; the backend is unusable afterwards."""
 
+    def release(self) -> None:
+        """Free the working memory its calls keep between calls (a runtime's buffers), for a network called once
+        a photo; the next call makes it again. Nothing to free by default: PyTorch frees it after each call."""
+
     def describe(self) -> str:
         return f"{self.name} ({self.precision}) on {self.device}"
 
