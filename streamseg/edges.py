@@ -22,12 +22,16 @@ TensorRT), as the car model does.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from streamseg.backends.base import Backend
 from streamseg.models.edges import margin
+
+if TYPE_CHECKING:
+    from streamseg.car_check import CarCheck
 
 LOW = 0.02  # a matte within LOW of 0 or 1 is sure
 GROW = 24  # px the unsure pixels are widened by: the band the stage may change
@@ -97,6 +101,7 @@ class EdgeStage:
             raise ValueError(f"{backend.describe()} does not run a square edge network")
         self.backend = backend
         self.outline = outline  # photos behind a UNet: the outline network's look before the stage (closer.py)
+        self.car: CarCheck | None = None  # photos behind IS-Net kept to the car: its matte kept near the car
         self.margin = margin(backend.spec.levels)  # px of context around each tile's middle
         self.tile = backend.spec.input_height - 2 * self.margin
         if self.tile <= 0:
@@ -117,7 +122,8 @@ class EdgeStage:
         if not self.takes(alpha.shape[-2], alpha.shape[-1], len(alpha)):
             return alpha
         self.redrawn += len(alpha)
-        return torch.cat([self._one(pixels[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
+        out = torch.cat([self._one(pixels[k:k + 1], alpha[k:k + 1]) for k in range(len(alpha))])
+        return out if self.car is None else self.car(pixels, out)
 
     def _one(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         # a chunk of tiles at a time, each cut out and blended back on its own: the whole frame padded, redrawn
@@ -150,6 +156,8 @@ class EdgeStage:
         self.backend.close()
         if self.outline is not None:
             self.outline.close()
+        if self.car is not None:
+            self.car.close()
 
 
 def run_note(asked: bool | None, redrawn: bool) -> str:
@@ -168,16 +176,24 @@ def outline_model_path() -> Path:
 
 
 def open_edge_stage(backend_name: str, device: str | None = None, coarse: str = "unet", photos: bool = False,
-                    edge_weights: Path | None = None, outline_weights: Path | None = None) -> EdgeStage:
+                    edge_weights: Path | None = None, outline_weights: Path | None = None,
+                    gated: bool = False) -> EdgeStage:
     """The shipped edge network for the coarse network of arch `coarse`, on the run's own backend kind and device;
-    for `photos` behind a UNet, with the outline network that looks at the car before it. `edge_weights`,
-    `outline_weights`: another network in the shipped one's place (a candidate that training.evaluate_carvana
-    measures)."""
+    for `photos` behind a UNet, with the outline network that looks at the car before it, and behind an IS-Net
+    kept to the car (`gated`), with the default's looks that find the car it keeps near (car_check.py).
+    `edge_weights`, `outline_weights`: another network in the shipped one's place (a candidate that
+    training.evaluate_carvana measures)."""
     from streamseg.backends.registry import create_backend
 
     stage = EdgeStage(create_backend(backend_name, edge_weights or edges_model_path(coarse), device))
     if photos and coarse == "unet":
         stage.outline = create_backend(backend_name, outline_weights or outline_model_path(), device)
+    if photos and coarse == "isnet" and gated:
+        from streamseg.car_check import CarCheck
+        from streamseg.weights import default_model_path
+
+        stage.car = CarCheck(create_backend(backend_name, default_model_path(), device),
+                             create_backend(backend_name, outline_weights or outline_model_path(), device))
     return stage
 
 
@@ -186,4 +202,5 @@ def edge_stage_for(coarse: Backend, photos: bool = False, edge_weights: Path | N
     """The edge stage that goes with a coarse model's backend: the same backend kind and device, and the edge network
     trained on that model's mattes (the one place that ties the three together for photos, videos and the API);
     `photos`: with the outline network too (videos do not take the closer looks). The weights: open_edge_stage's."""
-    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch, photos, edge_weights, outline_weights)
+    return open_edge_stage(coarse.name, str(coarse.device), coarse.spec.arch, photos, edge_weights, outline_weights,
+                           gated=coarse.spec.gate is not None)

@@ -211,3 +211,38 @@ def test_photos_take_it_videos_do_not(tmp_path, monkeypatch):
         assert len(looks) == expected and len(outlines) == expected, (source.name, args, looks, outlines)
         if expected:
             assert outlines[0][0] > looks[0][0], (looks, outlines)  # the third look's grid is finer still
+
+
+def test_isnet_photos_are_kept_near_the_car_the_default_looks_find():
+    """car_check: IS-Net's full-resolution matte on a photo loses what lies beyond twice NEAR of the car the
+    default's looks find (wall lettering touching the car: the letter C beside 4a4364d7fc6d_10), and keeps the car
+    whole, however far the default's first look alone was from its outline."""
+    from streamseg.car_check import NEAR, CarCheck
+
+    released: list[str] = []
+
+    class Backend:  # as CarCheck calls it: a spec, a device, the normalised picture -> its matte, release, close
+        device = torch.device("cpu")
+
+        def __init__(self, name: str, spec: ModelSpec) -> None:
+            self.name, self.spec = name, spec
+
+        def __call__(self, x: torch.Tensor) -> torch.Tensor:
+            return redness(x)
+
+        def release(self) -> None:
+            released.append(self.name)
+
+    pixels, truth = red_car()
+    h, w = truth.shape
+    ys, xs = truth.nonzero()
+    letter = np.zeros_like(truth)  # a grey bar from the car's top up to the picture's top, touching the car
+    letter[:ys.min() + 5, xs.min() + 40:xs.min() + 90] = True
+    alpha = torch.from_numpy(truth | letter).float()[None, None]
+    check = CarCheck(Backend("first", SPEC), Backend("outline", ModelSpec(input_height=128, input_width=224)))
+    kept = check(pixels, alpha)[0, 0].numpy()
+    reach = 2 * NEAR * np.hypot(h, w)
+    far = letter & (np.arange(h)[:, None] < ys.min() - reach - 3)
+    assert far.any() and kept[far].max() == 0, "the lettering far from the car is still in the matte"
+    assert kept[truth].min() > 0.99, "the car lost pixels"
+    assert released == ["first", "outline"]

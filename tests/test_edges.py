@@ -240,3 +240,20 @@ def test_isnet_is_redrawn_by_its_own_edge_network(tmp_path, big_clip, picture, i
     with Segmenter("isnet", backend="cpu") as segmenter:
         segmenter.matte(picture)
     assert opened == ["edges.pt", "edges-isnet.pt", "edges-isnet.pt", "edges-isnet.pt"]
+
+
+def test_only_photos_behind_an_isnet_kept_to_the_car_take_the_car_check():
+    """car_check: `--model isnet` photos are kept near the car the default's looks find; IS-Net alone
+    (`isnet-salient`: whatever is salient), videos and the UNet's photos are not."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from streamseg.edges import edge_stage_for
+
+    gated = ModelSpec(arch="isnet", input_height=1024, input_width=1024, gate=ModelSpec())
+    cases = {(gated, True): True, (gated, False): False, (replace(gated, gate=None), True): False,
+             (ModelSpec(), True): False}
+    for (spec, photos), checked in cases.items():
+        stage = edge_stage_for(SimpleNamespace(name="cpu", device="cpu", spec=spec), photos=photos)
+        assert (stage.car is not None) == checked, (spec.arch, spec.gate, photos)
+        stage.close()
