@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from streamseg.backends.base import Backend
 from streamseg.closer import closer_looks
-from streamseg.composite import downscale, model_size, normalise
+from streamseg.pipeline import first_look
 
 NEAR = 0.013  # of the picture's diagonal (30 px at 1918x1280): what the default's looks may miss of the car
 CAR = 0.1  # the default's probability taken as car: low, as it gives a truck's load 0.1-0.5 (labelme_video_00000100)
@@ -34,9 +34,7 @@ class CarCheck:
 
     def car(self, pixels: torch.Tensor) -> torch.Tensor:
         """[N,H,W,3] uint8 -> the default's matte after its photo looks, [N,1,h,w] 0..1 on its finest grid."""
-        small = downscale(pixels.permute(0, 3, 1, 2), model_size(pixels.shape[1], pixels.shape[2], self.net.spec))
-        first = self.net(normalise(small, self.net.spec))
-        return closer_looks(pixels, small, first, self.net, self.outline)[1]
+        return closer_looks(pixels, *first_look(pixels, self.net), self.net, self.outline)[1]
 
     def __call__(self, pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         h, w = alpha.shape[-2:]

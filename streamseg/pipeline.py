@@ -183,11 +183,17 @@ class Inferred:
     alpha_lr: torch.Tensor  # [N,1,h,w] 0..1: the network's matte
 
 
-def infer_batch(batch: FrameBatch, backend: Backend) -> Inferred:
-    pixels = batch.frames.to(backend.device, non_blocking=True)
+def first_look(pixels: torch.Tensor, backend: Backend) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N,H,W,3] uint8 on the backend's device -> the picture at the network's input size [N,3,h,w] 0..1 and
+    the network's matte of it [N,1,h,w]."""
     h, w = pixels.shape[1:3]
     small = composite.downscale(pixels.permute(0, 3, 1, 2), composite.model_size(h, w, backend.spec))
-    return Inferred(batch, pixels, small, backend(composite.normalise(small, backend.spec)))
+    return small, backend(composite.normalise(small, backend.spec))
+
+
+def infer_batch(batch: FrameBatch, backend: Backend) -> Inferred:
+    pixels = batch.frames.to(backend.device, non_blocking=True)
+    return Inferred(batch, pixels, *first_look(pixels, backend))
 
 
 def matte_filters(smooth: bool, vehicles: Vehicles) -> list[MatteFilter]:
