@@ -595,6 +595,36 @@ def test_carvana_scores_measure_outline_and_far_matte():
     assert scores(lettering.astype(np.uint8) * 255, truth)["far_false_pct"] == pytest.approx(100 * 1000 / 240000)
 
 
+def test_carvana_evaluation_keeps_each_row_as_it_is_scored(tmp_path):
+    """A long evaluation (every view under IS-Net: over an hour) stopped part-way keeps the photos it scored."""
+    from training.evaluate_carvana import evaluate
+
+    for folder in ("train", "train_masks"):
+        (tmp_path / folder).mkdir()
+    truth = np.zeros((64, 96), np.uint8)
+    truth[16:48, 24:72] = 1
+    for view in (1, 2, 3):
+        Image.fromarray(np.full((64, 96, 3), 128, np.uint8)).save(tmp_path / "train" / f"0123456789ab_{view:02d}.jpg")
+        Image.fromarray(truth * 255).save(tmp_path / "train_masks" / f"0123456789ab_{view:02d}_mask.gif")
+
+    class StopsAtTheThird:  # a path that scores two photos, then the run is stopped
+        label = "candidate"
+        calls = 0
+
+        def __call__(self, rgb):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return truth * 255
+
+    sink = tmp_path / "rows.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(tmp_path, [StopsAtTheThird()], sink=sink)  # type: ignore[list-item]
+    rows = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [r["image"] for r in rows] == ["0123456789ab_01.jpg", "0123456789ab_02.jpg"]
+    assert rows[0]["dice"] == 1.0 and rows[0]["model"] == "candidate"
+
+
 def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
     from training.edge_refiner import EdgeRefiner, band, refined
 

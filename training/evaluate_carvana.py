@@ -27,6 +27,7 @@ still hold a little of the studio's grey, the car's own shadow is gone).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -148,27 +149,34 @@ def shrunk(rgb: np.ndarray, mask: np.ndarray, width: int) -> tuple[np.ndarray, n
 
 
 def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
-             backdrops: list[Path] | None = None, width: int | None = None) -> list[dict]:
+             backdrops: list[Path] | None = None, width: int | None = None,
+             sink: Path | None = None) -> list[dict]:
+    """The rows, one per photo and path; each is also appended to `sink` (JSON lines) as soon as it is scored, so
+    that a long run (every view under IS-Net: over an hour here) keeps what it measured if it is stopped."""
     rows = []
     samples = [s for s in find_samples(data) if views is None or int(s.image.stem.rsplit("_", 1)[1]) in views]
-    for i, s in enumerate(samples):
-        check_not_reserved(s.image)
-        check_not_reserved(s.mask)
-        rgb = np.asarray(Image.open(s.image).convert("RGB"))
-        mask = read_mask(s.mask)
-        truth = mask > 0.5
-        if backdrops:
-            rgb = over(rgb, mask, backdrops[i % len(backdrops)])
-        if width:
-            rgb, mask = shrunk(rgb, mask, width)
+    with open(sink, "w") if sink else contextlib.nullcontext() as out:
+        for i, s in enumerate(samples):
+            check_not_reserved(s.image)
+            check_not_reserved(s.mask)
+            rgb = np.asarray(Image.open(s.image).convert("RGB"))
+            mask = read_mask(s.mask)
             truth = mask > 0.5
-        for path in paths:
-            t = time.perf_counter()
-            matte = path(rgb)
-            row = {"image": s.image.name, "car": car_of(s.image), "model": path.label,
-                   "seconds": round(time.perf_counter() - t, 3), **scores(matte, truth)}
-            rows.append(row)
-        print(f"\r{i + 1}/{len(samples)}", end="", flush=True)
+            if backdrops:
+                rgb = over(rgb, mask, backdrops[i % len(backdrops)])
+            if width:
+                rgb, mask = shrunk(rgb, mask, width)
+                truth = mask > 0.5
+            for path in paths:
+                t = time.perf_counter()
+                matte = path(rgb)
+                row = {"image": s.image.name, "car": car_of(s.image), "model": path.label,
+                       "seconds": round(time.perf_counter() - t, 3), **scores(matte, truth)}
+                rows.append(row)
+                if out:
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+            print(f"\r{i + 1}/{len(samples)}", end="", flush=True)
     print()
     return rows
 
@@ -212,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-outline", action="store_true", help="without photos' third look (closer.py)")
     ap.add_argument("--both", action="store_true", help="each model without and with the edge stage")
     ap.add_argument("--views", help="comma-separated view numbers (1-16); all by default")
-    ap.add_argument("--json", type=Path, help="a row per image (JSON lines)")
+    ap.add_argument("--json", type=Path, help="a row per image (JSON lines), written as each is scored")
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--over", type=Path, help="lay each car over these car-free photographs (data/scenery)")
     ap.add_argument("--width", type=int, help="score the photos shrunk to this width (the scores' distances with "
@@ -227,12 +235,10 @@ def main(argv: list[str] | None = None) -> None:
              for m in (args.model or ["default"]) for e in edges]
     try:
         backdrops = sorted(args.over.glob("*.jpg")) if args.over else None
-        rows = evaluate(args.data, paths, views, backdrops, args.width)
+        rows = evaluate(args.data, paths, views, backdrops, args.width, args.json)
     finally:
         for p in paths:
             p.close()
-    if args.json:
-        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
     text = summary(rows)
     print(text)
     if args.markdown:
