@@ -41,6 +41,11 @@ FEATHER = 8  # px over which the redrawn matte fades into the kept one at the ba
 # A GPU takes about 0.8 MP of tiles a call (32 of 160x160, 11 of 272x272).
 GPU_CHUNK_PIXELS = 32 * 160 * 160
 MIN_PIXELS = 300_000  # frames smaller than this (about 670x450) are left as they are
+# The network gives the chance that a pixel is car; a matte says how much of the pixel is car, and a car's outline is
+# sharp (a pixel of antialiasing). Where the network is unsure, a half-transparent matte is wrong either way: the car
+# seen through (a chrome bumper, dark sills) or a haze beside it. So its logit is scaled by DECIDE: chosen on training
+# cars (MODEL_CARD.md, edges.pt), where it cut the matte's error against the exact masks and left the outline smooth.
+DECIDE = 3.0
 
 
 def redraws(height: int, width: int) -> bool:
@@ -59,6 +64,11 @@ def edges_model_path(coarse: str = "unet") -> Path:
     is crisp but keeps what is salient and not car (wall lettering touching the car, which the UNet's gate lets
     through), and one network trained on both kinds of matte drew the UNet's outline a little worse (MODEL_CARD)."""
     return Path(__file__).parent / "weights" / ("edges-isnet.pt" if coarse == "isnet" else "edges.pt")
+
+
+def decided(chance: torch.Tensor, decide: float) -> torch.Tensor:
+    """The network's chance that a pixel is car (0..1) -> the matte: the same at 0, 0.5 and 1, steeper between."""
+    return torch.sigmoid(torch.logit(chance.float(), eps=1e-6) * decide).to(chance.dtype)
 
 
 def band(alpha: torch.Tensor, low: float = LOW, grow: int = GROW) -> torch.Tensor:
@@ -108,6 +118,7 @@ class EdgeStage:
             raise ValueError(f"{backend.describe()}: input {backend.spec.input_height} px leaves no tile inside its "
                              f"{self.margin} px margins")
         self.redrawn = self.left = 0
+        self.decide = DECIDE  # 1.0: the network's own chance as the matte
         on_gpu = torch.device(backend.device).type == "cuda"
         self.chunk = max(1, round(GPU_CHUNK_PIXELS / backend.spec.input_height ** 2)) if on_gpu else 1  # tiles a call
 
@@ -138,7 +149,8 @@ class EdgeStage:
         for k in range(0, len(active), self.chunk):
             chunk = active[k:k + self.chunk]
             tiles = torch.cat([window(pixels, alpha, y * t - m, x * t - m, t + 2 * m) for y, x in chunk])
-            redrawn = self.backend(tiles.to(self.backend.device))[:, :, m:m + t, m:m + t].to(alpha.device, alpha.dtype)
+            chance = self.backend(tiles.to(self.backend.device))[:, :, m:m + t, m:m + t]
+            redrawn = decided(chance, self.decide).to(alpha.device, alpha.dtype)
             for (y, x), piece in zip(chunk, redrawn):
                 y0, x0 = y * t, x * t
                 y1, x1 = min(y0 + t, h), min(x0 + t, w)

@@ -583,7 +583,10 @@ def test_carvana_scores_measure_outline_and_far_matte():
     truth = np.zeros((400, 600), bool)
     truth[100:300, 150:450] = True  # diagonal 721: d = 3.6 px for the outline, 14.4 px for "far"
     same = scores(truth.astype(np.uint8) * 255, truth)
-    assert same == {"dice": 1.0, "boundary_iou": 1.0, "far_false_pct": 0.0}
+    assert same == {"dice": 1.0, "boundary_iou": 1.0, "far_false_pct": 0.0, "sad_k": 0.0, "half_pct": 0.0}
+    half = truth * np.float32(0.75)  # the car half seen through: the same outline, but a matte a quarter wrong
+    s = scores(half, truth)
+    assert s["dice"] == 1.0 and s["sad_k"] == pytest.approx(0.25 * 200 * 300 / 1000) and s["half_pct"] == 25.0
     shifted = np.roll(truth, 3, axis=1)  # the outline off by 3 px: Dice barely moves, Boundary IoU falls hard
     s = scores(shifted.astype(np.uint8) * 255, truth)
     assert s["dice"] > 0.98 and s["boundary_iou"] < 0.75

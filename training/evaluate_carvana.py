@@ -16,6 +16,9 @@ what lies near it; `all`: whatever the network calls car), and the matte is scor
   masks' inner bands of width d, so it measures the outline alone;
 - far false matte: the share of all pixels with matte >= 0.5 farther than 2% of the diagonal (46 px) from the true
   car (wall lettering, floor reflections, haze), in percent.
+- SAD: the sum over the photo of |matte - mask|, in thousands (the matting benchmarks' measure): the matte itself,
+  a half-transparent car or haze included, not only where it crosses 0.5;
+- half-transparent: the share of all pixels with 0.1 < matte < 0.9, in percent (the mask has none).
 Prints a row per car (mean over its views) and the means; --json writes a row per image.
 
 `--over DIR` scores the same cars out of the studio: each photo's car, cut out by its exact mask, is laid over
@@ -64,15 +67,20 @@ def far_false_matte(pred: np.ndarray, truth: np.ndarray, d: float) -> float:
 
 
 def scores(matte: np.ndarray, truth: np.ndarray) -> dict:
-    """matte: HxW uint8 0..255 (or float 0..1); truth: HxW bool."""
-    pred = matte >= (128 if matte.dtype == np.uint8 else 0.5)
+    """matte: HxW uint8 0..255 (or float 0..1); truth: HxW bool. Dice, Boundary IoU and far false matte judge the
+    matte >= 0.5; SAD (the sum of |matte - truth|, in thousands, as alphamatting.com's) and the half-transparent
+    share (0.1 < matte < 0.9, in percent: a car seen through, a haze beside it) judge the matte itself."""
+    alpha = matte.astype(np.float32) / 255 if matte.dtype == np.uint8 else matte.astype(np.float32)
+    pred = alpha >= 0.5
     h, w = truth.shape
     diag = float(np.hypot(h, w))
     inter = np.logical_and(pred, truth).sum()
     total = pred.sum() + truth.sum()
     return {"dice": float(2 * inter / total) if total else 1.0,
             "boundary_iou": boundary_iou(pred, truth, BOUNDARY_D * diag),
-            "far_false_pct": 100 * far_false_matte(pred, truth, FAR_D * diag)}
+            "far_false_pct": 100 * far_false_matte(pred, truth, FAR_D * diag),
+            "sad_k": float(np.abs(alpha - truth).sum() / 1000),
+            "half_pct": float(100 * ((alpha > 0.1) & (alpha < 0.9)).mean())}
 
 
 class UserPath:
@@ -184,12 +192,13 @@ def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
 def summary(rows: list[dict]) -> str:
     labels = list(dict.fromkeys(r["model"] for r in rows))
     cars = sorted({r["car"] for r in rows})
-    keys = ("dice", "boundary_iou", "far_false_pct")
-    head = "| car | " + " | ".join(f"{m}: Dice / BIoU / far %" for m in labels) + " |"
+    keys = ("dice", "boundary_iou", "far_false_pct", "sad_k", "half_pct")
+    head = "| car | " + " | ".join(f"{m}: Dice / BIoU / far % / SAD / half %" for m in labels) + " |"
     lines = [head, "|---" * (len(labels) + 1) + "|"]
 
     def cell(rs: list[dict]) -> str:
-        return " / ".join(f"{np.mean([r[k] for r in rs]):.{4 if k == 'dice' else 3}f}" for k in keys)
+        return " / ".join(f"{np.mean([r[k] for r in rs]):.{4 if k == 'dice' else 1 if k == 'sad_k' else 3}f}"
+                          for k in keys)
 
     for car in cars:
         lines.append(f"| {car} | " + " | ".join(cell([r for r in rows if r["car"] == car and r["model"] == m])
