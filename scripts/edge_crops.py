@@ -14,7 +14,7 @@
         --out docs/isnet_edges.png
     git show cf40db9:streamseg/weights/default.pt > cf40db9.pt   # the default when issue 23 was filed
     python scripts/edge_crops.py --before cf40db9.pt --after default+edges \
-        --labels "cf40db9, when issue 23 was filed (no edge stage)|now: closer looks, outline network, edge stage" \
+        --labels "cf40db9, when issue 23 was filed (no edge stage)|now: three looks, edge stage, decided matte" \
         --images 00087a6bd4dc_02.jpg,0d1a9caf4350_10.jpg,4f0397cf7937_02.jpg,d22e6a2ca6df_02.jpg \
         --out docs/issue23_edges.png
 
