@@ -17,7 +17,11 @@
     python -m training.edge_refiner train --data data/carvana --out runs/edge10 --closer --outline \
         --init training/checkpoints/edge-refiner-v3-step1500.pt --levels 4 --batch 8 --steps 400 --images 240 \
         --lr 3e-4 --seed 10 --scenery data/scenery --composite 0.2 --min-scale 0.8
-        # -> checkpoints/edge-refiner-outline-step400.pt (2026-12-07), shipped as edges.pt since then
+        # -> checkpoints/edge-refiner-outline-step400.pt (2026-12-07; in git history at b030e20)
+    python -m training.edge_refiner train --data data/carvana --out runs/edge11 --closer --outline \
+        --init STEP400 --levels 4 --batch 8 --steps 1200 --images 480 \
+        --lr 3e-4 --seed 11 --scenery data/scenery --composite 0.2 --min-scale 0.8
+        # -> checkpoints/edge-refiner-outline2-step1600.pt (2026-12-07, fourth session), shipped as edges.pt since then
     python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3 [--coarse isnet]
     python -m training.edge_refiner eval --data data/carvana_eval --refiner REFINER.pt --views 3 --closer
         # the UNet's matte with the photo path's second look at the car (streamseg.closer), as photos get it
