@@ -628,6 +628,22 @@ def test_carvana_evaluation_keeps_each_row_as_it_is_scored(tmp_path):
     assert rows[0]["dice"] == 1.0 and rows[0]["model"] == "candidate"
 
 
+def test_the_all_views_tables_group_the_rows_by_view_and_car():
+    """docs/carvana_all_views.md's tables: a view's row is the mean of that view's photos, and the photos with false
+    matte far from the car above the issue's 0.1% are counted."""
+    from scripts.carvana_views_doc import tables
+
+    def row(image: str, dice: float, far: float) -> dict:
+        return {"image": image, "car": image[:12], "dice": dice, "boundary_iou": 0.5, "far_false_pct": far}
+
+    rows = {r["image"]: r for r in (row("aaaaaaaaaaaa_01.jpg", 0.98, 0.0), row("bbbbbbbbbbbb_01.jpg", 0.96, 0.3),
+                                     row("aaaaaaaaaaaa_02.jpg", 0.90, 0.0))}
+    text = tables(rows, {"aaaaaaaaaaaa_01.jpg": row("aaaaaaaaaaaa_01.jpg", 0.5, 0.0)}, "old")
+    assert "| 01 | 0.9700 / 0.500 / 0.150 | 0.5000 / 0.500 / 0.000 | 1 |" in text
+    assert "| 02 | 0.9000 / 0.500 / 0.000 | - | 0 |" in text
+    assert "| aaaaaaaaaaaa | 0.9400 / 0.500 / 0.000 |" in text
+
+
 def test_edge_refiner_starts_as_the_guided_filter_and_runs_on_the_band_only():
     from training.edge_refiner import EdgeRefiner, band, refined
 
