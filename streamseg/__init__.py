@@ -10,9 +10,17 @@ The API (streamseg.api) loads on first use, so `import streamseg` and the comman
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from streamseg.errors import InputError, Interrupted, OutputError, StreamsegError
+
+# OpenVINO (the default CPU backend) sends usage events to Google Analytics when it is imported and when it converts
+# a model (the openvino-telemetry package it installs), each from a process it forks. streamseg sends nothing
+# anywhere, and a process forked from a threaded one can hang on a lock it copied: a test run of 2026-12-07 waited
+# at exit for 110 of them, which streamseg's SIGTERM handler kept alive. A None entry makes `import
+# openvino_telemetry` fail, and OpenVINO then takes its own stand-in, as when that package is not installed.
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from streamseg.api import OPTIONS, BatchSummary, Progress, Segmenter, convert

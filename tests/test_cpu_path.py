@@ -32,6 +32,22 @@ def test_openvino_is_converted_once_and_cached(cache):
     assert "cached" in second.describe() and second.precision == "fp32"
 
 
+def test_openvino_sends_no_usage_events():
+    """OpenVINO sends usage events from a forked process each on import and on converting a model (a test run hung at
+    exit waiting for 110 of them); behind streamseg it takes its silent stand-in, as a bare OpenVINO does not."""
+    import subprocess
+    import sys
+
+    probe = ("import openvino.tools.ovc.telemetry_utils as t; "
+             "print(t.tm.__name__, t.init_ovc_telemetry('OpenVINO').__class__.__module__)")
+    silent = subprocess.run([sys.executable, "-c", "import streamseg; " + probe], capture_output=True, text=True,
+                            env={**os.environ, "CI": ""}, check=True).stdout.split()
+    assert silent == ["openvino.tools.ovc.telemetry_stub"] * 2
+    bare = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "CI": "", "HOME": "/nonexistent"}, check=True).stdout.split()
+    assert bare[0] == "openvino_telemetry"  # what the line in streamseg/__init__.py prevents
+
+
 def test_openvino_fp32_matches_pytorch(cache):
     x = torch.rand(2, 3, 256, 448)
     want = CpuBackend(default_model_path())(x)
