@@ -18,7 +18,7 @@ from streamseg.errors import InputError, Interrupted, OutputError, StreamsegErro
 # OpenVINO (the default CPU backend) sends usage events to Google Analytics when it is imported and when it converts
 # a model (the openvino-telemetry package it installs), each from a process it forks. streamseg sends nothing
 # anywhere, and a process forked from a threaded one can hang on a lock it copied: a test run of 2026-12-07 waited
-# at exit for 110 of them, which streamseg's SIGTERM handler kept alive. A None entry makes `import
+# at exit for 110 of them (terminate() did not end them). A None entry makes `import
 # openvino_telemetry` fail, and OpenVINO then takes its own stand-in, as when that package is not installed.
 sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
