@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
+from training.carvana import view_of
+from training.evaluate_carvana import mean_cell
 
-KEYS = ("dice", "boundary_iou", "far_false_pct")
+KEYS = ("dice", "boundary_iou", "far_false_pct")  # the rows of earlier runs have no SAD
 FAR_LIMIT = 0.1  # % of the pixels: the bound on the false matte far from the car
 
 
@@ -23,14 +24,7 @@ def read(path: Path) -> dict[str, dict]:
 
 
 def cell(rows: Iterable[dict]) -> str:
-    rows = list(rows)
-    if not rows:
-        return "-"
-    return " / ".join(f"{np.mean([r[k] for r in rows]):.{4 if k == 'dice' else 3}f}" for k in KEYS)
-
-
-def view(image: str) -> str:
-    return image.rsplit("_", 1)[1].split(".")[0]
+    return mean_cell(rows, KEYS)
 
 
 def tables(rows: dict[str, dict], previous: dict[str, dict] | None = None, label: str = "previous") -> str:
@@ -41,10 +35,10 @@ def tables(rows: dict[str, dict], previous: dict[str, dict] | None = None, label
              "| view | Dice / Boundary IoU / far false % | " + (f"{label} | " if old else "")
              + f"photos with far false > {FAR_LIMIT}% |",
              "|---|---|" + ("---|" if old else "") + "---|"]
-    for v in sorted({view(k) for k in rows}):
-        these = [k for k in rows if view(k) == v]
+    for v in sorted({view_of(k) for k in rows}):
+        these = [k for k in rows if view_of(k) == v]
         far = sum(rows[k]["far_false_pct"] > FAR_LIMIT for k in these)
-        lines.append(f"| {v} | {cell(rows[k] for k in these)} | "
+        lines.append(f"| {v:02d} | {cell(rows[k] for k in these)} | "
                      + (f"{cell(old[k] for k in these if k in old)} | " if old else "") + f"{far} |")
     far = sum(r["far_false_pct"] > FAR_LIMIT for r in rows.values())
     lines.append(f"| **all ({len(rows)} photos)** | **{cell(rows.values())}** | "

@@ -236,7 +236,7 @@ MUTATIONS = [
       "                    out.write(json.dumps(row) + \"\\n\")", "                    pass",
       ("tests/test_training.py::test_carvana_evaluation_keeps_each_row_as_it_is_scored",)),
     M("all-views-tables-not-grouped-by-view", "scripts/carvana_views_doc.py",
-      "        these = [k for k in rows if view(k) == v]", "        these = list(rows)",
+      "        these = [k for k in rows if view_of(k) == v]", "        these = list(rows)",
       ("tests/test_training.py::test_the_all_views_tables_group_the_rows_by_view_and_car",)),
     M("training-crops-ignore-the-frame", "training/dataset.py",
       "seed, recolour, whole, frame or crop", "seed, recolour, whole, crop",

@@ -37,7 +37,7 @@ LICENCE = ("none stated in the repository: Kaggle's Carvana Image Masking Challe
            "(https://www.kaggle.com/c/carvana-image-masking-challenge), used under the competition's rules")
 EVAL_CARS = 32  # whole cars kept for evaluation (the issue asks for at least 30)
 RESERVED_LIST = Path(__file__).resolve().parents[2] / "shared" / "reserved_carvana_cars.txt"
-CAR_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{12})_\d\d(_mask)?\.(jpg|gif)$")
+CAR_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{12})_(\d\d)(_mask)?\.(jpg|gif)$")  # the car, its view
 
 
 @functools.cache
@@ -56,6 +56,12 @@ def car_of(name: str | Path) -> str | None:
     """The car id in a Carvana file name (`<car>_<view>.jpg`, `<car>_<view>_mask.gif`), else None."""
     m = CAR_ID.search(str(name))
     return m.group(1) if m else None
+
+
+def view_of(name: str | Path) -> int | None:
+    """The view (1-16) in a Carvana file name, as car_of reads the car, else None."""
+    m = CAR_ID.search(str(name))
+    return int(m.group(2)) if m else None
 
 
 def is_reserved_car(name: str | Path) -> bool:

@@ -30,7 +30,7 @@ import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from training.carvana import car_of, check_not_reserved
+from training.carvana import car_of, check_not_reserved, view_of
 from training.compose import contact_shadow, is_reserved
 from training.dataset import find_samples, read_mask
 
@@ -178,7 +178,7 @@ def build(cars: Path, backgrounds: Path, out: Path, count: int, seed: int) -> li
     for k in range(count):
         car = names[k % len(names)]
         other = names[(k + 1 + int(rng.integers(len(names) - 1))) % len(names)]
-        views = [s for s in by_car[car] if int(s.image.stem.rsplit("_", 1)[1]) in (1, 2, 3, 4, 5, 13, 14, 15, 16)]
+        views = [s for s in by_car[car] if view_of(s.image) in (1, 2, 3, 4, 5, 13, 14, 15, 16)]
         subject = views[int(rng.integers(len(views)))]
         passer = by_car[other][int(rng.integers(len(by_car[other])))]
         move = MOVES[k % len(MOVES)]

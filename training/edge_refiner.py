@@ -78,7 +78,7 @@ from streamseg.composite import downscale, model_size, normalise, refine
 from streamseg.edges import band
 from streamseg.models import ModelSpec, save_checkpoint
 from streamseg.models.edges import EdgeRefiner, margin
-from training.carvana import check_not_reserved
+from training.carvana import check_not_reserved, view_of
 from training.dataset import find_samples, read_mask, split
 from training.evaluate_carvana import scores
 
@@ -300,7 +300,7 @@ def evaluate(args) -> None:
     model = load_refiner(args.refiner)
     views = {int(v) for v in args.views.split(",")} if args.views else None
     rows = []
-    samples = [s for s in find_samples(args.data) if views is None or int(s.image.stem.rsplit("_", 1)[1]) in views]
+    samples = [s for s in find_samples(args.data) if views is None or view_of(s.image) in views]
     for i, s in enumerate(samples):
         rgb, truth = load(s)
         frame, gf = coarse(rgb)

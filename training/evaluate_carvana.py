@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -41,7 +42,7 @@ import torch
 from PIL import Image
 
 from streamseg.vehicles import VEHICLES, Vehicles
-from training.carvana import car_of, check_not_reserved
+from training.carvana import car_of, check_not_reserved, view_of
 from training.dataset import find_samples, read_mask
 
 BOUNDARY_D = 0.005  # of the diagonal
@@ -162,7 +163,7 @@ def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
     """The rows, one per photo and path; each is also appended to `sink` (JSON lines) as soon as it is scored, so
     that a long run (every view under IS-Net: over an hour here) keeps what it measured if it is stopped."""
     rows = []
-    samples = [s for s in find_samples(data) if views is None or int(s.image.stem.rsplit("_", 1)[1]) in views]
+    samples = [s for s in find_samples(data) if views is None or view_of(s.image) in views]
     with open(sink, "w") if sink else contextlib.nullcontext() as out:
         for i, s in enumerate(samples):
             check_not_reserved(s.image)
@@ -189,22 +190,28 @@ def evaluate(data: Path, paths: list[UserPath], views: set[int] | None = None,
     return rows
 
 
+KEYS = ("dice", "boundary_iou", "far_false_pct", "sad_k", "half_pct")  # what scores() gives, in table order
+
+
+def mean_cell(rows: Iterable[dict], keys: tuple[str, ...] = KEYS) -> str:
+    """A table cell: the rows' mean of each key, "a / b / c" ("-" for no rows)."""
+    rows = list(rows)
+    if not rows:
+        return "-"
+    return " / ".join(f"{np.mean([r[k] for r in rows]):.{4 if k == 'dice' else 1 if k == 'sad_k' else 3}f}"
+                      for k in keys)
+
+
 def summary(rows: list[dict]) -> str:
     labels = list(dict.fromkeys(r["model"] for r in rows))
     cars = sorted({r["car"] for r in rows})
-    keys = ("dice", "boundary_iou", "far_false_pct", "sad_k", "half_pct")
     head = "| car | " + " | ".join(f"{m}: Dice / BIoU / far % / SAD / half %" for m in labels) + " |"
     lines = [head, "|---" * (len(labels) + 1) + "|"]
-
-    def cell(rs: list[dict]) -> str:
-        return " / ".join(f"{np.mean([r[k] for r in rs]):.{4 if k == 'dice' else 1 if k == 'sad_k' else 3}f}"
-                          for k in keys)
-
     for car in cars:
-        lines.append(f"| {car} | " + " | ".join(cell([r for r in rows if r["car"] == car and r["model"] == m])
+        lines.append(f"| {car} | " + " | ".join(mean_cell([r for r in rows if r["car"] == car and r["model"] == m])
                                               for m in labels) + " |")
     lines.append(f"| **mean ({len(cars)} cars, {len(rows) // len(labels)} images)** | " +
-                 " | ".join(f"**{cell([r for r in rows if r['model'] == m])}**" for m in labels) + " |")
+                 " | ".join(f"**{mean_cell([r for r in rows if r['model'] == m])}**" for m in labels) + " |")
     lines.append("| worst image | " + " | ".join(
         "{image}: {dice:.4f} / {boundary_iou:.3f} / {far_false_pct:.3f}".format(
             **min((r for r in rows if r["model"] == m), key=lambda r: r["dice"])) for m in labels) + " |")
