@@ -254,9 +254,11 @@ MUTATIONS = [
     M("git-copy-reads-reserved", "training/git_copy.py", "assert not any(m in where for m in RESERVED_MARKS)",
       "assert True",
       ("tests/test_training.py::test_git_copy_reads_a_bare_copy_at_its_commit_and_never_a_reserved_source",)),
-    M("no-edge-weight", "training/train.py", "weight = 1 + edge_weight * (spread > 0.5).float()",
-      "weight = torch.ones_like(target)",
+    M("no-edge-weight", "training/train.py", "weight = weight + edge_weight * (spread > 0.5).float()",
+      "weight = weight",
       ("tests/test_training.py::test_edge_weight_counts_the_outline_more_than_the_inside",)),
+    M("no-bottom-weight", "training/train.py", "weight = weight + bottom_weight * near", "weight = weight",
+      ("tests/test_training.py::test_bottom_weight_counts_the_lower_outline_more_than_the_top",)),
     M("frozen-video-backdrop", "streamseg/background.py",
       "            frame = next(self.frames)\n        return cast(np.ndarray, frame.rgb)",
       "            frame = next(self.frames)\n        self.first = getattr(self, 'first', frame.rgb)\n"

@@ -128,6 +128,25 @@ def test_edge_weight_counts_the_outline_more_than_the_inside():
     assert extra["outline"] > 2 * extra["inside"], extra
 
 
+def test_bottom_weight_counts_the_lower_outline_more_than_the_top():
+    """--bottom-weight: the car's lower edge drawn three rows too low (a shadow under the sill taken as car) costs
+    more with it; the same error at the roof costs the same with or without it."""
+    target = torch.zeros(1, 1, 40, 40)
+    target[..., 10:25, 8:30] = 1
+    right = (target * 2 - 1) * 6
+    low = right.clone()
+    low[..., 25:28, 8:30] = 6  # the bottom three rows too low
+    high = right.clone()
+    high[..., 7:10, 8:30] = 6  # the top three rows too high
+
+    def cost(pred, bottom_weight):
+        return (train.loss_fn(pred, target, 0.0, bottom_weight)
+                - train.loss_fn(right, target, 0.0, bottom_weight)).item()
+
+    assert cost(low, 3.0) > 2 * cost(low, 0.0)
+    assert cost(high, 3.0) == pytest.approx(cost(high, 0.0))
+
+
 def test_dice_iou_values():
     t = torch.zeros(1, 1, 4, 4)
     t[..., :2, :] = 1  # 8 pixels
