@@ -71,9 +71,10 @@ def test_fused_cpu_path_with_the_edge_stage_matches_tensor_path(layers):
         # network redraws a few band pixels a few levels apart from that (measured: none on the first frame; on
         # the second at most 7 levels on 90 of a million values with the three-level network, 4 levels on 246
         # with the four-level one, which sees further and so amplifies more of the difference, 10 levels on 525
-        # with the four-level one trained on the outline network's mattes (2026-12-07))
+        # with the four-level one trained on the outline network's mattes (2026-12-07), 15 levels on 42 with the
+        # soup of 2026-12-08: a sharper network turns the same one-level input difference into more levels)
         diff = (got.int() - want.int()).abs()
-        assert diff.max() <= 12 and (diff > 1).sum() < 1e-3 * diff.numel(), (k, diff.max(), (diff > 1).sum())
+        assert diff.max() <= 16 and (diff > 1).sum() < 1e-3 * diff.numel(), (k, diff.max(), (diff > 1).sum())
         redrawn = (got.int() - without.int()).abs().amax(-1)[0] > 8
         assert redrawn.sum() > 100 and stage.redrawn == 2 * (k + 1)  # the stage did work, in both compositors
         if k == 0:  # and only in the band (of the first frame's matte: nothing smoothed yet)

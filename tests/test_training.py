@@ -700,6 +700,45 @@ def test_a_grown_refiner_starts_as_the_shallower_one_computes(tmp_path):
         grown(tmp_path / "old.pt", 3)
 
 
+def test_edge_refiner_bottom_weight_counts_the_lower_outline_more_than_the_top():
+    """training.edge_refiner --bottom-weight: the refined matte's lower edge three rows too low (the shadow under a
+    sill taken as car) costs more with it; the same error at the roof costs the same with or without it."""
+    from training.edge_refiner import edge_loss
+
+    truth = torch.zeros(1, 1, 40, 40)
+    truth[..., 10:25, 8:30] = 1
+    right = truth * 0.98 + 0.01
+    low = right.clone()
+    low[..., 25:28, 8:30] = 0.99  # the bottom three rows too low
+    high = right.clone()
+    high[..., 7:10, 8:30] = 0.99  # the top three rows too high
+
+    def cost(pred, bottom_weight):
+        return (edge_loss(pred, truth, bottom_weight) - edge_loss(right, truth, bottom_weight)).item()
+
+    assert cost(low, 3.0) > 2 * cost(low, 0.0)
+    assert cost(high, 3.0) == pytest.approx(cost(high, 0.0))
+
+
+def test_edge_refiner_soup_is_the_mean_of_its_refiners(tmp_path):
+    """training.edge_refiner soup: two runs of one network averaged weight by weight; runs of different networks
+    are refused."""
+    from training.edge_refiner import EdgeRefiner, load_refiner, main
+
+    paths = []
+    for seed, width in ((0, 8), (1, 8), (2, 4)):
+        torch.manual_seed(seed)
+        model = EdgeRefiner(width, 3)
+        paths.append(tmp_path / f"r{seed}.pt")
+        torch.save({"width": width, "levels": 3, "state_dict": model.state_dict()}, paths[-1])
+    main(["soup", "--refiner", str(paths[0]), "--refiner", str(paths[1]), "--out", str(tmp_path / "soup.pt")])
+    a, b, mean = (load_refiner(p).state_dict() for p in (paths[0], paths[1], tmp_path / "soup.pt"))
+    for k in mean:
+        assert torch.allclose(mean[k], (a[k] + b[k]) / 2), k
+    with pytest.raises(SystemExit, match="differ"):
+        main(["soup", "--refiner", str(paths[0]), "--refiner", str(paths[2]), "--out", str(tmp_path / "bad.pt")])
+
+
 def test_edge_refiner_takes_its_coarse_networks_with_their_shares():
     """training.edge_refiner --coarse NAME[:SHARE]: which coarse networks draw the mattes the stage learns to correct,
     and on what share of the photos (a checkpoint's path may hold a colon)."""

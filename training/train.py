@@ -52,15 +52,20 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, edge_weight: float = 0.0
         spread = F.max_pool2d(target, 5, 1, 2) + F.max_pool2d(-target, 5, 1, 2)  # local max - local min
         weight = weight + edge_weight * (spread > 0.5).float()
     if bottom_weight:
-        below = torch.cat([target[..., 1:, :], target[..., -1:, :]], -2)  # the crop's last row has none below
-        lower = ((target > 0.5) & (below <= 0.5)).float()
-        near = F.max_pool2d(lower, (2 * BOTTOM_REACH + 1, 3), 1, (BOTTOM_REACH, 1))
-        weight = weight + bottom_weight * near
+        weight = weight + bottom_weight * near_lower_outline(target)
     bce = F.binary_cross_entropy_with_logits(logits, target, weight=weight)
     p = torch.sigmoid(logits).flatten(1)
     t = target.flatten(1)
     dice = (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)
     return bce + (1 - dice).mean()
+
+
+def near_lower_outline(target: torch.Tensor) -> torch.Tensor:
+    """[N,1,H,W] true mask 0..1 -> 1.0 within BOTTOM_REACH rows of its lower outline (car above, background
+    below), 0.0 elsewhere."""
+    below = torch.cat([target[..., 1:, :], target[..., -1:, :]], -2)  # the crop's last row has none below
+    lower = ((target > 0.5) & (below <= 0.5)).float()
+    return F.max_pool2d(lower, (2 * BOTTOM_REACH + 1, 3), 1, (BOTTOM_REACH, 1))
 
 
 def mixed_precision(device: torch.device, choice: str) -> torch.dtype | None:
